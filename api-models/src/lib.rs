@@ -1,0 +1,1 @@
+//! Amazon ECS wire types, generated from the ECS service model that botocore ships.

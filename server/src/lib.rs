@@ -1,0 +1,1 @@
+//! The kubecs server library.
