@@ -1,0 +1,135 @@
+//! Group commit: writers share fsyncs, and none is acknowledged before its write is on
+//! disk.
+//!
+//! A dedicated thread owns the flushing so that fsync never blocks a tokio worker. A
+//! writer, after applying its write in memory, takes a ticket (a sequence number) and
+//! waits until a flush that *started after* the ticket was issued has completed. The
+//! thread snapshots the highest ticket before each `sled::Db::flush`, so every writer that
+//! arrives while a flush is running is covered by the next one: with N concurrent writers
+//! the number of fsyncs is about N / (writers per flush interval), not N.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::thread::JoinHandle;
+
+use tokio::sync::watch;
+
+use crate::error::StoreError;
+
+/// The outcome of the latest completed flush.
+#[derive(Debug, Clone)]
+struct Flushed {
+    /// Every ticket up to this one is covered.
+    seq: u64,
+    /// Set when that flush failed. A later successful flush clears it; that is correct
+    /// because sled flushes everything dirty, including writes an earlier flush dropped.
+    error: Option<Arc<str>>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    issued: u64,
+    shutdown: bool,
+}
+
+#[derive(Debug, Default)]
+struct Shared {
+    state: Mutex<State>,
+    wake: Condvar,
+    /// Flushes performed, for metrics and for the test that proves writers share them.
+    flushes: AtomicU64,
+}
+
+#[derive(Debug)]
+pub(crate) struct GroupCommit {
+    shared: Arc<Shared>,
+    done: watch::Receiver<Flushed>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl GroupCommit {
+    pub(crate) fn start(db: sled::Db) -> std::io::Result<GroupCommit> {
+        let shared = Arc::new(Shared::default());
+        let (tx, done) = watch::channel(Flushed {
+            seq: 0,
+            error: None,
+        });
+        let thread_shared = Arc::clone(&shared);
+        let thread = std::thread::Builder::new()
+            .name("kubecs-storage-flush".into())
+            .spawn(move || flush_loop(&db, &thread_shared, &tx))?;
+        Ok(GroupCommit {
+            shared,
+            done,
+            thread: Some(thread),
+        })
+    }
+
+    pub(crate) fn flushes(&self) -> u64 {
+        self.shared.flushes.load(Ordering::Relaxed)
+    }
+
+    /// Returns once everything written before this call is durable.
+    pub(crate) async fn wait_durable(&self) -> Result<(), StoreError> {
+        let ticket = {
+            let mut state = self
+                .shared
+                .state
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            state.issued += 1;
+            state.issued
+        };
+        self.shared.wake.notify_one();
+        let mut done = self.done.clone();
+        let flushed = done
+            .wait_for(|f| f.seq >= ticket)
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        match &flushed.error {
+            Some(e) => Err(StoreError::Flush(Arc::clone(e))),
+            None => Ok(()),
+        }
+    }
+}
+
+fn flush_loop(db: &sled::Db, shared: &Shared, done: &watch::Sender<Flushed>) {
+    let mut completed = 0;
+    loop {
+        let target = {
+            let mut state = shared.state.lock().unwrap_or_else(PoisonError::into_inner);
+            while state.issued == completed && !state.shutdown {
+                state = shared
+                    .wake
+                    .wait(state)
+                    .unwrap_or_else(PoisonError::into_inner);
+            }
+            if state.issued == completed {
+                // Shut down with nobody waiting; sled flushes once more when dropped.
+                return;
+            }
+            state.issued
+        };
+        shared.flushes.fetch_add(1, Ordering::Relaxed);
+        let error = db.flush().err().map(|e| {
+            tracing::error!(error = %e, "kubecs-storage: flush to disk failed");
+            Arc::<str>::from(e.to_string())
+        });
+        completed = target;
+        done.send_replace(Flushed { seq: target, error });
+    }
+}
+
+impl Drop for GroupCommit {
+    fn drop(&mut self) {
+        self.shared
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .shutdown = true;
+        self.shared.wake.notify_one();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}

@@ -1,0 +1,91 @@
+//! The change feed: which table and key changed, for the reconciler's work queue.
+//!
+//! Notices carry keys, not values: the reconciler de-duplicates by key and reads the
+//! current record when it gets to it, so it never acts on a stale copy. A notice is sent
+//! only after the write is durable. The channel is bounded; a subscriber that falls behind
+//! gets `RecvError::Lagged` and must do a full resync with `scan_all`, exactly as at
+//! start-up, so nothing is lost, only coalesced.
+
+use tokio::sync::broadcast;
+
+use crate::key::{Key, KeyError};
+
+/// Capacity of the change channel: enough for bursts of API writes between two polls of
+/// a busy reconciler, small enough to stay a few hundred KiB.
+pub(crate) const FEED_CAPACITY: usize = 4096;
+
+/// The tables of the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum TableId {
+    Clusters,
+    TaskDefinitionFamilies,
+    TaskDefinitions,
+    Services,
+    Tasks,
+    Tags,
+    Settings,
+}
+
+impl TableId {
+    pub const ALL: [TableId; 7] = [
+        TableId::Clusters,
+        TableId::TaskDefinitionFamilies,
+        TableId::TaskDefinitions,
+        TableId::Services,
+        TableId::Tasks,
+        TableId::Tags,
+        TableId::Settings,
+    ];
+
+    /// The sled tree name, which is also the name used in errors.
+    pub fn tree_name(self) -> &'static str {
+        match self {
+            TableId::Clusters => "clusters",
+            TableId::TaskDefinitionFamilies => "task_definition_families",
+            TableId::TaskDefinitions => "task_definitions",
+            TableId::Services => "services",
+            TableId::Tasks => "tasks",
+            TableId::Tags => "tags",
+            TableId::Settings => "settings",
+        }
+    }
+}
+
+/// One change: a key of a table was written or deleted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    pub table: TableId,
+    key: Vec<u8>,
+}
+
+impl Change {
+    pub(crate) fn new(table: TableId, key: Vec<u8>) -> Change {
+        Change { table, key }
+    }
+
+    /// The changed key, typed as the table's key: `String` for clusters and tags,
+    /// `(String, String)` for services (cluster, name) and tasks (cluster, id),
+    /// `(String, u32)` for task definitions.
+    pub fn key<K: Key>(&self) -> Result<K, KeyError> {
+        K::decode(&self.key)
+    }
+
+    pub fn raw_key(&self) -> &[u8] {
+        &self.key
+    }
+}
+
+/// Receives change notices; see the module documentation for `Lagged`.
+pub type ChangeReceiver = broadcast::Receiver<Change>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_ids_are_listed_in_discriminant_order() {
+        for (i, id) in TableId::ALL.iter().enumerate() {
+            assert_eq!(*id as usize, i);
+        }
+    }
+}

@@ -1,0 +1,183 @@
+//! Store format versions and the migrations between them, run by `Store::open`.
+//!
+//! The format version lives under `format_version` in the `meta` tree (4 bytes,
+//! big-endian). History:
+//! - 0: the prototype layout. Values were bare JSON (no envelope, so no generation), and
+//!   the next revision of a family was "highest stored + 1", which reused a number after
+//!   the newest revision was deleted. A version-0 store has no `format_version` key.
+//! - 1: every value in a [`Record`] envelope; families carry a revision counter that
+//!   never decreases.
+//!
+//! Each step is idempotent and the version is bumped (and flushed) only after its step is
+//! durable, so a crash in the middle of a migration redoes the step on the next open.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use crate::error::{OpenError, StoreError};
+use crate::feed::TableId;
+use crate::key::{printable, Key};
+use crate::record::{self, Record, RECORD_SCHEMA_VERSION};
+use crate::task_definitions::Family;
+
+/// The format this build writes.
+pub const FORMAT_VERSION: u32 = 1;
+
+pub(crate) const META_TREE: &str = "meta";
+pub(crate) const FORMAT_KEY: &[u8] = b"format_version";
+
+/// Brings the database in `db` to [`FORMAT_VERSION`].
+pub(crate) fn run(db: &sled::Db, dir: &Path) -> Result<(), OpenError> {
+    let sled_err = |source| OpenError::Sled {
+        dir: dir.to_path_buf(),
+        source,
+    };
+    let found = stored_version(db).map_err(|source| OpenError::Migration {
+        dir: dir.to_path_buf(),
+        from: 0,
+        source,
+    })?;
+    let found = match found {
+        Some(v) => v,
+        None if is_empty(db).map_err(sled_err)? => {
+            set_version(db, FORMAT_VERSION).map_err(sled_err)?;
+            return Ok(());
+        }
+        None => 0,
+    };
+    if found > FORMAT_VERSION {
+        return Err(OpenError::TooNew {
+            dir: dir.to_path_buf(),
+            found,
+            supported: FORMAT_VERSION,
+        });
+    }
+    for from in found..FORMAT_VERSION {
+        tracing::info!(dir = %dir.display(), from, to = from + 1, "migrating store format");
+        let step = match from {
+            0 => v0_to_v1,
+            _ => unreachable_step,
+        };
+        let fail = |source| OpenError::Migration {
+            dir: dir.to_path_buf(),
+            from,
+            source,
+        };
+        step(db).map_err(fail)?;
+        db.flush().map_err(|e| fail(e.into()))?;
+        set_version(db, from + 1).map_err(|e| fail(e.into()))?;
+    }
+    Ok(())
+}
+
+fn unreachable_step(_: &sled::Db) -> Result<(), StoreError> {
+    Err(StoreError::Corrupt {
+        table: META_TREE,
+        key: printable(FORMAT_KEY),
+        reason: "no migration step for this version".into(),
+    })
+}
+
+fn stored_version(db: &sled::Db) -> Result<Option<u32>, StoreError> {
+    let Some(bytes) = db.open_tree(META_TREE)?.get(FORMAT_KEY)? else {
+        return Ok(None);
+    };
+    let bytes: [u8; 4] = bytes.as_ref().try_into().map_err(|_| StoreError::Corrupt {
+        table: META_TREE,
+        key: printable(FORMAT_KEY),
+        reason: format!("expected 4 bytes, found {}", bytes.len()),
+    })?;
+    Ok(Some(u32::from_be_bytes(bytes)))
+}
+
+fn set_version(db: &sled::Db, version: u32) -> sled::Result<()> {
+    db.open_tree(META_TREE)?
+        .insert(FORMAT_KEY, &version.to_be_bytes())?;
+    db.flush()?;
+    Ok(())
+}
+
+fn is_empty(db: &sled::Db) -> sled::Result<bool> {
+    for id in TableId::ALL {
+        if !db.open_tree(id.tree_name())?.is_empty() {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// Whether a stored JSON value is already a version-1 envelope (a re-run after a crash).
+fn is_envelope(v: &serde_json::Value) -> bool {
+    v.get("schema_version").is_some_and(|s| s.is_u64())
+        && v.get("generation").is_some_and(|g| g.is_u64())
+        && v.get("value").is_some()
+}
+
+/// 0 → 1: wrap bare values in envelopes, then rebuild the family counters from the
+/// revisions present (the best a version-0 store can tell us).
+fn v0_to_v1(db: &sled::Db) -> Result<(), StoreError> {
+    for id in TableId::ALL {
+        if id == TableId::TaskDefinitionFamilies {
+            continue;
+        }
+        let tree = db.open_tree(id.tree_name())?;
+        let mut batch = sled::Batch::default();
+        for entry in tree.iter() {
+            let (key, bytes) = entry?;
+            let value: serde_json::Value =
+                serde_json::from_slice(&bytes).map_err(|e| StoreError::Corrupt {
+                    table: id.tree_name(),
+                    key: printable(&key),
+                    reason: e.to_string(),
+                })?;
+            if is_envelope(&value) {
+                continue;
+            }
+            let wrapped = Record {
+                schema_version: RECORD_SCHEMA_VERSION,
+                generation: 1,
+                observed_generation: 0,
+                value,
+            };
+            batch.insert(key, record::encode(id.tree_name(), &wrapped)?);
+        }
+        tree.apply_batch(batch)?;
+    }
+
+    let revisions = db.open_tree(TableId::TaskDefinitions.tree_name())?;
+    let mut families: BTreeMap<String, Family> = BTreeMap::new();
+    for entry in revisions.iter() {
+        let (key, bytes) = entry?;
+        let (family, revision) =
+            <(String, u32)>::decode(&key).map_err(|e| StoreError::Corrupt {
+                table: TableId::TaskDefinitions.tree_name(),
+                key: printable(&key),
+                reason: e.to_string(),
+            })?;
+        let record: Record<serde_json::Value> =
+            record::decode(TableId::TaskDefinitions.tree_name(), &key, &bytes)?;
+        let meta = families.entry(family).or_default();
+        meta.last_revision = meta.last_revision.max(revision);
+        meta.revisions += 1;
+        // The stored value is the ECS wire form, whose status is the string "ACTIVE".
+        if record.value.get("status").and_then(|s| s.as_str()) == Some("ACTIVE") {
+            meta.active_revisions += 1;
+        }
+    }
+    let family_tree = db.open_tree(TableId::TaskDefinitionFamilies.tree_name())?;
+    let mut batch = sled::Batch::default();
+    for (family, meta) in families {
+        let record = Record {
+            schema_version: RECORD_SCHEMA_VERSION,
+            generation: 1,
+            observed_generation: 0,
+            value: meta,
+        };
+        batch.insert(
+            family.encode(),
+            record::encode(TableId::TaskDefinitionFamilies.tree_name(), &record)?,
+        );
+    }
+    family_tree.apply_batch(batch)?;
+    Ok(())
+}

@@ -1,0 +1,328 @@
+//! `Table<K, V>`: a typed view of one sled tree — point reads, atomic read-modify-write,
+//! the reconciler's compare-and-set, and key-ordered pages.
+//!
+//! The key type is a parameter next to the value type so that a table's key shape
+//! (cluster name; (cluster, service); (family, revision)) is checked by the compiler
+//! rather than by convention.
+
+use std::marker::PhantomData;
+use std::ops::Bound;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::error::StoreError;
+use crate::feed::{Change, TableId};
+use crate::key::{printable, AsKey, Key, KeyPrefix};
+use crate::record::{self, Record, Write};
+use crate::store::Store;
+use crate::token::PageToken;
+
+/// Listing direction by key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Order {
+    #[default]
+    Ascending,
+    Descending,
+}
+
+/// One page of a listing, in key order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<K, V> {
+    pub items: Vec<(K, Record<V>)>,
+    /// Present when more entries may follow; encode it with the list kind.
+    pub next_token: Option<PageToken>,
+}
+
+/// Outcome of `compare_and_set_observed`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Observed<V> {
+    /// Written: `observed_generation` is now the expected generation.
+    Applied(Record<V>),
+    /// Refused: the desired state moved on to `generation` since the reconciler read it.
+    Stale { generation: u64 },
+    /// Refused: the record is gone.
+    Missing,
+}
+
+/// How many entries a filtered page may examine before it returns what it has with a
+/// token (ECS allows short pages). This keeps a page's cost bounded by the page size even
+/// when the filter matches nothing.
+fn scan_budget(limit: usize) -> usize {
+    limit.saturating_mul(10).max(1000)
+}
+
+/// A typed table; cheap to clone.
+pub struct Table<K, V> {
+    store: Store,
+    id: TableId,
+    tree: sled::Tree,
+    _types: PhantomData<fn() -> (K, V)>,
+}
+
+impl<K, V> Clone for Table<K, V> {
+    fn clone(&self) -> Self {
+        Table {
+            store: self.store.clone(),
+            id: self.id,
+            tree: self.tree.clone(),
+            _types: PhantomData,
+        }
+    }
+}
+
+impl<K, V> std::fmt::Debug for Table<K, V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Table({})", self.id.tree_name())
+    }
+}
+
+impl<K, V> Table<K, V> {
+    pub(crate) fn new(store: Store, id: TableId, tree: sled::Tree) -> Self {
+        Table {
+            store,
+            id,
+            tree,
+            _types: PhantomData,
+        }
+    }
+}
+
+impl<K: Key, V: Serialize + DeserializeOwned> Table<K, V> {
+    pub fn id(&self) -> TableId {
+        self.id
+    }
+
+    fn name(&self) -> &'static str {
+        self.id.tree_name()
+    }
+
+    pub(crate) fn tree(&self) -> &sled::Tree {
+        &self.tree
+    }
+
+    /// The record at `key`, if any. May observe a write whose acknowledgement (flush) is
+    /// still pending; `update` waits for durability before returning what it decided.
+    pub fn get<Q: AsKey<K>>(&self, key: Q) -> Result<Option<Record<V>>, StoreError> {
+        let key = key.encode_key();
+        self.tree
+            .get(&key)?
+            .map(|bytes| record::decode(self.name(), &key, &bytes))
+            .transpose()
+    }
+
+    /// Atomically reads the record at `key`, lets `f` decide, and applies its `Write`.
+    ///
+    /// Runs as a compare-and-swap retried on conflict, so `f` may run several times and
+    /// must be pure. `Put` bumps `generation` unless the value is unchanged, and keeps
+    /// `observed_generation`. Returns once the write — and whatever `f` saw, in case it
+    /// was another writer's not-yet-acknowledged write — is durable.
+    pub async fn update<Q, F, R, E>(&self, key: Q, mut f: F) -> Result<R, E>
+    where
+        Q: AsKey<K>,
+        F: FnMut(Option<&Record<V>>) -> Result<(Write<V>, R), E>,
+        E: From<StoreError>,
+    {
+        let key = key.encode_key();
+        let (changed, result) = loop {
+            let old_bytes = self.tree.get(&key).map_err(StoreError::from)?;
+            let old = old_bytes
+                .as_ref()
+                .map(|b| record::decode::<V>(self.name(), &key, b))
+                .transpose()?;
+            let (write, result) = f(old.as_ref())?;
+            let old_pair = old_bytes.as_deref().zip(old.as_ref());
+            let Some(new) = record::apply(self.name(), old_pair, write)? else {
+                break (false, result);
+            };
+            match self
+                .tree
+                .compare_and_swap(&key, old_bytes, new)
+                .map_err(StoreError::from)?
+            {
+                Ok(()) => break (true, result),
+                Err(_) => continue, // Someone else wrote in between: decide again.
+            }
+        };
+        let changes = if changed {
+            vec![Change::new(self.id, key)]
+        } else {
+            Vec::new()
+        };
+        self.store.commit(changes).await?;
+        Ok(result)
+    }
+
+    /// The reconciler's write: records that it acted on `expected_generation`, and lets
+    /// `f` update observed status in the value (`None` keeps the value). Refused without
+    /// calling `f` again if the generation moved on, so a slow reconciler never overwrites
+    /// a newer desire. Never bumps `generation`.
+    pub async fn compare_and_set_observed<Q, F, E>(
+        &self,
+        key: Q,
+        expected_generation: u64,
+        mut f: F,
+    ) -> Result<Observed<V>, E>
+    where
+        Q: AsKey<K>,
+        F: FnMut(&V) -> Result<Option<V>, E>,
+        E: From<StoreError>,
+    {
+        let key = key.encode_key();
+        let record = loop {
+            let Some(old_bytes) = self.tree.get(&key).map_err(StoreError::from)? else {
+                return Ok(Observed::Missing);
+            };
+            let mut record = record::decode::<V>(self.name(), &key, &old_bytes)?;
+            if record.generation != expected_generation {
+                return Ok(Observed::Stale {
+                    generation: record.generation,
+                });
+            }
+            if let Some(value) = f(&record.value)? {
+                record.value = value;
+            }
+            record.observed_generation = expected_generation;
+            record.schema_version = record::RECORD_SCHEMA_VERSION;
+            let new = record::encode(self.name(), &record)?;
+            if self
+                .tree
+                .compare_and_swap(&key, Some(old_bytes), Some(new))
+                .map_err(StoreError::from)?
+                .is_ok()
+            {
+                break record;
+            }
+        };
+        self.store.commit(vec![Change::new(self.id, key)]).await?;
+        Ok(Observed::Applied(record))
+    }
+
+    /// Up to `limit` records with keys under `prefix`, ascending, resuming after `after`.
+    pub fn page(
+        &self,
+        prefix: &KeyPrefix,
+        after: Option<&PageToken>,
+        limit: usize,
+    ) -> Result<Page<K, V>, StoreError> {
+        self.page_where(prefix, after, limit, Order::Ascending, |_, _| true)
+    }
+
+    /// A page in either order, keeping only records `filter` accepts. A filtered page may
+    /// hold fewer than `limit` items yet carry a token (see [`scan_budget`]). A `limit` of
+    /// 0 is treated as 1; callers enforce ECS's `maxResults` bounds and defaults.
+    pub fn page_where<F>(
+        &self,
+        prefix: &KeyPrefix,
+        after: Option<&PageToken>,
+        limit: usize,
+        order: Order,
+        mut filter: F,
+    ) -> Result<Page<K, V>, StoreError>
+    where
+        F: FnMut(&K, &Record<V>) -> bool,
+    {
+        let empty = Page {
+            items: Vec::new(),
+            next_token: None,
+        };
+        let Some((lower, upper)) = range(prefix, after, order) else {
+            return Ok(empty);
+        };
+        let range = self.tree.range::<Vec<u8>, _>((lower, upper));
+        let entries: Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>> = match order
+        {
+            Order::Ascending => Box::new(range),
+            Order::Descending => Box::new(range.rev()),
+        };
+        let limit = limit.max(1);
+        let budget = scan_budget(limit);
+        let mut items = Vec::with_capacity(limit.min(1024));
+        let mut last_item: Option<sled::IVec> = None;
+        let mut last_examined: Option<sled::IVec> = None;
+        for (scanned, entry) in entries.enumerate() {
+            let (key_bytes, value_bytes) = entry?;
+            if scanned == budget {
+                let resume = last_examined.map(|k| PageToken::after(k.to_vec()));
+                return Ok(Page {
+                    items,
+                    next_token: resume,
+                });
+            }
+            let key = K::decode(&key_bytes).map_err(|e| StoreError::Corrupt {
+                table: self.name(),
+                key: printable(&key_bytes),
+                reason: e.to_string(),
+            })?;
+            let record = record::decode(self.name(), &key_bytes, &value_bytes)?;
+            if filter(&key, &record) {
+                if items.len() == limit {
+                    // A further match exists, so the client gets a token.
+                    let resume = last_item.map(|k| PageToken::after(k.to_vec()));
+                    return Ok(Page {
+                        items,
+                        next_token: resume,
+                    });
+                }
+                items.push((key, record));
+                last_item = Some(key_bytes.clone());
+            }
+            last_examined = Some(key_bytes);
+        }
+        Ok(Page {
+            items,
+            next_token: None,
+        })
+    }
+
+    /// Every record, in key order: the reconciler's full resync at start-up.
+    pub fn scan_all(&self) -> impl Iterator<Item = Result<(K, Record<V>), StoreError>> + '_ {
+        self.tree.iter().map(move |entry| {
+            let (k, v) = entry?;
+            let key = K::decode(&k).map_err(|e| StoreError::Corrupt {
+                table: self.name(),
+                key: printable(&k),
+                reason: e.to_string(),
+            })?;
+            Ok((key, record::decode(self.name(), &k, &v)?))
+        })
+    }
+
+    /// Number of records (walks the table; for tests and tools, not request paths).
+    pub fn count(&self) -> usize {
+        self.tree.len()
+    }
+}
+
+type Range = (Bound<Vec<u8>>, Bound<Vec<u8>>);
+
+/// The sled range for a page, or `None` when the token lies past the end of the prefix
+/// (e.g. the client changed `familyPrefix` between calls): an empty last page.
+fn range(prefix: &KeyPrefix, after: Option<&PageToken>, order: Order) -> Option<Range> {
+    let start = prefix.as_bytes().to_vec();
+    let end = prefix.upper_bound();
+    let mut lower = Bound::Included(start.clone());
+    let mut upper = end.clone().map_or(Bound::Unbounded, Bound::Excluded);
+    if let Some(token) = after {
+        let last = token.last_key();
+        match order {
+            Order::Ascending => {
+                if end.as_deref().is_some_and(|e| last >= e) {
+                    return None;
+                }
+                if last >= start.as_slice() {
+                    lower = Bound::Excluded(last.to_vec());
+                }
+            }
+            Order::Descending => {
+                if last <= start.as_slice() {
+                    return None;
+                }
+                if end.as_deref().is_none_or(|e| last < e) {
+                    upper = Bound::Excluded(last.to_vec());
+                }
+            }
+        }
+    }
+    Some((lower, upper))
+}

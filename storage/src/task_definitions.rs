@@ -1,0 +1,363 @@
+//! Task-definition families and revisions.
+//!
+//! Two trees change together in one sled transaction: `task_definition_families`
+//! (family → [`Family`], holding the revision counter) and `task_definitions`
+//! ((family, revision) → value). The counter only ever grows, so a revision number is
+//! never handed out twice, even after its revision is deleted; concurrent registrations
+//! conflict on the counter, sled retries the losers, and each gets the next number.
+
+use std::cell::RefCell;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
+use sled::Transactional;
+
+use crate::error::StoreError;
+use crate::feed::{Change, TableId};
+use crate::key::{printable, AsKey, Key, KeyPrefix};
+use crate::record::{self, Record, Write, RECORD_SCHEMA_VERSION};
+use crate::store::Store;
+use crate::table::{Order, Page, Table};
+use crate::token::PageToken;
+
+/// A value stored as a task-definition revision: the store must know whether it counts
+/// as ACTIVE to keep the family's counts right (ListTaskDefinitionFamilies' status filter).
+pub trait Revisioned: Serialize + DeserializeOwned {
+    fn is_active(&self) -> bool;
+}
+
+/// Bookkeeping of one family.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Family {
+    /// The highest revision ever allocated; never decreases.
+    pub last_revision: u32,
+    /// Revisions currently stored (deleted ones are not counted).
+    pub revisions: u32,
+    /// Stored revisions that are ACTIVE.
+    pub active_revisions: u32,
+}
+
+/// ListTaskDefinitionFamilies' `status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FamilyStatus {
+    /// Families with at least one ACTIVE revision (ECS's default).
+    #[default]
+    Active,
+    /// Families with revisions but none ACTIVE.
+    Inactive,
+    /// Every family that still has a revision stored.
+    All,
+}
+
+impl FamilyStatus {
+    fn accepts(self, family: &Family) -> bool {
+        match self {
+            FamilyStatus::Active => family.active_revisions > 0,
+            FamilyStatus::Inactive => family.revisions > 0 && family.active_revisions == 0,
+            FamilyStatus::All => family.revisions > 0,
+        }
+    }
+}
+
+/// The task-definition tables over revision values `V`.
+pub struct TaskDefinitions<V> {
+    store: Store,
+    families: Table<String, Family>,
+    revisions: Table<(String, u32), V>,
+}
+
+impl<V> Clone for TaskDefinitions<V> {
+    fn clone(&self) -> Self {
+        TaskDefinitions {
+            store: self.store.clone(),
+            families: self.families.clone(),
+            revisions: self.revisions.clone(),
+        }
+    }
+}
+
+impl<V> std::fmt::Debug for TaskDefinitions<V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TaskDefinitions")
+    }
+}
+
+type TxResult<T, E> = Result<T, ConflictableTransactionError<E>>;
+
+fn abort<E: From<StoreError>>(e: StoreError) -> ConflictableTransactionError<E> {
+    ConflictableTransactionError::Abort(E::from(e))
+}
+
+fn finish<T, E: From<StoreError>>(r: Result<T, TransactionError<E>>) -> Result<T, E> {
+    r.map_err(|e| match e {
+        TransactionError::Abort(e) => e,
+        TransactionError::Storage(e) => E::from(StoreError::Sled(e)),
+    })
+}
+
+fn read<T: DeserializeOwned, E: From<StoreError>>(
+    tree: &TransactionalTree,
+    table: TableId,
+    key: &[u8],
+) -> TxResult<Option<Record<T>>, E> {
+    match tree.get(key)? {
+        Some(bytes) => Ok(Some(
+            record::decode(table.tree_name(), key, &bytes).map_err(abort)?,
+        )),
+        None => Ok(None),
+    }
+}
+
+fn store<T: Serialize, E: From<StoreError>>(
+    tree: &TransactionalTree,
+    table: TableId,
+    key: &[u8],
+    record: &Record<T>,
+) -> TxResult<(), E> {
+    let bytes = record::encode(table.tree_name(), record).map_err(abort)?;
+    tree.insert(key, bytes)?;
+    Ok(())
+}
+
+impl<V: Revisioned> TaskDefinitions<V> {
+    pub(crate) fn new(store: Store) -> Self {
+        TaskDefinitions {
+            families: store.table(TableId::TaskDefinitionFamilies),
+            revisions: store.table(TableId::TaskDefinitions),
+            store,
+        }
+    }
+
+    /// Registers the next revision of `family`: `f` receives the allocated number and
+    /// builds the value (it may run more than once under contention, so it must be pure).
+    /// Returns the revision and its record once durable.
+    pub async fn register_revision<F, E>(&self, family: &str, f: F) -> Result<(u32, Record<V>), E>
+    where
+        F: FnMut(u32) -> Result<V, E>,
+        E: From<StoreError>,
+    {
+        let f = RefCell::new(f);
+        let family_key = AsKey::<String>::encode_key(family);
+        let trees = (self.families.tree(), self.revisions.tree());
+        let (revision, record, revision_key) = finish(trees.transaction(|(fams, revs)| {
+            let old = read::<Family, E>(fams, TableId::TaskDefinitionFamilies, &family_key)?;
+            let generation = old.as_ref().map_or(0, |r| r.generation);
+            let mut meta = old.map(|r| r.value).unwrap_or_default();
+            let revision = meta
+                .last_revision
+                .checked_add(1)
+                .ok_or_else(|| abort::<E>(StoreError::RevisionsExhausted(family.to_string())))?;
+            let value = (f.borrow_mut())(revision).map_err(ConflictableTransactionError::Abort)?;
+            meta.last_revision = revision;
+            meta.revisions += 1;
+            meta.active_revisions += u32::from(value.is_active());
+            let record = Record {
+                schema_version: RECORD_SCHEMA_VERSION,
+                generation: 1,
+                observed_generation: 0,
+                value,
+            };
+            let revision_key = AsKey::<(String, u32)>::encode_key(&(family, revision));
+            store(revs, TableId::TaskDefinitions, &revision_key, &record)?;
+            let meta = Record {
+                schema_version: RECORD_SCHEMA_VERSION,
+                generation: generation + 1,
+                observed_generation: 0,
+                value: meta,
+            };
+            store(fams, TableId::TaskDefinitionFamilies, &family_key, &meta)?;
+            Ok((revision, record, revision_key))
+        }))?;
+        self.store
+            .commit(vec![
+                Change::new(TableId::TaskDefinitions, revision_key),
+                Change::new(TableId::TaskDefinitionFamilies, family_key),
+            ])
+            .await?;
+        Ok((revision, record))
+    }
+
+    /// Atomically changes one revision (deregister: `Put` it INACTIVE; delete: `Delete`),
+    /// keeping the family's counts in step. The revision counter is left alone, so a
+    /// deleted revision's number is never reused. `f` must be pure, as for
+    /// [`Table::update`].
+    pub async fn update_revision<F, R, E>(&self, family: &str, revision: u32, f: F) -> Result<R, E>
+    where
+        F: FnMut(Option<&Record<V>>) -> Result<(Write<V>, R), E>,
+        E: From<StoreError>,
+    {
+        let f = RefCell::new(f);
+        let family_key = AsKey::<String>::encode_key(family);
+        let revision_key = AsKey::<(String, u32)>::encode_key(&(family, revision));
+        let trees = (self.families.tree(), self.revisions.tree());
+        let (changed, result) = finish(trees.transaction(|(fams, revs)| {
+            let old_bytes = revs.get(&revision_key)?;
+            let old = match &old_bytes {
+                Some(b) => Some(
+                    record::decode::<V>(TableId::TaskDefinitions.tree_name(), &revision_key, b)
+                        .map_err(abort)?,
+                ),
+                None => None,
+            };
+            let (write, result) =
+                (f.borrow_mut())(old.as_ref()).map_err(ConflictableTransactionError::Abort)?;
+            let was_active = old.as_ref().is_some_and(|r| r.value.is_active());
+            let (is_present, is_active) = match &write {
+                Write::Keep => return Ok((false, result)),
+                Write::Delete => (false, false),
+                Write::Put(v) => (true, v.is_active()),
+            };
+            let old_pair = old_bytes.as_deref().zip(old.as_ref());
+            let new = record::apply(TableId::TaskDefinitions.tree_name(), old_pair, write)
+                .map_err(abort)?;
+            match new {
+                None => return Ok((false, result)),
+                Some(None) => {
+                    revs.remove(revision_key.as_slice())?;
+                }
+                Some(Some(bytes)) => {
+                    revs.insert(revision_key.as_slice(), bytes)?;
+                }
+            }
+            let Some(mut meta) =
+                read::<Family, E>(fams, TableId::TaskDefinitionFamilies, &family_key)?
+            else {
+                // A revision can only exist under a family record that counted it.
+                if old.is_some() {
+                    return Err(abort(StoreError::Corrupt {
+                        table: TableId::TaskDefinitionFamilies.tree_name(),
+                        key: printable(&family_key),
+                        reason: "revision stored without its family".into(),
+                    }));
+                }
+                // Creating a revision that was never allocated would break the counter.
+                return Err(abort(StoreError::Corrupt {
+                    table: TableId::TaskDefinitions.tree_name(),
+                    key: printable(&revision_key),
+                    reason: "update_revision may not create revisions; use register_revision"
+                        .into(),
+                }));
+            };
+            let was_present = old.is_some();
+            // Saturating: counts are only bookkeeping for list filters, and a miscount
+            // must not turn into a panic on a request path.
+            meta.value.revisions = meta
+                .value
+                .revisions
+                .saturating_add(u32::from(is_present))
+                .saturating_sub(u32::from(was_present));
+            meta.value.active_revisions = meta
+                .value
+                .active_revisions
+                .saturating_add(u32::from(is_active))
+                .saturating_sub(u32::from(was_active));
+            meta.generation += 1;
+            store(fams, TableId::TaskDefinitionFamilies, &family_key, &meta)?;
+            Ok((true, result))
+        }))?;
+        let changes = if changed {
+            vec![
+                Change::new(TableId::TaskDefinitions, revision_key),
+                Change::new(TableId::TaskDefinitionFamilies, family_key),
+            ]
+        } else {
+            Vec::new()
+        };
+        self.store.commit(changes).await?;
+        Ok(result)
+    }
+
+    /// One revision.
+    pub fn get(&self, family: &str, revision: u32) -> Result<Option<Record<V>>, StoreError> {
+        self.revisions.get((family, revision))
+    }
+
+    /// The highest revision of `family` that `accept` takes (e.g. the latest ACTIVE one,
+    /// for `DescribeTaskDefinition` given a bare family). Walks down from the newest.
+    pub fn latest<F>(
+        &self,
+        family: &str,
+        mut accept: F,
+    ) -> Result<Option<(u32, Record<V>)>, StoreError>
+    where
+        F: FnMut(&V) -> bool,
+    {
+        for entry in self.revisions_of(family).rev() {
+            let ((_, revision), record) = entry?;
+            if accept(&record.value) {
+                return Ok(Some((revision, record)));
+            }
+        }
+        Ok(None)
+    }
+
+    fn revisions_of(
+        &self,
+        family: &str,
+    ) -> impl DoubleEndedIterator<Item = Result<((String, u32), Record<V>), StoreError>> + '_ {
+        let prefix = KeyPrefix::first(family);
+        let tree = self.revisions.tree();
+        let range = match prefix.upper_bound() {
+            Some(end) => tree.range(prefix.as_bytes().to_vec()..end),
+            None => tree.range(prefix.as_bytes().to_vec()..),
+        };
+        range.map(|entry| {
+            let (k, v) = entry?;
+            let key = <(String, u32)>::decode(&k).map_err(|e| StoreError::Corrupt {
+                table: TableId::TaskDefinitions.tree_name(),
+                key: printable(&k),
+                reason: e.to_string(),
+            })?;
+            Ok((
+                key,
+                record::decode(TableId::TaskDefinitions.tree_name(), &k, &v)?,
+            ))
+        })
+    }
+
+    /// ListTaskDefinitions: revisions ordered by family then revision number, both
+    /// reversed for `Descending`; `family` restricts to one family (ECS's `familyPrefix`
+    /// is documented as "the full family name"), `accept` is the status filter.
+    pub fn page<F>(
+        &self,
+        family: Option<&str>,
+        order: Order,
+        after: Option<&PageToken>,
+        limit: usize,
+        mut accept: F,
+    ) -> Result<Page<(String, u32), V>, StoreError>
+    where
+        F: FnMut(&V) -> bool,
+    {
+        let prefix = family.map_or_else(KeyPrefix::all, KeyPrefix::first);
+        self.revisions
+            .page_where(&prefix, after, limit, order, |_, r| accept(&r.value))
+    }
+
+    /// ListTaskDefinitionFamilies: family names in order, those starting with
+    /// `family_prefix`, filtered by status.
+    pub fn families(
+        &self,
+        family_prefix: Option<&str>,
+        status: FamilyStatus,
+        after: Option<&PageToken>,
+        limit: usize,
+    ) -> Result<Page<String, Family>, StoreError> {
+        let prefix = family_prefix.map_or_else(KeyPrefix::all, KeyPrefix::starts_with);
+        self.families
+            .page_where(&prefix, after, limit, Order::Ascending, |_, r| {
+                status.accepts(&r.value)
+            })
+    }
+
+    /// A family's bookkeeping.
+    pub fn family(&self, family: &str) -> Result<Option<Record<Family>>, StoreError> {
+        self.families.get(family)
+    }
+
+    /// The revisions table, for `scan_all` and custom pages.
+    pub fn revisions(&self) -> &Table<(String, u32), V> {
+        &self.revisions
+    }
+}

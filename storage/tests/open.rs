@@ -1,0 +1,76 @@
+//! Opening a data directory: the one-process lock, persistence across reopen, and
+//! refusing a format from the future.
+// Test helpers outside #[test] functions may panic too.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::{clusters, TestError, Thing};
+use kubecs_storage::{OpenError, Store, Write};
+
+#[test]
+fn a_second_open_of_the_same_directory_fails_naming_the_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let _first = Store::open(dir.path()).unwrap();
+    let err = Store::open(dir.path()).unwrap_err();
+    assert!(matches!(err, OpenError::Locked { .. }), "{err:?}");
+    let message = err.to_string();
+    assert!(
+        message.contains(&dir.path().display().to_string()),
+        "{message}"
+    );
+    assert!(message.contains("already in use"), "{message}");
+    assert!(
+        message.contains(&format!("pid {}", std::process::id())),
+        "{message}"
+    );
+}
+
+#[test]
+fn the_directory_can_be_opened_again_once_the_store_is_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let clone = store.clone();
+    drop(store);
+    assert!(
+        Store::open(dir.path()).is_err(),
+        "a clone still holds the lock"
+    );
+    drop(clone);
+    Store::open(dir.path()).unwrap();
+}
+
+#[tokio::test]
+async fn acknowledged_writes_survive_a_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open(dir.path()).unwrap();
+        clusters(&store)
+            .update("default", |_| {
+                Ok::<_, TestError>((Write::Put(Thing::active(7)), ()))
+            })
+            .await
+            .unwrap();
+    }
+    let store = Store::open(dir.path()).unwrap();
+    let record = clusters(&store).get("default").unwrap().unwrap();
+    assert_eq!(record.value, Thing::active(7));
+}
+
+#[test]
+fn a_store_from_a_newer_kubecs_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let db = sled::open(dir.path().join("sled")).unwrap();
+        db.open_tree("meta")
+            .unwrap()
+            .insert("format_version", &99u32.to_be_bytes())
+            .unwrap();
+        db.flush().unwrap();
+    }
+    let err = Store::open(dir.path()).unwrap_err();
+    assert!(
+        matches!(err, OpenError::TooNew { found: 99, .. }),
+        "{err:?}"
+    );
+}
