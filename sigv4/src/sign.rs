@@ -26,6 +26,9 @@ const UNSIGNED_HEADERS: [&str; 4] = [
     "x-amzn-trace-id",
     "transfer-encoding",
 ];
+/// Headers the SDKs leave out of a *presigned* request's signature: whoever later uses the
+/// URL (a browser, curl) will not send the SDK's own user agent or checksum mode.
+const UNSIGNED_WHEN_PRESIGNING: [&str; 2] = ["x-amz-user-agent", "x-amz-checksum-mode"];
 /// Headers the signer generates itself; copies in the input are dropped.
 const GENERATED_HEADERS: [&str; 3] = ["x-amz-date", "x-amz-security-token", "x-amz-content-sha256"];
 
@@ -163,7 +166,12 @@ pub fn presign(
     let payload_hash = sha256_hex(req.body);
     let scope = credential_scope(&date.date_stamp(), params.region, params.service);
 
-    let headers = signable_headers(req.headers);
+    let mut headers = signable_headers(req.headers);
+    headers.retain(|(n, _)| {
+        !UNSIGNED_WHEN_PRESIGNING
+            .iter()
+            .any(|u| n.eq_ignore_ascii_case(u))
+    });
     let (names, signed_headers) = signed_header_names(&headers)?;
 
     let credential = format!("{}/{scope}", params.access_key_id);
