@@ -10,6 +10,7 @@
 //! Nothing outside this crate sees sled: the engine can change without touching handlers.
 
 mod durability;
+mod ecs;
 mod error;
 mod feed;
 mod key;
