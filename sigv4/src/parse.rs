@@ -191,9 +191,7 @@ fn parse_authorization(value: &[u8], has_header_date: bool) -> Result<AuthParams
         ));
     };
     let header = header.trim();
-    let (algorithm, rest) = header
-        .split_once(|c: char| c == ' ' || c == '\t')
-        .unwrap_or((header, ""));
+    let (algorithm, rest) = header.split_once([' ', '\t']).unwrap_or((header, ""));
 
     let mut credential = None;
     let mut signed_headers = None;

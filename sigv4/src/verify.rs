@@ -338,3 +338,20 @@ fn check_required_headers_signed(
         msg::unsigned_headers(&unsigned.join(", ")),
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_verifier_can_be_shared_across_threads() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<Verifier>();
+    }
+
+    #[test]
+    fn skew_windows_are_labelled_like_aws() {
+        assert_eq!(window_label(900), "15 min");
+        assert_eq!(window_label(90), "90 sec");
+    }
+}

@@ -14,6 +14,9 @@
 //! path and treats the result as what is on the wire; the double encoding itself is pinned
 //! by `the_sdks_double_encode_the_wire_path` below and by the cross-check against aws-sigv4.
 
+// Test code: a failed unwrap is a failed test (clippy only exempts #[test] fns themselves).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use kubecs_sigv4::canonical::{

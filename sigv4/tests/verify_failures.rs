@@ -1,6 +1,9 @@
 //! Every way a request is refused: the AWS code, HTTP status and message, and — for the
 //! checks that must come first — proof that no secret was looked up.
 
+// Test code: a failed unwrap is a failed test (clippy only exempts #[test] fns themselves).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::time::Duration;
@@ -491,6 +494,16 @@ fn malformed_authorization_headers_are_refused_without_a_lookup() {
         assert_eq!(e.status(), 400);
         assert_eq!(lookups, 0, "{value:?}");
     }
+}
+
+#[test]
+fn the_right_signature_in_upper_case_is_not_accepted() {
+    let mut req = signed();
+    let auth = req.header("authorization").unwrap();
+    let cut = auth.find("Signature=").unwrap() + "Signature=".len();
+    let value = format!("{}{}", &auth[..cut], auth[cut..].to_uppercase());
+    req.set_header("authorization", &value);
+    assert_eq!(refuse(&req).0.reason(), Reason::SignatureMismatch);
 }
 
 #[test]

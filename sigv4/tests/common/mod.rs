@@ -2,7 +2,7 @@
 //! signer inside the AWS SDK for Rust), a typical ECS request, and a credentials provider
 //! that counts look-ups.
 
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
