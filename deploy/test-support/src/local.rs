@@ -1,0 +1,157 @@
+//! Starting the local control plane of `deploy/local-k8s` for a test run: runs
+//! its `build` (unpacking the prebuilt tarball when one is known) and its `up`,
+//! and reads the kubeconfig and kubectl paths that `up` prints.
+//!
+//! Concurrency is handled by the scripts: `build` and `up` each take a lock
+//! file, so when several test binaries start at once the first one starts the
+//! cluster and the others wait for it and then reuse it. The cluster is left
+//! running afterwards, so the next test run reuses it at once;
+//! `deploy/local-k8s/down` stops it (CI calls it at the end of its run).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use crate::error::{tail, Error};
+
+/// The prebuilt tarball's name inside `shared/k8s/`, beside the repository.
+const SHARED_TARBALL: &str = "kubernetes-v1.20.2-linux-amd64.tar.xz";
+
+/// What `up` reported about the cluster it started or found running.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpOutput {
+    pub kubeconfig: PathBuf,
+    pub kubectl: PathBuf,
+}
+
+/// The repository root, from this crate's manifest dir (`<root>/deploy/test-support`).
+pub fn repo_root() -> PathBuf {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest
+        .parent()
+        .and_then(Path::parent)
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| manifest.to_path_buf())
+}
+
+/// `deploy/local-k8s` in the repository.
+pub fn scripts_dir() -> PathBuf {
+    repo_root().join("deploy").join("local-k8s")
+}
+
+/// Builds or unpacks the binaries when needed, then starts (or reuses) the
+/// local cluster.
+pub fn start() -> Result<UpOutput, Error> {
+    let scripts = scripts_dir();
+    let mut build = Command::new(scripts.join("build"));
+    // KUBECS_K8S_TARBALL, when set, is read by `build` itself. Otherwise use
+    // the shared prebuilt tarball when it is there, as CI's checkout has it.
+    let shared = repo_root()
+        .join("..")
+        .join("shared")
+        .join("k8s")
+        .join(SHARED_TARBALL);
+    if std::env::var_os("KUBECS_K8S_TARBALL").is_none() && shared.is_file() {
+        build.arg("--from-tarball").arg(&shared);
+    }
+    run(&mut build)?;
+    let stdout = run(&mut Command::new(scripts.join("up")))?;
+    parse_up_output(&stdout)
+}
+
+/// Runs a script with no stdin, returning its stdout; on failure the error
+/// carries the tail of both streams (which hold the script's own diagnosis).
+fn run(cmd: &mut Command) -> Result<String, Error> {
+    let program = format!("{:?}", cmd.get_program());
+    let out = cmd
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| Error::Spawn {
+            program: program.clone(),
+            message: e.to_string(),
+        })?;
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        return Err(Error::Command {
+            command: program,
+            status: out.status.to_string(),
+            output: tail(&format!("{stdout}{stderr}"), 4000),
+        });
+    }
+    Ok(stdout)
+}
+
+/// Reads the `export KUBECONFIG=...` and `export KUBECS_KUBECTL=...` lines.
+pub fn parse_up_output(stdout: &str) -> Result<UpOutput, Error> {
+    let mut kubeconfig = None;
+    let mut kubectl = None;
+    for line in stdout.lines() {
+        if let Some(v) = line.strip_prefix("export KUBECONFIG=") {
+            kubeconfig = Some(unquote(v)?);
+        } else if let Some(v) = line.strip_prefix("export KUBECS_KUBECTL=") {
+            kubectl = Some(unquote(v)?);
+        }
+    }
+    match (kubeconfig, kubectl) {
+        (Some(kubeconfig), Some(kubectl)) => Ok(UpOutput {
+            kubeconfig: PathBuf::from(kubeconfig),
+            kubectl: PathBuf::from(kubectl),
+        }),
+        _ => Err(Error::Invalid(format!(
+            "deploy/local-k8s/up printed no KUBECONFIG/KUBECS_KUBECTL lines:\n{stdout}"
+        ))),
+    }
+}
+
+/// Undoes bash's `printf %q` for the paths `up` prints: backslash escapes
+/// only; the `$'...'` form (control characters in a path) is refused.
+fn unquote(v: &str) -> Result<String, Error> {
+    if v.starts_with("$'") {
+        return Err(Error::Invalid(format!("unsupported path quoting: {v}")));
+    }
+    let mut out = String::with_capacity(v.len());
+    let mut chars = v.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            if let Some(next) = chars.next() {
+                out.push(next);
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn up_output_gives_both_paths() {
+        let out = parse_up_output(
+            "export KUBECONFIG=/root/.cache/kubecs/local-k8s/kubeconfig\n\
+             export KUBECS_KUBECTL=/opt/my\\ dir/kubectl\n",
+        )
+        .expect("parses");
+        assert_eq!(
+            out.kubeconfig,
+            PathBuf::from("/root/.cache/kubecs/local-k8s/kubeconfig")
+        );
+        assert_eq!(out.kubectl, PathBuf::from("/opt/my dir/kubectl"));
+    }
+
+    #[test]
+    fn up_output_without_kubeconfig_is_an_error() {
+        assert!(parse_up_output("export KUBECS_KUBECTL=/k\n").is_err());
+        assert!(
+            parse_up_output("export KUBECONFIG=$'/a\\nb'\nexport KUBECS_KUBECTL=/k\n").is_err()
+        );
+    }
+
+    #[test]
+    fn the_repo_root_holds_the_scripts() {
+        assert!(scripts_dir().join("up").is_file(), "{:?}", scripts_dir());
+        assert!(repo_root().join("Cargo.toml").is_file());
+    }
+}
