@@ -6,10 +6,11 @@
 //!   (AWS ECS API Reference, "Errors" section of each operation, and "Common Errors").
 //! - Protocol errors of the AWS JSON 1.1 front end: `UnknownOperationException` and
 //!   `SerializationException` (400), as botocore and the SDKs expect them.
-//! - Authentication errors ("Common Errors" in the AWS API references, and the SigV4
-//!   troubleshooting guide): `MissingAuthenticationTokenException` (403),
-//!   `IncompleteSignatureException` (400), `InvalidSignatureException` (403),
-//!   `UnrecognizedClientException` (403), `ExpiredTokenException` (403).
+//! - Authentication errors: `MissingAuthenticationTokenException`,
+//!   `IncompleteSignatureException`, `InvalidSignatureException` and
+//!   `UnrecognizedClientException`, all HTTP 400 as ECS and its coral JSON siblings answer
+//!   them (403 is API Gateway's and the query protocol's); the evidence is listed in
+//!   `kubecs-sigv4`'s `error` module.
 //! - HTTP-level errors with no ECS equivalent get a descriptive `__type` and the HTTP
 //!   status that says what happened (413, 405, 415, 404, 408).
 
@@ -111,15 +112,13 @@ error_codes! {
 
     // Authentication (SigV4).
     /// No Authorization header or signature query parameters.
-    MissingAuthenticationTokenException = 403,
+    MissingAuthenticationTokenException = 400,
     /// The Authorization header or signature parameters are malformed or incomplete.
     IncompleteSignatureException = 400,
     /// The signature does not match, or the request time is outside the allowed skew.
-    InvalidSignatureException = 403,
+    InvalidSignatureException = 400,
     /// The access key or security token is not known.
-    UnrecognizedClientException = 403,
-    /// The security token has expired.
-    ExpiredTokenException = 403,
+    UnrecognizedClientException = 400,
 
     // HTTP-level errors.
     /// The request body is larger than kubecs accepts.

@@ -1,1 +1,47 @@
-//! The kubecs server library.
+//! The kubecs server: the Amazon ECS API (AWS JSON 1.1) over HTTP, SigV4-authenticated,
+//! backed by the embedded store. `main.rs` parses the configuration and calls [`run`].
+//!
+//! - [`app`]: shared state, router, graceful shutdown.
+//! - [`http`]: request ids and access log, body buffering, authentication, the API entry.
+//! - [`dispatch`]: operation to handler, JSON decoding and model validation.
+//! - [`ops`]: the handlers, one module per resource family.
+//! - [`error`]: `ApiError` and its HTTP form.
+
+pub mod app;
+pub mod arn;
+pub mod compat;
+pub mod config;
+pub mod context;
+pub mod dispatch;
+pub mod error;
+pub mod http;
+pub mod ops;
+pub mod startup;
+pub mod telemetry;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Runs kubecs until SIGTERM/SIGINT.
+pub async fn run(config: config::Config) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let state = Arc::new(startup::build_state(&config)?);
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(
+        %addr,
+        data_dir = %config.data_dir().display(),
+        region = %config.region,
+        startup_ms = started.elapsed().as_millis() as u64,
+        "kubecs listening: aws ecs --endpoint-url http://{addr} ..."
+    );
+    app::serve(
+        listener,
+        state,
+        app::shutdown_signal(),
+        Duration::from_secs(config.shutdown_grace_secs),
+    )
+    .await
+}

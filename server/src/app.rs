@@ -1,0 +1,118 @@
+//! The application: shared state, the router, and serving with graceful shutdown.
+
+use crate::arn::ArnBuilder;
+use crate::config::Config;
+use crate::context::Clock;
+use crate::http;
+use crate::http::auth::Auth;
+use axum::routing::{any, get};
+use axum::Router;
+use kubecs_storage::Store;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+/// State shared by every request.
+#[derive(Debug)]
+pub struct AppState {
+    pub store: Store,
+    pub region: Arc<str>,
+    pub arns: Arc<ArnBuilder>,
+    pub account_id: String,
+    pub clock: Clock,
+    pub max_body_bytes: usize,
+    pub request_timeout: Duration,
+    pub auth: Auth,
+}
+
+impl AppState {
+    pub fn new(config: &Config, store: Store, auth: Auth) -> Self {
+        Self {
+            store,
+            region: Arc::from(config.region.as_str()),
+            arns: Arc::new(ArnBuilder::new(&config.region, &config.account_id)),
+            account_id: config.account_id.clone(),
+            clock: Clock::System,
+            max_body_bytes: config.max_body_bytes,
+            request_timeout: config.request_timeout(),
+            auth,
+        }
+    }
+}
+
+/// The router: the ECS API on `/` behind body buffering and authentication; health and
+/// readiness outside both; everything else a JSON 404. Request ids and the access log wrap
+/// all of it.
+pub fn router(state: Arc<AppState>) -> Router {
+    let api = Router::new()
+        .route("/", any(http::api::entry))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            http::auth::authenticate,
+        ))
+        // Added last, so it runs first: the auth layer sees a buffered, size-checked body.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            http::body::buffer,
+        ));
+    Router::new()
+        .route("/healthz", get(http::health::healthz))
+        .route("/readyz", get(http::health::readyz))
+        .merge(api)
+        .fallback(http::api::not_found)
+        .layer(axum::middleware::from_fn(http::request_id::tag_and_log))
+        .with_state(state)
+}
+
+/// Serves until `shutdown` resolves, then drains in-flight requests for at most `grace`
+/// and flushes the store.
+pub async fn serve(
+    listener: TcpListener,
+    state: Arc<AppState>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    grace: Duration,
+) -> anyhow::Result<()> {
+    let store = state.store.clone();
+    let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+    let signal = async move {
+        shutdown.await;
+        let _ = stopping_tx.send(());
+    };
+    let server = axum::serve(listener, router(state)).with_graceful_shutdown(signal);
+    let mut server = std::pin::pin!(std::future::IntoFuture::into_future(server));
+    tokio::select! {
+        result = &mut server => result?,
+        _ = async {
+            let _ = stopping_rx.await;
+            tokio::time::sleep(grace).await;
+        } => {
+            tracing::warn!(grace_secs = grace.as_secs(), "in-flight requests did not finish within the shutdown grace period");
+        }
+    }
+    store.flush().await?;
+    tracing::info!("store flushed; kubecs stopped");
+    Ok(())
+}
+
+/// Resolves on SIGTERM or SIGINT.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutdown signal received; draining requests");
+}

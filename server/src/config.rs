@@ -1,0 +1,100 @@
+//! Command-line and environment configuration of the `kubecs` binary.
+
+use clap::{Parser, ValueEnum};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The port kubecs listens on by default, everywhere (README, manifests, tests).
+pub const DEFAULT_PORT: u16 = 8716;
+
+/// kubecs: the Amazon ECS API, served from an embedded store and run on Kubernetes.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "kubecs", version, about)]
+pub struct Config {
+    /// Address to listen on. Loopback by default: kubecs is reachable from this machine only.
+    #[arg(long, env = "KUBECS_LISTEN", default_value_t = SocketAddr::from(([127, 0, 0, 1], DEFAULT_PORT)))]
+    pub listen: SocketAddr,
+
+    /// Directory of the embedded store (default: the user's data directory + `kubecs`).
+    #[arg(long, env = "KUBECS_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// The AWS region kubecs answers as (ARNs, SigV4 scope).
+    #[arg(long, env = "KUBECS_REGION", default_value = "us-east-1")]
+    pub region: String,
+
+    /// The AWS account id in ARNs, when the caller's credentials do not name one.
+    #[arg(long, env = "KUBECS_ACCOUNT_ID", default_value = "000000000000")]
+    pub account_id: String,
+
+    /// Log format.
+    #[arg(long, env = "KUBECS_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// Largest request body accepted, in bytes (ECS's own task definition limit is 64 KiB).
+    #[arg(long, env = "KUBECS_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
+    pub max_body_bytes: usize,
+
+    /// Longest time a request may take, body included, in seconds.
+    #[arg(long, env = "KUBECS_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
+    pub request_timeout_secs: u64,
+
+    /// Authentication of API requests: SigV4 (`on`), or none (`off`, local experiments only).
+    #[arg(long, env = "KUBECS_AUTH", value_enum, default_value_t = AuthMode::On)]
+    pub auth: AuthMode,
+
+    /// Credentials file (TOML). Default: `credentials.toml` in the data directory when it
+    /// exists; otherwise only the well-known local pair `test`/`test` is accepted.
+    #[arg(long, env = "KUBECS_CREDENTIALS_FILE")]
+    pub credentials_file: Option<PathBuf>,
+
+    /// Largest accepted difference between a request's signing time and ours, in seconds.
+    #[arg(long, env = "KUBECS_MAX_CLOCK_SKEW_SECS", default_value_t = 15 * 60)]
+    pub max_clock_skew_secs: u64,
+
+    /// How long shutdown waits for in-flight requests, in seconds.
+    #[arg(long, env = "KUBECS_SHUTDOWN_GRACE_SECS", default_value_t = 10)]
+    pub shutdown_grace_secs: u64,
+}
+
+/// Whether API requests are authenticated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AuthMode {
+    /// Verify SigV4 signatures.
+    On,
+    /// Accept every request (local experiments only; logged loudly).
+    Off,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+impl Config {
+    /// The data directory to use: the flag, or `<user data dir>/kubecs`, or `./.kubecs-data`.
+    pub fn data_dir(&self) -> PathBuf {
+        self.data_dir.clone().unwrap_or_else(|| {
+            dirs::data_dir()
+                .map(|d| d.join("kubecs"))
+                .unwrap_or_else(|| PathBuf::from(".kubecs-data"))
+        })
+    }
+
+    /// The per-request time limit.
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_secs(self.request_timeout_secs)
+    }
+
+    /// A configuration for tests and embedding: defaults plus a data directory.
+    pub fn for_data_dir(dir: PathBuf) -> Config {
+        let mut config = Config::parse_from(["kubecs"]);
+        config.data_dir = Some(dir);
+        config
+    }
+}

@@ -1,0 +1,80 @@
+//! `ApiError`: what a handler or the protocol layer answers when a request fails, and
+//! the one place it becomes an HTTP response (status, `__type`, `x-amzn-ErrorType`).
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use kubecs_api_models::{error_body, ErrorCode, Violation};
+use kubecs_storage::{InvalidPageToken, StoreError};
+
+/// The content type of every API response, errors included.
+pub const AMZ_JSON_1_1: &str = "application/x-amz-json-1.1";
+
+/// An ECS error: a code from the table in `kubecs-api-models` and a message for the client.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiError {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn invalid_parameter(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InvalidParameterException, message)
+    }
+
+    pub fn client(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::ClientException, message)
+    }
+
+    /// A server fault. The client sees a fixed message; `detail` goes to the log only, so
+    /// nothing internal (paths, keys, engine errors) leaks into a response.
+    pub fn internal(detail: &dyn std::fmt::Display) -> Self {
+        tracing::error!(%detail, "internal error");
+        Self::new(ErrorCode::ServerException, "Internal server error.")
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        ApiError::internal(&err)
+    }
+}
+
+impl From<Violation> for ApiError {
+    fn from(v: Violation) -> Self {
+        ApiError::invalid_parameter(v.to_string())
+    }
+}
+
+impl From<InvalidPageToken> for ApiError {
+    fn from(err: InvalidPageToken) -> Self {
+        ApiError::invalid_parameter(format!("Invalid nextToken: {err}."))
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status =
+            StatusCode::from_u16(self.code.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
+        let mut response = (status, error_body(self.code, &self.message)).into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(AMZ_JSON_1_1));
+        headers.insert(
+            "x-amzn-errortype",
+            HeaderValue::from_static(self.code.wire_name()),
+        );
+        response
+    }
+}

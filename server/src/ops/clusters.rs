@@ -1,0 +1,484 @@
+//! Clusters: CreateCluster, DescribeClusters, ListClusters, DeleteCluster, UpdateCluster
+//! and UpdateClusterSettings.
+//!
+//! A cluster is stored whole (the `Cluster` wire shape) keyed by name. Deleting one marks
+//! it INACTIVE; it stays describable, and creating the name again replaces it.
+
+use crate::context::Ctx;
+use crate::error::ApiError;
+use crate::ops::tags;
+use kubecs_api_models::{
+    Cluster, ClusterField, ClusterServiceConnectDefaults, ClusterServiceConnectDefaultsRequest,
+    ClusterSetting, ClusterSettingName, CreateClusterRequest, CreateClusterResponse,
+    DeleteClusterRequest, DeleteClusterResponse, DescribeClustersRequest, DescribeClustersResponse,
+    ErrorCode, Failure, KeyValuePair, ListClustersRequest, ListClustersResponse, Service, Task,
+    UpdateClusterRequest, UpdateClusterResponse, UpdateClusterSettingsRequest,
+    UpdateClusterSettingsResponse,
+};
+use kubecs_storage::{KeyPrefix, Order, PageToken, Table, TableId, Write};
+
+const DEFAULT_CLUSTER: &str = "default";
+const ACTIVE: &str = "ACTIVE";
+const INACTIVE: &str = "INACTIVE";
+/// The token kind of ListClusters: a token from another listing is refused.
+const LIST_KIND: &str = "ListClusters";
+/// ECS: DescribeClusters takes up to 100 clusters; ListClusters pages hold 1 to 100.
+const MAX_DESCRIBE: usize = 100;
+const MAX_PAGE: i32 = 100;
+/// The only capacity providers kubecs knows: ECS's built-in Fargate ones.
+const BUILT_IN_CAPACITY_PROVIDERS: &[&str] = &["FARGATE", "FARGATE_SPOT"];
+const CONTAINER_INSIGHTS_VALUES: &[&str] = &["enabled", "disabled", "enhanced"];
+
+fn clusters(ctx: &Ctx) -> Table<String, Cluster> {
+    ctx.store.table(TableId::Clusters)
+}
+
+fn is_active(cluster: &Cluster) -> bool {
+    cluster.status.as_deref() == Some(ACTIVE)
+}
+
+fn not_found() -> ApiError {
+    ApiError::new(ErrorCode::ClusterNotFoundException, "Cluster not found.")
+}
+
+/// ECS's cluster-name rule, with the message ECS gives for it.
+fn check_name(name: &str) -> Result<(), ApiError> {
+    let valid = (1..=255).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if valid {
+        Ok(())
+    } else {
+        Err(ApiError::invalid_parameter(format!(
+            "Cluster must match ^[a-zA-Z0-9\\-_]{{1,255}}$, but was {name}"
+        )))
+    }
+}
+
+/// The cluster name a `cluster` parameter (name or ARN, default `default`) refers to;
+/// `None` for an ARN of another region or account.
+fn resolve<'a>(ctx: &Ctx, ident: Option<&'a str>) -> Result<Option<&'a str>, ApiError> {
+    let name = ctx.arns.cluster_name(ident.unwrap_or(DEFAULT_CLUSTER))?;
+    if let Some(name) = name {
+        check_name(name)?;
+    }
+    Ok(name)
+}
+
+/// Merges `updates` into `settings` by name, checking each value.
+fn merge_settings(
+    settings: &mut Vec<ClusterSetting>,
+    updates: &[ClusterSetting],
+) -> Result<(), ApiError> {
+    for update in updates {
+        let (Some(name), Some(value)) = (&update.name, &update.value) else {
+            return Err(ApiError::invalid_parameter(
+                "Cluster settings must have a name and a value.",
+            ));
+        };
+        if *name == ClusterSettingName::ContainerInsights
+            && !CONTAINER_INSIGHTS_VALUES.contains(&value.as_str())
+        {
+            return Err(ApiError::invalid_parameter(format!(
+                "containerInsights should be one of [{}], but was {value}",
+                CONTAINER_INSIGHTS_VALUES.join(",")
+            )));
+        }
+        match settings.iter_mut().find(|s| s.name.as_ref() == Some(name)) {
+            Some(existing) => existing.value = Some(value.clone()),
+            None => settings.push(update.clone()),
+        }
+    }
+    Ok(())
+}
+
+fn default_settings() -> Vec<ClusterSetting> {
+    vec![ClusterSetting {
+        name: Some(ClusterSettingName::ContainerInsights),
+        value: Some("disabled".to_owned()),
+    }]
+}
+
+fn connect_defaults(
+    request: Option<&ClusterServiceConnectDefaultsRequest>,
+) -> Option<ClusterServiceConnectDefaults> {
+    request.map(|r| ClusterServiceConnectDefaults {
+        namespace: r.namespace.clone(),
+    })
+}
+
+fn check_capacity_providers(request: &CreateClusterRequest) -> Result<(), ApiError> {
+    let providers = request.capacity_providers.as_deref().unwrap_or_default();
+    for p in providers {
+        if !BUILT_IN_CAPACITY_PROVIDERS.contains(&p.as_str()) {
+            return Err(ApiError::invalid_parameter(format!(
+                "The specified capacity provider {p} does not exist. kubecs supports only FARGATE and FARGATE_SPOT."
+            )));
+        }
+    }
+    for item in request
+        .default_capacity_provider_strategy
+        .as_deref()
+        .unwrap_or_default()
+    {
+        let name = item.capacity_provider.as_deref().unwrap_or_default();
+        if !providers.iter().any(|p| p == name) {
+            return Err(ApiError::invalid_parameter(format!(
+                "The specified capacity provider strategy cannot contain a capacity provider that is not associated with the cluster. Associate the capacity provider with the cluster or specify a valid capacity provider and try again. Capacity provider: {name}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// What a cluster looks like in a response: counts and lists always present, settings,
+/// configuration, tags, statistics and attachments only when asked for (`include`).
+fn present(cluster: &Cluster, include: &[ClusterField]) -> Cluster {
+    let wants = |field: ClusterField| include.contains(&field);
+    let mut out = cluster.clone();
+    if !wants(ClusterField::Settings) {
+        out.settings = None;
+    }
+    if !wants(ClusterField::Configurations) {
+        out.configuration = None;
+    }
+    if !wants(ClusterField::Tags) {
+        out.tags = Some(Vec::new());
+    }
+    if !wants(ClusterField::Attachments) {
+        out.attachments = None;
+        out.attachments_status = None;
+    }
+    out.statistics = Some(if wants(ClusterField::Statistics) {
+        statistics(cluster)
+    } else {
+        Vec::new()
+    });
+    out
+}
+
+/// Create, update and delete answer with everything ECS knows about the cluster.
+fn present_full(cluster: &Cluster) -> Cluster {
+    present(
+        cluster,
+        &[
+            ClusterField::Settings,
+            ClusterField::Configurations,
+            ClusterField::Tags,
+        ],
+    )
+}
+
+/// The STATISTICS of ECS, by launch type. Tasks and services arrive with later issues;
+/// the counts come from the cluster record, which those handlers keep current.
+fn statistics(cluster: &Cluster) -> Vec<KeyValuePair> {
+    let running = cluster.running_tasks_count.unwrap_or(0);
+    let pending = cluster.pending_tasks_count.unwrap_or(0);
+    let active = cluster.active_services_count.unwrap_or(0);
+    [
+        ("runningEC2TasksCount", 0),
+        ("runningFargateTasksCount", running),
+        ("pendingEC2TasksCount", 0),
+        ("pendingFargateTasksCount", pending),
+        ("activeEC2ServiceCount", 0),
+        ("activeFargateServiceCount", active),
+        ("drainingEC2ServiceCount", 0),
+        ("drainingFargateServiceCount", 0),
+    ]
+    .into_iter()
+    .map(|(name, value)| KeyValuePair {
+        name: Some(name.to_owned()),
+        value: Some(value.to_string()),
+    })
+    .collect()
+}
+
+pub async fn create(
+    ctx: Ctx,
+    input: CreateClusterRequest,
+) -> Result<CreateClusterResponse, ApiError> {
+    let name = input
+        .cluster_name
+        .clone()
+        .unwrap_or_else(|| DEFAULT_CLUSTER.to_owned());
+    check_name(&name)?;
+    tags::check(input.tags.as_ref())?;
+    check_capacity_providers(&input)?;
+    let mut settings = default_settings();
+    merge_settings(&mut settings, input.settings.as_deref().unwrap_or_default())?;
+    let fresh = Cluster {
+        cluster_arn: Some(ctx.arns.cluster(&name)),
+        cluster_name: Some(name.clone()),
+        status: Some(ACTIVE.to_owned()),
+        registered_container_instances_count: Some(0),
+        running_tasks_count: Some(0),
+        pending_tasks_count: Some(0),
+        active_services_count: Some(0),
+        statistics: Some(Vec::new()),
+        tags: Some(input.tags.clone().unwrap_or_default()),
+        settings: Some(settings),
+        configuration: input.configuration.clone(),
+        capacity_providers: Some(input.capacity_providers.clone().unwrap_or_default()),
+        default_capacity_provider_strategy: Some(
+            input
+                .default_capacity_provider_strategy
+                .clone()
+                .unwrap_or_default(),
+        ),
+        service_connect_defaults: connect_defaults(input.service_connect_defaults.as_ref()),
+        ..Cluster::default()
+    };
+    // An ACTIVE cluster of that name is returned as it is (CreateCluster is idempotent in
+    // ECS); an INACTIVE one is replaced.
+    let cluster = clusters(&ctx)
+        .update(&name, |current| match current {
+            Some(record) if is_active(&record.value) => {
+                Ok::<_, ApiError>((Write::Keep, record.value.clone()))
+            }
+            _ => Ok((Write::Put(fresh.clone()), fresh.clone())),
+        })
+        .await?;
+    Ok(CreateClusterResponse {
+        cluster: Some(present_full(&cluster)),
+    })
+}
+
+pub async fn describe(
+    ctx: Ctx,
+    input: DescribeClustersRequest,
+) -> Result<DescribeClustersResponse, ApiError> {
+    let default = vec![DEFAULT_CLUSTER.to_owned()];
+    let idents = input.clusters.as_ref().unwrap_or(&default);
+    if idents.len() > MAX_DESCRIBE {
+        return Err(ApiError::invalid_parameter(format!(
+            "clusters can have at most {MAX_DESCRIBE} elements."
+        )));
+    }
+    let include = input.include.as_deref().unwrap_or_default();
+    let table = clusters(&ctx);
+    let mut found = Vec::new();
+    let mut failures = Vec::new();
+    for ident in idents {
+        let record = match resolve(&ctx, Some(ident))? {
+            Some(name) => table.get(name)?,
+            None => None,
+        };
+        match record {
+            Some(record) => found.push(present(&record.value, include)),
+            None => failures.push(Failure {
+                arn: Some(if ident.starts_with("arn:") {
+                    ident.clone()
+                } else {
+                    ctx.arns.cluster(ident)
+                }),
+                reason: Some("MISSING".to_owned()),
+                detail: None,
+            }),
+        }
+    }
+    Ok(DescribeClustersResponse {
+        clusters: Some(found),
+        failures: Some(failures),
+    })
+}
+
+pub async fn list(ctx: Ctx, input: ListClustersRequest) -> Result<ListClustersResponse, ApiError> {
+    let limit = input.max_results.unwrap_or(MAX_PAGE);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(ApiError::invalid_parameter(format!(
+            "maxResults must be between 1 and {MAX_PAGE}."
+        )));
+    }
+    let token = input
+        .next_token
+        .as_deref()
+        .map(|t| PageToken::parse(LIST_KIND, t))
+        .transpose()?;
+    let page = clusters(&ctx).page_where(
+        &KeyPrefix::all(),
+        token.as_ref(),
+        limit as usize,
+        Order::Ascending,
+        |_, record| is_active(&record.value),
+    )?;
+    Ok(ListClustersResponse {
+        cluster_arns: Some(
+            page.items
+                .iter()
+                .map(|(name, _)| ctx.arns.cluster(name))
+                .collect(),
+        ),
+        next_token: page.next_token.map(|t| t.encode(LIST_KIND)),
+    })
+}
+
+pub async fn delete(
+    ctx: Ctx,
+    input: DeleteClusterRequest,
+) -> Result<DeleteClusterResponse, ApiError> {
+    let name = resolve(&ctx, input.cluster.as_deref())?.ok_or_else(not_found)?;
+    ensure_empty(&ctx, name)?;
+    let cluster = clusters(&ctx)
+        .update(name, |current| {
+            let Some(record) = current.filter(|r| is_active(&r.value)) else {
+                return Err(not_found());
+            };
+            let mut cluster = record.value.clone();
+            cluster.status = Some(INACTIVE.to_owned());
+            Ok((Write::Put(cluster.clone()), cluster))
+        })
+        .await?;
+    Ok(DeleteClusterResponse {
+        cluster: Some(present_full(&cluster)),
+    })
+}
+
+/// ECS refuses to delete a cluster that still has ACTIVE or DRAINING services, or tasks
+/// that have not stopped.
+fn ensure_empty(ctx: &Ctx, name: &str) -> Result<(), ApiError> {
+    let services: Table<(String, String), Service> = ctx.store.table(TableId::Services);
+    let live_services = services.page_where(
+        &KeyPrefix::first(name),
+        None,
+        1,
+        Order::Ascending,
+        |_, r| matches!(r.value.status.as_deref(), Some("ACTIVE" | "DRAINING")),
+    )?;
+    if !live_services.items.is_empty() {
+        return Err(ApiError::new(
+            ErrorCode::ClusterContainsServicesException,
+            "The Cluster cannot be deleted while Services are active.",
+        ));
+    }
+    let tasks: Table<(String, String), Task> = ctx.store.table(TableId::Tasks);
+    let live_tasks = tasks.page_where(
+        &KeyPrefix::first(name),
+        None,
+        1,
+        Order::Ascending,
+        |_, r| r.value.last_status.as_deref() != Some("STOPPED"),
+    )?;
+    if !live_tasks.items.is_empty() {
+        return Err(ApiError::new(
+            ErrorCode::ClusterContainsTasksException,
+            "The Cluster cannot be deleted while Tasks are active.",
+        ));
+    }
+    Ok(())
+}
+
+/// Applies `change` to an ACTIVE cluster and answers with the result.
+async fn modify_active(
+    ctx: &Ctx,
+    ident: Option<&str>,
+    change: impl Fn(&mut Cluster) -> Result<(), ApiError>,
+) -> Result<Cluster, ApiError> {
+    let name = resolve(ctx, ident)?.ok_or_else(not_found)?;
+    clusters(ctx)
+        .update(name, |current| {
+            let Some(record) = current.filter(|r| is_active(&r.value)) else {
+                return Err(not_found());
+            };
+            let mut cluster = record.value.clone();
+            change(&mut cluster)?;
+            Ok((Write::Put(cluster.clone()), cluster))
+        })
+        .await
+}
+
+pub async fn update(
+    ctx: Ctx,
+    input: UpdateClusterRequest,
+) -> Result<UpdateClusterResponse, ApiError> {
+    let cluster = modify_active(&ctx, input.cluster.as_deref(), |cluster| {
+        if let Some(updates) = &input.settings {
+            merge_settings(cluster.settings.get_or_insert_with(Vec::new), updates)?;
+        }
+        if let Some(configuration) = &input.configuration {
+            cluster.configuration = Some(configuration.clone());
+        }
+        if let Some(defaults) = &input.service_connect_defaults {
+            cluster.service_connect_defaults = connect_defaults(Some(defaults));
+        }
+        Ok(())
+    })
+    .await?;
+    Ok(UpdateClusterResponse {
+        cluster: Some(present_full(&cluster)),
+    })
+}
+
+pub async fn update_settings(
+    ctx: Ctx,
+    input: UpdateClusterSettingsRequest,
+) -> Result<UpdateClusterSettingsResponse, ApiError> {
+    let updates = input.settings.clone().unwrap_or_default();
+    let cluster = modify_active(&ctx, input.cluster.as_deref(), |cluster| {
+        merge_settings(cluster.settings.get_or_insert_with(Vec::new), &updates)
+    })
+    .await?;
+    Ok(UpdateClusterSettingsResponse {
+        cluster: Some(present_full(&cluster)),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cluster_names_follow_the_ecs_rule() {
+        assert!(check_name("demo-1_A").is_ok());
+        assert!(check_name(&"a".repeat(255)).is_ok());
+        for bad in ["", "has space", "dot.ted", "slash/", &"a".repeat(256)] {
+            let err = check_name(bad).unwrap_err();
+            assert_eq!(err.code, ErrorCode::InvalidParameterException, "{bad}");
+        }
+    }
+
+    #[test]
+    fn settings_merge_by_name_and_container_insights_values_are_checked() {
+        let mut settings = default_settings();
+        let enabled = ClusterSetting {
+            name: Some(ClusterSettingName::ContainerInsights),
+            value: Some("enabled".into()),
+        };
+        merge_settings(&mut settings, &[enabled]).unwrap();
+        assert_eq!(settings.len(), 1);
+        assert_eq!(settings[0].value.as_deref(), Some("enabled"));
+        let bad = ClusterSetting {
+            name: Some(ClusterSettingName::ContainerInsights),
+            value: Some("sometimes".into()),
+        };
+        assert!(merge_settings(&mut settings, &[bad]).is_err());
+    }
+
+    #[test]
+    fn describe_shows_settings_tags_and_statistics_only_when_included() {
+        let cluster = Cluster {
+            cluster_name: Some("c".into()),
+            settings: Some(default_settings()),
+            tags: Some(vec![kubecs_api_models::Tag {
+                key: Some("k".into()),
+                value: Some("v".into()),
+            }]),
+            ..Cluster::default()
+        };
+        let plain = present(&cluster, &[]);
+        assert_eq!(plain.settings, None);
+        assert_eq!(plain.tags, Some(vec![]));
+        assert_eq!(plain.statistics, Some(vec![]));
+        let all = present(
+            &cluster,
+            &[
+                ClusterField::Settings,
+                ClusterField::Tags,
+                ClusterField::Statistics,
+            ],
+        );
+        assert_eq!(all.settings, cluster.settings);
+        assert_eq!(all.tags, cluster.tags);
+        assert_eq!(all.statistics.map(|s| s.len()), Some(8));
+    }
+}

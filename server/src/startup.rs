@@ -1,0 +1,56 @@
+//! Start-up: opening the store, choosing credentials and authentication, and refusing
+//! unsafe combinations before anything listens.
+
+use crate::app::AppState;
+use crate::config::{AuthMode, Config};
+use crate::http::auth::Auth;
+use anyhow::{bail, Context};
+use kubecs_sigv4::{StaticCredentials, Verifier, VerifyConfig};
+use kubecs_storage::Store;
+use std::time::Duration;
+
+/// Opens the store and builds the shared state, or says exactly why it cannot.
+pub fn build_state(config: &Config) -> anyhow::Result<AppState> {
+    let auth = auth(config)?;
+    let data_dir = config.data_dir();
+    let store = Store::open(&data_dir)
+        .with_context(|| format!("cannot open the store in {}", data_dir.display()))?;
+    Ok(AppState::new(config, store, auth))
+}
+
+fn auth(config: &Config) -> anyhow::Result<Auth> {
+    if config.auth == AuthMode::Off {
+        tracing::warn!("AUTHENTICATION IS OFF (--auth off): every request is accepted without a signature check. Use this only for local experiments.");
+        return Ok(Auth::Off);
+    }
+    let default_file = config.data_dir().join("credentials.toml");
+    let file = config
+        .credentials_file
+        .clone()
+        .or_else(|| default_file.exists().then_some(default_file));
+    let credentials = match &file {
+        Some(path) => StaticCredentials::load_file(path, &config.account_id)
+            .with_context(|| format!("cannot load credentials from {}", path.display()))?,
+        None => StaticCredentials::local_default(&config.account_id),
+    };
+    if credentials.is_only_local_default() {
+        if !config.listen.ip().is_loopback() {
+            bail!(
+                "refusing to listen on {} with only the well-known local credentials test/test: configure credentials with --credentials-file (or KUBECS_CREDENTIALS_FILE), or listen on a loopback address",
+                config.listen
+            );
+        }
+        tracing::info!(
+            "no credentials configured: accepting the local pair test/test. Use:\n  export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION={}",
+            config.region
+        );
+    } else {
+        tracing::info!(keys = credentials.len(), "loaded credentials");
+    }
+    let verify = VerifyConfig {
+        region: config.region.clone(),
+        service: kubecs_api_models::SIGNING_NAME.to_owned(),
+        max_skew: Duration::from_secs(config.max_clock_skew_secs),
+    };
+    Ok(Auth::SigV4(Verifier::new(verify, credentials)))
+}

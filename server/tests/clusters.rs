@@ -1,0 +1,335 @@
+//! Clusters end to end through the router: ECS semantics and errors, and durability
+//! across a restart.
+
+mod support;
+
+use axum::http::StatusCode;
+use serde_json::{json, Value};
+use support::TestServer;
+
+const ARN_PREFIX: &str = "arn:aws:ecs:us-east-1:000000000000:cluster/";
+
+async fn create(server: &TestServer, body: Value) -> Value {
+    let answer = server.call("CreateCluster", body).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+    answer.body["cluster"].clone()
+}
+
+#[tokio::test]
+async fn create_cluster_returns_the_cluster_as_ecs_does() {
+    let server = TestServer::new();
+    let cluster = create(&server, json!({"clusterName": "demo"})).await;
+    assert_eq!(cluster["clusterArn"], format!("{ARN_PREFIX}demo"));
+    assert_eq!(cluster["clusterName"], "demo");
+    assert_eq!(cluster["status"], "ACTIVE");
+    for count in [
+        "registeredContainerInstancesCount",
+        "runningTasksCount",
+        "pendingTasksCount",
+        "activeServicesCount",
+    ] {
+        assert_eq!(cluster[count], 0, "{count}");
+    }
+    assert_eq!(
+        cluster["settings"],
+        json!([{"name": "containerInsights", "value": "disabled"}])
+    );
+    assert_eq!(cluster["statistics"], json!([]));
+    assert_eq!(cluster["capacityProviders"], json!([]));
+    // Absent members are omitted, never null.
+    let text = serde_json::to_string(&cluster).unwrap();
+    assert!(!text.contains("null"), "{text}");
+}
+
+#[tokio::test]
+async fn create_cluster_without_a_name_creates_default() {
+    let server = TestServer::new();
+    let cluster = create(&server, json!({})).await;
+    assert_eq!(cluster["clusterName"], "default");
+    let described = server.call("DescribeClusters", json!({})).await;
+    assert_eq!(described.body["clusters"][0]["clusterName"], "default");
+}
+
+#[tokio::test]
+async fn create_cluster_of_an_active_name_returns_the_existing_cluster_unchanged() {
+    let server = TestServer::new();
+    let first = create(
+        &server,
+        json!({"clusterName": "same", "tags": [{"key": "team", "value": "a"}]}),
+    )
+    .await;
+    let second = create(
+        &server,
+        json!({"clusterName": "same", "tags": [{"key": "team", "value": "b"}]}),
+    )
+    .await;
+    assert_eq!(first, second);
+    let list = server.call("ListClusters", json!({})).await;
+    assert_eq!(list.body["clusterArns"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn invalid_cluster_names_are_refused_and_nothing_is_created() {
+    let server = TestServer::new();
+    for name in ["has space", "dot.ted", &"x".repeat(256), ""] {
+        let answer = server
+            .call("CreateCluster", json!({"clusterName": name}))
+            .await;
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{name:?}");
+        assert_eq!(answer.error_type(), "InvalidParameterException", "{name:?}");
+    }
+    let list = server.call("ListClusters", json!({})).await;
+    assert_eq!(list.body["clusterArns"], json!([]));
+}
+
+#[tokio::test]
+async fn reserved_tag_keys_are_refused() {
+    let server = TestServer::new();
+    let answer = server
+        .call(
+            "CreateCluster",
+            json!({"clusterName": "t", "tags": [{"key": "aws:owner", "value": "x"}]}),
+        )
+        .await;
+    assert_eq!(answer.error_type(), "InvalidParameterException");
+    let too_many: Vec<Value> = (0..51)
+        .map(|i| json!({"key": format!("k{i}"), "value": "v"}))
+        .collect();
+    let answer = server
+        .call(
+            "CreateCluster",
+            json!({"clusterName": "t", "tags": too_many}),
+        )
+        .await;
+    assert_eq!(answer.error_type(), "InvalidParameterException");
+    assert!(answer.message().contains("tags"), "{}", answer.message());
+}
+
+#[tokio::test]
+async fn describe_clusters_by_name_and_arn_with_missing_ones_in_failures() {
+    let server = TestServer::new();
+    create(&server, json!({"clusterName": "a"})).await;
+    let answer = server
+        .call(
+            "DescribeClusters",
+            json!({"clusters": ["a", format!("{ARN_PREFIX}a"), "ghost"]}),
+        )
+        .await;
+    let clusters = answer.body["clusters"].as_array().unwrap();
+    assert_eq!(clusters.len(), 2);
+    assert!(clusters.iter().all(|c| c["clusterName"] == "a"));
+    assert_eq!(
+        answer.body["failures"],
+        json!([{"arn": format!("{ARN_PREFIX}ghost"), "reason": "MISSING"}])
+    );
+}
+
+#[tokio::test]
+async fn describe_clusters_includes_settings_tags_and_statistics_only_on_request() {
+    let server = TestServer::new();
+    create(
+        &server,
+        json!({"clusterName": "inc", "tags": [{"key": "k", "value": "v"}]}),
+    )
+    .await;
+    let plain = server
+        .call("DescribeClusters", json!({"clusters": ["inc"]}))
+        .await;
+    let cluster = &plain.body["clusters"][0];
+    assert!(cluster.get("settings").is_none());
+    assert_eq!(cluster["tags"], json!([]));
+    let full = server
+        .call(
+            "DescribeClusters",
+            json!({"clusters": ["inc"], "include": ["SETTINGS", "TAGS", "STATISTICS"]}),
+        )
+        .await;
+    let cluster = &full.body["clusters"][0];
+    assert_eq!(cluster["tags"], json!([{"key": "k", "value": "v"}]));
+    assert_eq!(cluster["settings"][0]["name"], "containerInsights");
+    let stats = cluster["statistics"].as_array().unwrap();
+    assert!(stats
+        .iter()
+        .any(|s| s["name"] == "runningFargateTasksCount"));
+}
+
+#[tokio::test]
+async fn delete_cluster_makes_it_inactive_and_it_stays_describable() {
+    let server = TestServer::new();
+    create(&server, json!({"clusterName": "gone"})).await;
+    let deleted = server
+        .call("DeleteCluster", json!({"cluster": "gone"}))
+        .await;
+    assert_eq!(deleted.status, StatusCode::OK, "{}", deleted.text);
+    assert_eq!(deleted.body["cluster"]["status"], "INACTIVE");
+    let described = server
+        .call("DescribeClusters", json!({"clusters": ["gone"]}))
+        .await;
+    assert_eq!(described.body["clusters"][0]["status"], "INACTIVE");
+    assert_eq!(described.body["failures"], json!([]));
+    let list = server.call("ListClusters", json!({})).await;
+    assert_eq!(list.body["clusterArns"], json!([]));
+    // Deleting again, or deleting what never existed: ClusterNotFoundException.
+    for name in ["gone", "never"] {
+        let again = server.call("DeleteCluster", json!({"cluster": name})).await;
+        assert_eq!(again.error_type(), "ClusterNotFoundException", "{name}");
+        assert_eq!(again.message(), "Cluster not found.");
+    }
+    // The name can be used again, for a fresh ACTIVE cluster.
+    let reborn = create(&server, json!({"clusterName": "gone"})).await;
+    assert_eq!(reborn["status"], "ACTIVE");
+}
+
+#[tokio::test]
+async fn delete_cluster_is_refused_while_services_are_active() {
+    use kubecs_api_models::Service;
+    use kubecs_storage::{TableId, Write};
+    let server = TestServer::new();
+    create(&server, json!({"clusterName": "busy"})).await;
+    // Services arrive with a later issue; put one in the store directly.
+    let services = server
+        .state
+        .store
+        .table::<(String, String), Service>(TableId::Services);
+    let service = Service {
+        service_name: Some("web".into()),
+        status: Some("ACTIVE".into()),
+        ..Service::default()
+    };
+    services
+        .update(("busy", "web"), |_| {
+            Ok::<_, kubecs_storage::StoreError>((Write::Put(service.clone()), ()))
+        })
+        .await
+        .unwrap();
+    let answer = server
+        .call("DeleteCluster", json!({"cluster": "busy"}))
+        .await;
+    assert_eq!(answer.error_type(), "ClusterContainsServicesException");
+    let described = server
+        .call("DescribeClusters", json!({"clusters": ["busy"]}))
+        .await;
+    assert_eq!(described.body["clusters"][0]["status"], "ACTIVE");
+}
+
+#[tokio::test]
+async fn list_clusters_pages_with_an_opaque_validated_token() {
+    let server = TestServer::new();
+    for i in 0..5 {
+        create(&server, json!({"clusterName": format!("c{i}")})).await;
+    }
+    let mut seen = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let mut body = json!({"maxResults": 2});
+        if let Some(t) = &token {
+            body["nextToken"] = json!(t);
+        }
+        let page = server.call("ListClusters", body).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+        let arns = page.body["clusterArns"].as_array().unwrap();
+        assert!(arns.len() <= 2);
+        seen.extend(arns.iter().map(|a| a.as_str().unwrap().to_owned()));
+        match page.body.get("nextToken").and_then(Value::as_str) {
+            Some(t) => token = Some(t.to_owned()),
+            None => break,
+        }
+    }
+    let expected: Vec<String> = (0..5).map(|i| format!("{ARN_PREFIX}c{i}")).collect();
+    assert_eq!(seen, expected);
+
+    let bad = server
+        .call("ListClusters", json!({"nextToken": "not-a-token"}))
+        .await;
+    assert_eq!(bad.error_type(), "InvalidParameterException");
+    for max in [0, 101] {
+        let bad = server
+            .call("ListClusters", json!({"maxResults": max}))
+            .await;
+        assert_eq!(bad.error_type(), "InvalidParameterException", "{max}");
+    }
+}
+
+#[tokio::test]
+async fn update_cluster_settings_merges_and_checks_values() {
+    let server = TestServer::new();
+    create(&server, json!({"clusterName": "s"})).await;
+    let answer = server
+        .call(
+            "UpdateClusterSettings",
+            json!({"cluster": "s", "settings": [{"name": "containerInsights", "value": "enabled"}]}),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+    assert_eq!(
+        answer.body["cluster"]["settings"],
+        json!([{"name": "containerInsights", "value": "enabled"}])
+    );
+    let bad = server
+        .call(
+            "UpdateClusterSettings",
+            json!({"cluster": "s", "settings": [{"name": "containerInsights", "value": "maybe"}]}),
+        )
+        .await;
+    assert_eq!(bad.error_type(), "InvalidParameterException");
+    let missing = server
+        .call(
+            "UpdateClusterSettings",
+            json!({"cluster": "nope", "settings": [{"name": "containerInsights", "value": "enabled"}]}),
+        )
+        .await;
+    assert_eq!(missing.error_type(), "ClusterNotFoundException");
+}
+
+#[tokio::test]
+async fn update_cluster_stores_configuration_and_service_connect_defaults() {
+    let server = TestServer::new();
+    create(&server, json!({"clusterName": "u"})).await;
+    let answer = server
+        .call(
+            "UpdateCluster",
+            json!({
+                "cluster": "u",
+                "configuration": {"executeCommandConfiguration": {"logging": "DEFAULT"}},
+                "serviceConnectDefaults": {"namespace": "ns"}
+            }),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+    let cluster = &answer.body["cluster"];
+    assert_eq!(
+        cluster["configuration"]["executeCommandConfiguration"]["logging"],
+        "DEFAULT"
+    );
+    assert_eq!(cluster["serviceConnectDefaults"]["namespace"], "ns");
+    let described = server
+        .call(
+            "DescribeClusters",
+            json!({"clusters": ["u"], "include": ["CONFIGURATIONS"]}),
+        )
+        .await;
+    assert_eq!(
+        described.body["clusters"][0]["configuration"],
+        cluster["configuration"]
+    );
+}
+
+#[tokio::test]
+async fn clusters_survive_a_restart() {
+    let server = TestServer::new();
+    create(&server, json!({"clusterName": "durable"})).await;
+    create(&server, json!({"clusterName": "dropped"})).await;
+    server
+        .call("DeleteCluster", json!({"cluster": "dropped"}))
+        .await;
+    let server = server.restart();
+    let answer = server
+        .call(
+            "DescribeClusters",
+            json!({"clusters": ["durable", "dropped"]}),
+        )
+        .await;
+    let clusters = answer.body["clusters"].as_array().unwrap();
+    assert_eq!(clusters[0]["status"], "ACTIVE");
+    assert_eq!(clusters[1]["status"], "INACTIVE");
+}
