@@ -41,12 +41,13 @@ pub struct Family {
 /// ListTaskDefinitionFamilies' `status`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum FamilyStatus {
-    /// Families with at least one ACTIVE revision (ECS's default).
-    #[default]
+    /// Families with at least one ACTIVE revision.
     Active,
     /// Families with revisions but none ACTIVE.
     Inactive,
-    /// Every family that still has a revision stored.
+    /// Every family that still has a revision stored. ECS's default: "By default, both
+    /// ACTIVE and INACTIVE task definition families are listed" (API reference).
+    #[default]
     All,
 }
 

@@ -74,3 +74,30 @@ fn a_store_from_a_newer_kubecs_is_refused() {
         "{err:?}"
     );
 }
+
+/// Handlers hold the store in axum state and await its futures on a multi-threaded
+/// runtime: this only compiles if those types and futures are `Send`/`Sync`.
+#[test]
+fn the_store_its_tables_and_their_futures_can_cross_threads() {
+    fn clone_send_sync<T: Clone + Send + Sync + 'static>(_: &T) {}
+    fn send<T: Send>(_: T) {}
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    clone_send_sync(&store);
+    clone_send_sync(&store.clusters());
+    clone_send_sync(&store.task_definitions());
+    send(store.clusters().update("a", |_| {
+        Ok::<_, TestError>((Write::<kubecs_api_models::Cluster>::Keep, ()))
+    }));
+    send(
+        store
+            .task_definitions()
+            .register_revision("web", |_| Ok::<_, TestError>(Default::default())),
+    );
+    send(
+        store
+            .services()
+            .compare_and_set_observed(("c", "s"), 1, |_| Ok::<_, TestError>(None)),
+    );
+    send(store.flush());
+}
