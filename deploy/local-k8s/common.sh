@@ -1,4 +1,5 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034
+# (SC2034: the variables are used by the scripts that source this file.)
 # Shared defaults and helpers for deploy/local-k8s/{build,up,down,ci-prepare}.
 # Sourced, never executed: it only defines variables and functions.
 
