@@ -183,14 +183,11 @@ async fn delete_cluster_makes_it_inactive_and_it_stays_describable() {
 #[tokio::test]
 async fn delete_cluster_is_refused_while_services_are_active() {
     use kubecs_api_models::Service;
-    use kubecs_storage::{TableId, Write};
+    use kubecs_storage::Write;
     let server = TestServer::new();
     create(&server, json!({"clusterName": "busy"})).await;
     // Services arrive with a later issue; put one in the store directly.
-    let services = server
-        .state
-        .store
-        .table::<(String, String), Service>(TableId::Services);
+    let services = server.state.store.services();
     let service = Service {
         service_name: Some("web".into()),
         status: Some("ACTIVE".into()),

@@ -11,11 +11,11 @@ use kubecs_api_models::{
     Cluster, ClusterField, ClusterServiceConnectDefaults, ClusterServiceConnectDefaultsRequest,
     ClusterSetting, ClusterSettingName, CreateClusterRequest, CreateClusterResponse,
     DeleteClusterRequest, DeleteClusterResponse, DescribeClustersRequest, DescribeClustersResponse,
-    ErrorCode, Failure, KeyValuePair, ListClustersRequest, ListClustersResponse, Service, Task,
+    ErrorCode, Failure, KeyValuePair, ListClustersRequest, ListClustersResponse,
     UpdateClusterRequest, UpdateClusterResponse, UpdateClusterSettingsRequest,
     UpdateClusterSettingsResponse,
 };
-use kubecs_storage::{KeyPrefix, Order, PageToken, Table, TableId, Write};
+use kubecs_storage::{KeyPrefix, Order, PageToken, Table, Write};
 
 const DEFAULT_CLUSTER: &str = "default";
 const ACTIVE: &str = "ACTIVE";
@@ -30,7 +30,7 @@ const BUILT_IN_CAPACITY_PROVIDERS: &[&str] = &["FARGATE", "FARGATE_SPOT"];
 const CONTAINER_INSIGHTS_VALUES: &[&str] = &["enabled", "disabled", "enhanced"];
 
 fn clusters(ctx: &Ctx) -> Table<String, Cluster> {
-    ctx.store.table(TableId::Clusters)
+    ctx.store.clusters()
 }
 
 fn is_active(cluster: &Cluster) -> bool {
@@ -337,8 +337,7 @@ pub async fn delete(
 /// ECS refuses to delete a cluster that still has ACTIVE or DRAINING services, or tasks
 /// that have not stopped.
 fn ensure_empty(ctx: &Ctx, name: &str) -> Result<(), ApiError> {
-    let services: Table<(String, String), Service> = ctx.store.table(TableId::Services);
-    let live_services = services.page_where(
+    let live_services = ctx.store.services().page_where(
         &KeyPrefix::first(name),
         None,
         1,
@@ -351,8 +350,7 @@ fn ensure_empty(ctx: &Ctx, name: &str) -> Result<(), ApiError> {
             "The Cluster cannot be deleted while Services are active.",
         ));
     }
-    let tasks: Table<(String, String), Task> = ctx.store.table(TableId::Tasks);
-    let live_tasks = tasks.page_where(
+    let live_tasks = ctx.store.tasks().page_where(
         &KeyPrefix::first(name),
         None,
         1,
