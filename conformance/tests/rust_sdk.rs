@@ -1,6 +1,8 @@
 //! The Rust AWS SDK (`aws-sdk-ecs`) against a running kubecs: clusters end to end, the
 //! SDK's typed errors, pagination, SigV4 failures, and a restart.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // helpers outside #[test] fns
+
 use aws_sdk_ecs::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_ecs::error::ProvideErrorMetadata;
 use aws_sdk_ecs::types::{ClusterField, ClusterSetting, ClusterSettingName, Tag};
