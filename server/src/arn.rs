@@ -31,6 +31,27 @@ impl ArnBuilder {
         format!("{}cluster/{name}", self.prefix)
     }
 
+    /// `arn:aws:ecs:<region>:<account>:task-definition/<family>:<revision>`
+    pub fn task_definition(&self, family: &str, revision: u32) -> String {
+        format!("{}task-definition/{family}:{revision}", self.prefix)
+    }
+
+    /// `arn:aws:ecs:<region>:<account>:service/<cluster>/<service>` (the long format).
+    pub fn service(&self, cluster: &str, service: &str) -> String {
+        format!("{}service/{cluster}/{service}", self.prefix)
+    }
+
+    /// `arn:aws:ecs:<region>:<account>:task/<cluster>/<task id>` (the long format).
+    pub fn task(&self, cluster: &str, task_id: &str) -> String {
+        format!("{}task/{cluster}/{task_id}", self.prefix)
+    }
+
+    /// The resource part (`cluster/x`, `service/c/s`, ...) of an ARN of this region and
+    /// account, or `None` for anything else.
+    pub fn resource_of<'a>(&self, arn: &'a str) -> Option<&'a str> {
+        arn.strip_prefix(self.prefix.as_str())
+    }
+
     /// The name a `cluster` parameter (a name or a cluster ARN) refers to, or `None` when
     /// it is an ARN of another region or account (nothing of ours can have it). A string
     /// that starts like an ARN but is not a cluster ARN is a client error.

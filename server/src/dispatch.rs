@@ -3,47 +3,67 @@
 
 use crate::context::Ctx;
 use crate::error::{ApiError, AMZ_JSON_1_1};
-use crate::ops::clusters;
+use crate::ops::{self, clusters, services, tags, task_definitions};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use kubecs_api_models::{ops, validate, ErrorCode, Operation, OperationShape};
+use kubecs_api_models::{ops as model_ops, validate, ErrorCode, Operation, OperationShape};
 use std::future::Future;
 
-/// The operations kubecs implements; every other operation of the model answers
-/// `UnsupportedFeatureException`. The README's compatibility table is generated from this.
-pub const IMPLEMENTED: &[Operation] = &[
-    Operation::CreateCluster,
-    Operation::DeleteCluster,
-    Operation::DescribeClusters,
-    Operation::ListClusters,
-    Operation::UpdateCluster,
-    Operation::UpdateClusterSettings,
-];
-
-/// Runs `operation` on a raw JSON body.
+/// Runs `operation` on a raw JSON body. Operations no family implements answer
+/// `UnsupportedFeatureException` naming them.
 pub async fn dispatch(operation: Operation, ctx: Ctx, body: &[u8]) -> Result<Response, ApiError> {
+    if !ops::is_implemented(operation) {
+        return Err(unsupported(operation));
+    }
+    macro_rules! route {
+        ($op:ident => $handler:path) => {
+            call::<model_ops::$op, _, _>(ctx, body, $handler).await
+        };
+    }
     match operation {
-        Operation::CreateCluster => {
-            call::<ops::CreateCluster, _, _>(ctx, body, clusters::create).await
-        }
-        Operation::DeleteCluster => {
-            call::<ops::DeleteCluster, _, _>(ctx, body, clusters::delete).await
-        }
-        Operation::DescribeClusters => {
-            call::<ops::DescribeClusters, _, _>(ctx, body, clusters::describe).await
-        }
-        Operation::ListClusters => call::<ops::ListClusters, _, _>(ctx, body, clusters::list).await,
-        Operation::UpdateCluster => {
-            call::<ops::UpdateCluster, _, _>(ctx, body, clusters::update).await
-        }
+        Operation::CreateCluster => route!(CreateCluster => clusters::create),
+        Operation::DeleteCluster => route!(DeleteCluster => clusters::delete),
+        Operation::DescribeClusters => route!(DescribeClusters => clusters::describe),
+        Operation::ListClusters => route!(ListClusters => clusters::list),
+        Operation::UpdateCluster => route!(UpdateCluster => clusters::update),
         Operation::UpdateClusterSettings => {
-            call::<ops::UpdateClusterSettings, _, _>(ctx, body, clusters::update_settings).await
+            route!(UpdateClusterSettings => clusters::update_settings)
+        }
+        Operation::RegisterTaskDefinition => {
+            route!(RegisterTaskDefinition => task_definitions::register)
+        }
+        Operation::DescribeTaskDefinition => {
+            route!(DescribeTaskDefinition => task_definitions::describe)
+        }
+        Operation::ListTaskDefinitions => route!(ListTaskDefinitions => task_definitions::list),
+        Operation::ListTaskDefinitionFamilies => {
+            route!(ListTaskDefinitionFamilies => task_definitions::list_families)
+        }
+        Operation::DeregisterTaskDefinition => {
+            route!(DeregisterTaskDefinition => task_definitions::deregister)
+        }
+        Operation::DeleteTaskDefinitions => {
+            route!(DeleteTaskDefinitions => task_definitions::delete)
+        }
+        Operation::CreateService => route!(CreateService => services::create),
+        Operation::DescribeServices => route!(DescribeServices => services::describe),
+        Operation::ListServices => route!(ListServices => services::list),
+        Operation::ListServicesByNamespace => {
+            route!(ListServicesByNamespace => services::list_by_namespace)
+        }
+        Operation::UpdateService => route!(UpdateService => services::update),
+        Operation::DeleteService => route!(DeleteService => services::delete),
+        Operation::TagResource => route!(TagResource => tags::tag_resource),
+        Operation::UntagResource => route!(UntagResource => tags::untag_resource),
+        Operation::ListTagsForResource => {
+            route!(ListTagsForResource => tags::list_tags_for_resource)
         }
         other => Err(unsupported(other)),
     }
 }
 
-fn unsupported(operation: Operation) -> ApiError {
+/// The answer for an operation of the model that kubecs does not implement (yet).
+pub fn unsupported(operation: Operation) -> ApiError {
     ApiError::new(
         ErrorCode::UnsupportedFeatureException,
         format!("kubecs does not support the {operation} operation yet."),

@@ -19,6 +19,9 @@ struct Process {
 }
 
 /// Starts the binary on a free port and waits for its "listening" log line.
+// The child is reaped by `Process`'s Drop, or by `terminate`; if it never logs that it
+// listens, the test fails and the test process's exit takes the child's pipe with it.
+#[allow(clippy::zombie_processes)]
 fn start(data_dir: &Path) -> Process {
     let mut child = Command::new(env!("CARGO_BIN_EXE_kubecs"))
         .args(["--listen", "127.0.0.1:0", "--data-dir"])

@@ -7,6 +7,7 @@
 use crate::context::Ctx;
 use crate::error::ApiError;
 use crate::ops::tags;
+use kubecs_api_models::Operation;
 use kubecs_api_models::{
     Cluster, ClusterField, ClusterServiceConnectDefaults, ClusterServiceConnectDefaultsRequest,
     ClusterSetting, ClusterSettingName, CreateClusterRequest, CreateClusterResponse,
@@ -28,6 +29,29 @@ const MAX_PAGE: i32 = 100;
 /// The only capacity providers kubecs knows: ECS's built-in Fargate ones.
 const BUILT_IN_CAPACITY_PROVIDERS: &[&str] = &["FARGATE", "FARGATE_SPOT"];
 const CONTAINER_INSIGHTS_VALUES: &[&str] = &["enabled", "disabled", "enhanced"];
+
+/// The operations this module implements.
+pub const OPERATIONS: &[Operation] = &[
+    Operation::CreateCluster,
+    Operation::DeleteCluster,
+    Operation::DescribeClusters,
+    Operation::ListClusters,
+    Operation::UpdateCluster,
+    Operation::UpdateClusterSettings,
+];
+
+/// What kubecs does with each, for the README's compatibility table.
+pub fn note(operation: Operation) -> Option<&'static str> {
+    Some(match operation {
+        Operation::CreateCluster => "Idempotent for an ACTIVE name; tags, settings, configuration and service-connect defaults stored; capacity providers limited to FARGATE and FARGATE_SPOT.",
+        Operation::DescribeClusters => "Names or ARNs, up to 100; unknown ones in `failures` as MISSING; `include` honoured; INACTIVE clusters stay describable.",
+        Operation::ListClusters => "ACTIVE clusters, paginated (`maxResults` 1-100, opaque validated `nextToken`).",
+        Operation::DeleteCluster => "Marks the cluster INACTIVE; refused while it has active services or tasks.",
+        Operation::UpdateCluster => "Settings, configuration and service-connect defaults.",
+        Operation::UpdateClusterSettings => "Settings are merged by name; containerInsights values checked.",
+        _ => return None,
+    })
+}
 
 fn clusters(ctx: &Ctx) -> Table<String, Cluster> {
     ctx.store.clusters()

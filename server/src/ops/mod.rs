@@ -1,5 +1,34 @@
 //! Handlers, one module per resource family. Each takes the request context and the
 //! typed (already validated) request, and returns the typed response or an `ApiError`.
+//! Each family lists the operations it implements (`OPERATIONS`) and what kubecs does
+//! beyond ECS (`note`), from which the dispatcher and the README table are derived.
 
 pub mod clusters;
+pub mod services;
 pub mod tags;
+pub mod task_definition_ref;
+pub mod task_definitions;
+
+use kubecs_api_models::Operation;
+
+/// Every family's implemented operations.
+const FAMILIES: &[&[Operation]] = &[
+    clusters::OPERATIONS,
+    task_definitions::OPERATIONS,
+    services::OPERATIONS,
+    tags::OPERATIONS,
+];
+
+/// Whether kubecs implements `operation` (otherwise: UnsupportedFeatureException).
+pub fn is_implemented(operation: Operation) -> bool {
+    FAMILIES.iter().any(|ops| ops.contains(&operation))
+}
+
+/// What kubecs does with an implemented operation, for the README's table.
+pub fn note(operation: Operation) -> &'static str {
+    clusters::note(operation)
+        .or_else(|| task_definitions::note(operation))
+        .or_else(|| services::note(operation))
+        .or_else(|| tags::note(operation))
+        .unwrap_or("")
+}

@@ -1,7 +1,23 @@
-//! Tag rules shared by every operation that accepts `tags`.
+//! Tags: TagResource, UntagResource and ListTagsForResource, and the tag rules shared by
+//! every operation that accepts `tags`.
+//!
+//! The tagging operations are not implemented yet (`OPERATIONS` is empty).
 
+use crate::context::Ctx;
+use crate::dispatch::unsupported;
 use crate::error::ApiError;
-use kubecs_api_models::Tag;
+use kubecs_api_models::{
+    ListTagsForResourceRequest, ListTagsForResourceResponse, Operation, Tag, TagResourceRequest,
+    TagResourceResponse, UntagResourceRequest, UntagResourceResponse,
+};
+
+/// The operations this module implements.
+pub const OPERATIONS: &[Operation] = &[];
+
+/// What kubecs does with each, for the README's compatibility table.
+pub fn note(_operation: Operation) -> Option<&'static str> {
+    None
+}
 
 /// ECS's rules beyond the model's lengths and count: a key is required, and the `aws:`
 /// prefix (any case) is reserved for AWS's own tags.
@@ -20,6 +36,27 @@ pub fn check(tags: Option<&Vec<Tag>>) -> Result<(), ApiError> {
         }
     }
     Ok(())
+}
+
+pub async fn tag_resource(
+    _ctx: Ctx,
+    _input: TagResourceRequest,
+) -> Result<TagResourceResponse, ApiError> {
+    Err(unsupported(Operation::TagResource))
+}
+
+pub async fn untag_resource(
+    _ctx: Ctx,
+    _input: UntagResourceRequest,
+) -> Result<UntagResourceResponse, ApiError> {
+    Err(unsupported(Operation::UntagResource))
+}
+
+pub async fn list_tags_for_resource(
+    _ctx: Ctx,
+    _input: ListTagsForResourceRequest,
+) -> Result<ListTagsForResourceResponse, ApiError> {
+    Err(unsupported(Operation::ListTagsForResource))
 }
 
 #[cfg(test)]
