@@ -198,3 +198,40 @@ def test_restarting_kubecs_on_the_same_data_dir_keeps_every_cluster(kubecs):
     assert [c["status"] for c in after["clusters"]] == ["ACTIVE", "ACTIVE", "INACTIVE"]
     assert after["failures"] == []
     assert sorted(ecs.list_clusters()["clusterArns"]) == [cluster_arn("one"), cluster_arn("two")]
+
+
+def test_create_cluster_with_the_name_of_an_inactive_cluster_makes_a_fresh_active_one(ecs):
+    ecs.create_cluster(clusterName="again", tags=[{"key": "old", "value": "1"}])
+    ecs.update_cluster_settings(cluster="again", settings=[{"name": "containerInsights", "value": "enabled"}])
+    ecs.delete_cluster(cluster="again")
+    cluster = expect_ok(ecs, "create_cluster", clusterName="again")["cluster"]
+    assert cluster["status"] == "ACTIVE"
+    described = describe_one(ecs, "again", include=["SETTINGS", "TAGS"])["cluster"]
+    assert described["status"] == "ACTIVE"
+    assert described["settings"] == [{"name": "containerInsights", "value": "disabled"}]
+    assert not described.get("tags")
+    assert ecs.list_clusters()["clusterArns"] == [cluster_arn("again")]
+
+
+def test_describe_clusters_refuses_more_than_100_clusters(ecs):
+    err = expect_error(
+        ecs, "describe_clusters", code="InvalidParameterException", clusters=[f"c{i}" for i in range(101)]
+    )
+    assert "100" in err.response["Error"]["Message"]
+
+
+def test_describe_clusters_treats_an_arn_of_another_region_as_missing(ecs):
+    ecs.create_cluster(clusterName="here")
+    other = "arn:aws:ecs:eu-west-1:000000000000:cluster/here"
+    resp = ecs.describe_clusters(clusters=[other])
+    assert resp["clusters"] == []
+    assert resp["failures"] == [{"arn": other, "reason": "MISSING"}]
+
+
+def test_delete_cluster_refuses_an_arn_that_is_not_a_cluster_arn(ecs):
+    ecs.create_cluster(clusterName="svc")
+    expect_error(
+        ecs, "delete_cluster", code="InvalidParameterException",
+        cluster="arn:aws:ecs:us-east-1:000000000000:service/svc",
+    )
+    assert describe_one(ecs, "svc")["cluster"]["status"] == "ACTIVE"

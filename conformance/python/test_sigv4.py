@@ -24,8 +24,11 @@ from harness import (
     assert_not_created,
     cluster_arn,
     ecs_client,
+    expect_error,
     run_aws,
     sent,
+    set_header,
+    signed_raw_request,
 )
 
 SIGNATURE_MISMATCH = "The request signature we calculated does not match the signature you provided."
@@ -227,3 +230,30 @@ def test_test_test_is_refused_once_a_credentials_file_leaves_it_out(start_kubecs
     assert (outcome.code, outcome.status, outcome.attempts) == ("UnrecognizedClientException", 400, 1)
     alice = ecs_client(server.endpoint, access_key=ALICE_KEY[0], secret=ALICE_KEY[1])
     assert alice.describe_clusters(clusters=["as-test"])["failures"][0]["reason"] == "MISSING"
+
+
+def test_an_x_amz_header_added_after_signing_is_incomplete_signature_exception(kubecs_creds):
+    client = ecs_client(kubecs_creds.endpoint)
+    client.meta.events.register("before-send.ecs", lambda request, **_: request.headers.__setitem__("X-Amz-Extra", "1"))
+    err = expect_error(client, "create_cluster", code="IncompleteSignatureException", clusterName="extra-header")
+    assert "x-amz-extra" in err.response["Error"]["Message"]
+    assert_not_created(kubecs_creds.endpoint, "extra-header")
+
+
+def test_a_signed_header_changed_after_signing_is_invalid_signature_exception(kubecs_creds):
+    client = ecs_client(kubecs_creds.endpoint)
+    # kubecs accepts both JSON media types, so only the signature can catch the change.
+    client.meta.events.register(
+        "before-send.ecs", lambda request, **_: set_header(request, "Content-Type", "application/x-amz-json-1.0")
+    )
+    err = expect_error(client, "create_cluster", code="InvalidSignatureException", clusterName="changed-header")
+    assert SIGNATURE_MISMATCH in err.response["Error"]["Message"]
+    assert_not_created(kubecs_creds.endpoint, "changed-header")
+
+
+def test_a_request_signed_by_hand_for_ec2_is_invalid_signature_exception(kubecs_creds):
+    status, headers, body = signed_raw_request(kubecs_creds.endpoint, service="ec2", target="CreateCluster",
+                                               body=b'{"clusterName": "raw-ec2"}')
+    assert (status, headers["x-amzn-errortype"]) == (400, "InvalidSignatureException")
+    assert "scoped to correct service" in body.decode()
+    assert_not_created(kubecs_creds.endpoint, "raw-ec2")
