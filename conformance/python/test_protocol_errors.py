@@ -4,16 +4,21 @@ boto3 raises, the code, the HTTP status, and no retry (one HTTP attempt)."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
+from botocore import xform_name
+from botocore.exceptions import ClientError
 
 from harness import (
+    REPO,
     TARGET_PREFIX,
     UUID_RE,
     cluster_arn,
     ecs_client,
     expect_error,
     expect_ok,
+    sent,
     set_header,
     signed_raw_request,
 )
@@ -86,23 +91,68 @@ def test_unknown_json_members_are_ignored(ecs):
     assert expect_ok(ecs, "create_cluster", clusterName="demo")["cluster"]["clusterArn"] == cluster_arn("demo")
 
 
-def test_an_operation_kubecs_does_not_implement_is_the_modeled_unsupported_feature_exception(ecs):
+def not_yet_implemented() -> list[str]:
+    """The operations the README's generated compatibility table marks "not yet"."""
+    ops = re.findall(r"^\| `(\w+)` \| not yet \|", (REPO / "README.md").read_text(), re.MULTILINE)
+    assert ops, "no 'not yet' rows found in README.md's compatibility table"
+    return ops
+
+
+def minimal_value(shape):
+    """The smallest value the model allows: required members only, enums' first value,
+    lengths and ranges at their minimum."""
+    kind, low = shape.type_name, shape.metadata.get("min")
+    if kind == "structure":
+        return {name: minimal_value(shape.members[name]) for name in shape.required_members}
+    if kind == "string":
+        return shape.enum[0] if shape.enum else "x" * max(1, low or 1)
+    if kind == "list":
+        return [minimal_value(shape.member)] * max(1, low or 1)
+    if kind == "map":
+        return {"k": minimal_value(shape.value)}
+    if kind in ("integer", "long"):
+        return max(1, low or 1)
+    if kind in ("float", "double"):
+        return 1.0
+    if kind == "boolean":
+        return True
+    if kind == "timestamp":
+        return 0
+    if kind == "blob":
+        return b"x"
+    raise AssertionError(f"no minimal value for {shape.name} ({kind})")
+
+
+def test_every_operation_kubecs_does_not_implement_is_the_modeled_unsupported_feature_exception(ecs):
+    """Every "not yet" row of the README's generated table, called with the smallest
+    model-valid input, answers the modeled UnsupportedFeatureException naming it."""
+    model = ecs.meta.service_model
+    wrong = []
+    for operation in not_yet_implemented():
+        op_model = model.operation_model(operation)
+        params = minimal_value(op_model.input_shape) if op_model.input_shape else {}
+        before = len(sent(ecs))
+        try:
+            getattr(ecs, xform_name(operation))(**params)
+            wrong.append((operation, "succeeded"))
+            continue
+        except ecs.exceptions.UnsupportedFeatureException as err:
+            meta = err.response["ResponseMetadata"]
+            if (meta["HTTPStatusCode"], meta["RetryAttempts"], len(sent(ecs)) - before) != (400, 0, 1):
+                wrong.append((operation, meta))
+            elif operation not in err.response["Error"]["Message"]:
+                wrong.append((operation, err.response["Error"]["Message"]))
+        except ClientError as err:
+            wrong.append((operation, err.response["Error"]))
+    assert not wrong, "README says 'not yet', kubecs answered otherwise:\n" + "\n".join(map(repr, wrong))
+
+
+def test_run_task_answers_unsupported_feature_while_the_readme_says_not_yet(ecs):
+    if "RunTask" not in not_yet_implemented():
+        pytest.skip("RunTask is implemented now")
     err = expect_error(ecs, "run_task", code="UnsupportedFeatureException", taskDefinition="web:1")
-    assert isinstance(err, ecs.exceptions.UnsupportedFeatureException)
+    assert type(err) is ecs.exceptions.UnsupportedFeatureException
     assert "RunTask" in err.response["Error"]["Message"]
-
-
-@pytest.mark.parametrize(
-    "operation, params, word",
-    [
-        ("create_service", {"serviceName": "web", "taskDefinition": "web:1"}, "CreateService"),
-        ("register_task_definition", {"family": "web", "containerDefinitions": []}, "RegisterTaskDefinition"),
-        ("list_tasks", {}, "ListTasks"),
-    ],
-)
-def test_every_unimplemented_operation_answers_unsupported_feature_naming_it(ecs, operation, params, word):
-    err = expect_error(ecs, operation, code="UnsupportedFeatureException", **params)
-    assert word in err.response["Error"]["Message"]
 
 
 def test_an_enum_value_outside_the_model_is_invalid_parameter_exception_naming_the_member(ecs):
