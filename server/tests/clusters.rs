@@ -188,10 +188,13 @@ async fn delete_cluster_is_refused_while_services_are_active() {
     create(&server, json!({"clusterName": "busy"})).await;
     // Services arrive with a later issue; put one in the store directly.
     let services = server.state.store.services();
-    let service = Service {
-        service_name: Some("web".into()),
-        status: Some("ACTIVE".into()),
-        ..Service::default()
+    let service = kubecs_storage::ServiceState {
+        service: Service {
+            service_name: Some("web".into()),
+            status: Some("ACTIVE".into()),
+            ..Service::default()
+        },
+        client_token: None,
     };
     services
         .update(("busy", "web"), |_| {

@@ -6,6 +6,7 @@
 use kubecs_api_models::{
     Cluster, Service, Setting, Tag, Task, TaskDefinition, TaskDefinitionStatus,
 };
+use serde::{Deserialize, Serialize};
 
 use crate::feed::TableId;
 use crate::store::Store;
@@ -16,6 +17,18 @@ impl Revisioned for TaskDefinition {
     fn is_active(&self) -> bool {
         self.status == Some(TaskDefinitionStatus::Active)
     }
+}
+
+/// A service's stored desired state: the ECS shape, plus what ECS keeps about a service
+/// that its API never shows. Kept together in one record so that every write (the API's
+/// and the reconciler's) carries both.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ServiceState {
+    /// The service as DescribeServices shows it (tags live in the tags table).
+    pub service: Service,
+    /// The `clientToken` of the CreateService that created it, for idempotent retries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_token: Option<String>,
 }
 
 impl Store {
@@ -31,7 +44,7 @@ impl Store {
 
     /// Services keyed by (cluster name, service name), with their deployments and events
     /// inside the `Service` value; `generation`/`observed_generation` drive the reconciler.
-    pub fn services(&self) -> Table<(String, String), Service> {
+    pub fn services(&self) -> Table<(String, String), ServiceState> {
         self.table(TableId::Services)
     }
 

@@ -11,6 +11,7 @@
 
 mod durability;
 mod ecs;
+pub use ecs::ServiceState;
 mod error;
 mod feed;
 mod key;

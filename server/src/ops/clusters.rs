@@ -12,7 +12,7 @@ use kubecs_api_models::{
     Cluster, ClusterField, ClusterServiceConnectDefaults, ClusterServiceConnectDefaultsRequest,
     ClusterSetting, ClusterSettingName, CreateClusterRequest, CreateClusterResponse,
     DeleteClusterRequest, DeleteClusterResponse, DescribeClustersRequest, DescribeClustersResponse,
-    ErrorCode, Failure, KeyValuePair, ListClustersRequest, ListClustersResponse,
+    ErrorCode, Failure, KeyValuePair, ListClustersRequest, ListClustersResponse, Tag,
     UpdateClusterRequest, UpdateClusterResponse, UpdateClusterSettingsRequest,
     UpdateClusterSettingsResponse,
 };
@@ -90,6 +90,31 @@ fn resolve<'a>(ctx: &Ctx, ident: Option<&'a str>) -> Result<Option<&'a str>, Api
     Ok(name)
 }
 
+/// The name of the ACTIVE cluster a `cluster` parameter (name, ARN, or absent for
+/// `default`) refers to; `ClusterNotFoundException` otherwise.
+pub fn require_active(ctx: &Ctx, ident: Option<&str>) -> Result<String, ApiError> {
+    let name = resolve(ctx, ident)?.ok_or_else(not_found)?;
+    match clusters(ctx).get(name)? {
+        Some(record) if is_active(&record.value) => Ok(name.to_owned()),
+        _ => Err(not_found()),
+    }
+}
+
+/// Keeps `activeServicesCount` true as services enter and leave ACTIVE.
+pub async fn adjust_active_services(ctx: &Ctx, name: &str, delta: i32) -> Result<(), ApiError> {
+    clusters(ctx)
+        .update(name, |current| {
+            let Some(record) = current else {
+                return Ok::<_, ApiError>((Write::Keep, ()));
+            };
+            let mut cluster = record.value.clone();
+            let count = cluster.active_services_count.unwrap_or(0) + delta;
+            cluster.active_services_count = Some(count.max(0));
+            Ok((Write::Put(cluster), ()))
+        })
+        .await
+}
+
 /// Merges `updates` into `settings` by name, checking each value.
 fn merge_settings(
     settings: &mut Vec<ClusterSetting>,
@@ -158,9 +183,10 @@ fn check_capacity_providers(request: &CreateClusterRequest) -> Result<(), ApiErr
 
 /// What a cluster looks like in a response: counts and lists always present, settings,
 /// configuration, tags, statistics and attachments only when asked for (`include`).
-fn present(cluster: &Cluster, include: &[ClusterField]) -> Cluster {
+fn present(cluster: &Cluster, include: &[ClusterField], tags: Vec<Tag>) -> Cluster {
     let wants = |field: ClusterField| include.contains(&field);
     let mut out = cluster.clone();
+    out.tags = Some(tags);
     if !wants(ClusterField::Settings) {
         out.settings = None;
     }
@@ -183,15 +209,24 @@ fn present(cluster: &Cluster, include: &[ClusterField]) -> Cluster {
 }
 
 /// Create, update and delete answer with everything ECS knows about the cluster.
-fn present_full(cluster: &Cluster) -> Cluster {
-    present(
+fn present_full(ctx: &Ctx, cluster: &Cluster) -> Result<Cluster, ApiError> {
+    Ok(present(
         cluster,
         &[
             ClusterField::Settings,
             ClusterField::Configurations,
             ClusterField::Tags,
         ],
-    )
+        tags_of(ctx, cluster)?,
+    ))
+}
+
+/// A cluster's tags, from the tags table (keyed by ARN, shared by every resource type).
+fn tags_of(ctx: &Ctx, cluster: &Cluster) -> Result<Vec<Tag>, ApiError> {
+    match cluster.cluster_arn.as_deref() {
+        Some(arn) => tags::of(ctx, arn),
+        None => Ok(Vec::new()),
+    }
 }
 
 /// The STATISTICS of ECS, by launch type. Tasks and services arrive with later issues;
@@ -240,7 +275,6 @@ pub async fn create(
         pending_tasks_count: Some(0),
         active_services_count: Some(0),
         statistics: Some(Vec::new()),
-        tags: Some(input.tags.clone().unwrap_or_default()),
         settings: Some(settings),
         configuration: input.configuration.clone(),
         capacity_providers: Some(input.capacity_providers.clone().unwrap_or_default()),
@@ -255,16 +289,22 @@ pub async fn create(
     };
     // An ACTIVE cluster of that name is returned as it is (CreateCluster is idempotent in
     // ECS); an INACTIVE one is replaced.
-    let cluster = clusters(&ctx)
+    let (cluster, created) = clusters(&ctx)
         .update(&name, |current| match current {
             Some(record) if is_active(&record.value) => {
-                Ok::<_, ApiError>((Write::Keep, record.value.clone()))
+                Ok::<_, ApiError>((Write::Keep, (record.value.clone(), false)))
             }
-            _ => Ok((Write::Put(fresh.clone()), fresh.clone())),
+            _ => Ok((Write::Put(fresh.clone()), (fresh.clone(), true))),
         })
         .await?;
+    if created {
+        // A new cluster (perhaps replacing an INACTIVE one of the same ARN) starts with
+        // exactly the tags it was created with.
+        let tags = input.tags.clone().unwrap_or_default();
+        tags::replace(&ctx, &ctx.arns.cluster(&name), tags).await?;
+    }
     Ok(CreateClusterResponse {
-        cluster: Some(present_full(&cluster)),
+        cluster: Some(present_full(&ctx, &cluster)?),
     })
 }
 
@@ -289,7 +329,14 @@ pub async fn describe(
             None => None,
         };
         match record {
-            Some(record) => found.push(present(&record.value, include)),
+            Some(record) => {
+                let tags = if include.contains(&ClusterField::Tags) {
+                    tags_of(&ctx, &record.value)?
+                } else {
+                    Vec::new()
+                };
+                found.push(present(&record.value, include, tags));
+            }
             None => failures.push(Failure {
                 arn: Some(if ident.starts_with("arn:") {
                     ident.clone()
@@ -354,7 +401,7 @@ pub async fn delete(
         })
         .await?;
     Ok(DeleteClusterResponse {
-        cluster: Some(present_full(&cluster)),
+        cluster: Some(present_full(&ctx, &cluster)?),
     })
 }
 
@@ -366,7 +413,12 @@ fn ensure_empty(ctx: &Ctx, name: &str) -> Result<(), ApiError> {
         None,
         1,
         Order::Ascending,
-        |_, r| matches!(r.value.status.as_deref(), Some("ACTIVE" | "DRAINING")),
+        |_, r| {
+            matches!(
+                r.value.service.status.as_deref(),
+                Some("ACTIVE" | "DRAINING")
+            )
+        },
     )?;
     if !live_services.items.is_empty() {
         return Err(ApiError::new(
@@ -427,7 +479,7 @@ pub async fn update(
     })
     .await?;
     Ok(UpdateClusterResponse {
-        cluster: Some(present_full(&cluster)),
+        cluster: Some(present_full(&ctx, &cluster)?),
     })
 }
 
@@ -441,7 +493,7 @@ pub async fn update_settings(
     })
     .await?;
     Ok(UpdateClusterSettingsResponse {
-        cluster: Some(present_full(&cluster)),
+        cluster: Some(present_full(&ctx, &cluster)?),
     })
 }
 
@@ -487,7 +539,8 @@ mod tests {
             }]),
             ..Cluster::default()
         };
-        let plain = present(&cluster, &[]);
+        let tags = cluster.tags.clone().unwrap_or_default();
+        let plain = present(&cluster, &[], tags.clone());
         assert_eq!(plain.settings, None);
         assert_eq!(plain.tags, Some(vec![]));
         assert_eq!(plain.statistics, Some(vec![]));
@@ -498,6 +551,7 @@ mod tests {
                 ClusterField::Tags,
                 ClusterField::Statistics,
             ],
+            tags,
         );
         assert_eq!(all.settings, cluster.settings);
         assert_eq!(all.tags, cluster.tags);

@@ -1,31 +1,45 @@
 //! Tags: TagResource, UntagResource and ListTagsForResource, and the tag rules shared by
 //! every operation that accepts `tags`.
 //!
-//! The tagging operations are not implemented yet (`OPERATIONS` is empty).
+//! Every resource's tags live in one table keyed by the resource's ARN, so these
+//! operations work the same for clusters, services, task definitions and tasks, and a
+//! resource's own record never has to be rewritten to tag it.
 
 use crate::context::Ctx;
-use crate::dispatch::unsupported;
 use crate::error::ApiError;
+use crate::ops::task_definition_ref;
 use kubecs_api_models::{
-    ListTagsForResourceRequest, ListTagsForResourceResponse, Operation, Tag, TagResourceRequest,
-    TagResourceResponse, UntagResourceRequest, UntagResourceResponse,
+    ErrorCode, ListTagsForResourceRequest, ListTagsForResourceResponse, Operation, Tag,
+    TagResourceRequest, TagResourceResponse, TaskDefinitionStatus, UntagResourceRequest,
+    UntagResourceResponse,
 };
+use kubecs_storage::Write;
 
 /// The operations this module implements.
-pub const OPERATIONS: &[Operation] = &[];
+pub const OPERATIONS: &[Operation] = &[
+    Operation::ListTagsForResource,
+    Operation::TagResource,
+    Operation::UntagResource,
+];
+
+/// ECS allows 50 user tags per resource.
+const MAX_TAGS: usize = 50;
 
 /// What kubecs does with each, for the README's compatibility table.
-pub fn note(_operation: Operation) -> Option<&'static str> {
-    None
+pub fn note(operation: Operation) -> Option<&'static str> {
+    Some(match operation {
+        Operation::TagResource => "Clusters, services, task definitions and tasks; at most 50 tags; the `aws:` prefix is reserved.",
+        Operation::UntagResource => "Removes the given keys; unknown keys are ignored.",
+        Operation::ListTagsForResource => "Tags of any resource kubecs hands out an ARN for.",
+        _ => return None,
+    })
 }
 
 /// ECS's rules beyond the model's lengths and count: a key is required, and the `aws:`
 /// prefix (any case) is reserved for AWS's own tags.
 pub fn check(tags: Option<&Vec<Tag>>) -> Result<(), ApiError> {
     for tag in tags.into_iter().flatten() {
-        let Some(key) = tag.key.as_deref() else {
-            return Err(ApiError::invalid_parameter("Tag keys must not be empty."));
-        };
+        let key = tag.key.as_deref().unwrap_or_default();
         if key.is_empty() {
             return Err(ApiError::invalid_parameter("Tag keys must not be empty."));
         }
@@ -38,25 +52,151 @@ pub fn check(tags: Option<&Vec<Tag>>) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// Sets a resource's tags to exactly `tags` (none: the entry is removed). Used when a
+/// resource is created, so a re-created name does not inherit its predecessor's tags.
+pub async fn replace(ctx: &Ctx, arn: &str, tags: Vec<Tag>) -> Result<(), ApiError> {
+    ctx.store
+        .tags()
+        .update(arn, |_| {
+            let write = if tags.is_empty() {
+                Write::Delete
+            } else {
+                Write::Put(tags.clone())
+            };
+            Ok::<_, ApiError>((write, ()))
+        })
+        .await
+}
+
+/// The tags of the resource `arn`, which must exist.
+pub fn of(ctx: &Ctx, arn: &str) -> Result<Vec<Tag>, ApiError> {
+    Ok(ctx
+        .store
+        .tags()
+        .get(arn)?
+        .map(|r| r.value)
+        .unwrap_or_default())
+}
+
+/// Checks that `arn` names a resource kubecs has, with ECS's error when it does not.
+fn ensure_exists(ctx: &Ctx, arn: &str) -> Result<(), ApiError> {
+    let invalid = || ApiError::invalid_parameter(format!("The ARN provided is invalid: {arn}"));
+    let missing = || {
+        ApiError::new(
+            ErrorCode::ResourceNotFoundException,
+            "The specified resource could not be found.",
+        )
+    };
+    let resource = ctx.arns.resource_of(arn).ok_or_else(invalid)?;
+    let (kind, rest) = resource.split_once('/').ok_or_else(invalid)?;
+    match kind {
+        "cluster" => match ctx.store.clusters().get(rest)? {
+            Some(r) if r.value.status.as_deref() == Some("ACTIVE") => Ok(()),
+            _ => Err(ApiError::new(
+                ErrorCode::ClusterNotFoundException,
+                "Cluster not found.",
+            )),
+        },
+        "service" => {
+            let (cluster, name) = rest.split_once('/').ok_or_else(invalid)?;
+            match ctx.store.services().get((cluster, name))? {
+                Some(r) if r.value.service.status.as_deref() != Some("INACTIVE") => Ok(()),
+                _ => Err(missing()),
+            }
+        }
+        "task-definition" => {
+            let reference = task_definition_ref::parse(ctx, arn)?;
+            match task_definition_ref::load(ctx, &reference)? {
+                Some(r) if r.value.status != Some(TaskDefinitionStatus::DeleteInProgress) => Ok(()),
+                _ => Err(missing()),
+            }
+        }
+        "task" => {
+            let (cluster, id) = rest.split_once('/').ok_or_else(invalid)?;
+            match ctx.store.tasks().get((cluster, id))? {
+                Some(_) => Ok(()),
+                None => Err(missing()),
+            }
+        }
+        _ => Err(invalid()),
+    }
+}
+
+fn required_arn(arn: Option<&String>) -> Result<&str, ApiError> {
+    arn.map(String::as_str)
+        .filter(|a| !a.is_empty())
+        .ok_or_else(|| ApiError::invalid_parameter("resourceArn must be specified."))
+}
+
 pub async fn tag_resource(
-    _ctx: Ctx,
-    _input: TagResourceRequest,
+    ctx: Ctx,
+    input: TagResourceRequest,
 ) -> Result<TagResourceResponse, ApiError> {
-    Err(unsupported(Operation::TagResource))
+    let arn = required_arn(input.resource_arn.as_ref())?;
+    let new_tags = input.tags.clone().unwrap_or_default();
+    check(Some(&new_tags))?;
+    ensure_exists(&ctx, arn)?;
+    ctx.store
+        .tags()
+        .update(arn, |current| {
+            let mut tags = current.map(|r| r.value.clone()).unwrap_or_default();
+            for tag in &new_tags {
+                match tags.iter_mut().find(|t| t.key == tag.key) {
+                    Some(existing) => existing.value = tag.value.clone(),
+                    None => tags.push(tag.clone()),
+                }
+            }
+            if tags.len() > MAX_TAGS {
+                return Err(ApiError::invalid_parameter(format!(
+                    "A resource can have at most {MAX_TAGS} tags; this request would give it {}.",
+                    tags.len()
+                )));
+            }
+            Ok((Write::Put(tags), ()))
+        })
+        .await?;
+    Ok(TagResourceResponse::default())
 }
 
 pub async fn untag_resource(
-    _ctx: Ctx,
-    _input: UntagResourceRequest,
+    ctx: Ctx,
+    input: UntagResourceRequest,
 ) -> Result<UntagResourceResponse, ApiError> {
-    Err(unsupported(Operation::UntagResource))
+    let arn = required_arn(input.resource_arn.as_ref())?;
+    let keys = input.tag_keys.clone().unwrap_or_default();
+    ensure_exists(&ctx, arn)?;
+    ctx.store
+        .tags()
+        .update(arn, |current| {
+            let Some(record) = current else {
+                return Ok::<_, ApiError>((Write::Keep, ()));
+            };
+            let tags: Vec<Tag> = record
+                .value
+                .iter()
+                .filter(|t| !t.key.as_ref().is_some_and(|k| keys.contains(k)))
+                .cloned()
+                .collect();
+            let write = if tags.is_empty() {
+                Write::Delete
+            } else {
+                Write::Put(tags)
+            };
+            Ok((write, ()))
+        })
+        .await?;
+    Ok(UntagResourceResponse::default())
 }
 
 pub async fn list_tags_for_resource(
-    _ctx: Ctx,
-    _input: ListTagsForResourceRequest,
+    ctx: Ctx,
+    input: ListTagsForResourceRequest,
 ) -> Result<ListTagsForResourceResponse, ApiError> {
-    Err(unsupported(Operation::ListTagsForResource))
+    let arn = required_arn(input.resource_arn.as_ref())?;
+    ensure_exists(&ctx, arn)?;
+    Ok(ListTagsForResourceResponse {
+        tags: Some(of(&ctx, arn)?),
+    })
 }
 
 #[cfg(test)]

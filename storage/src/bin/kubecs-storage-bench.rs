@@ -118,6 +118,10 @@ async fn fill(
                     )),
                     ..Service::default()
                 };
+                let value = kubecs_storage::ServiceState {
+                    service: value,
+                    client_token: None,
+                };
                 svc.update((cluster.as_str(), name.as_str()), |_| {
                     Ok::<_, StoreError>((Write::Put(value.clone()), ()))
                 })

@@ -1,0 +1,520 @@
+//! Services through the router: ECS's defaults, validation, idempotency, deployments,
+//! deletion (DRAINING, then INACTIVE once the workload is gone) and cluster counts.
+//! Task definitions are put in the store directly so these tests do not depend on the
+//! task-definition handlers.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // helpers outside #[test] fns
+
+mod support;
+
+use axum::http::StatusCode;
+use kubecs_api_models::{ContainerDefinition, PortMapping, TaskDefinition, TaskDefinitionStatus};
+use kubecs_storage::{Observed, StoreError};
+use serde_json::{json, Value};
+use support::TestServer;
+
+const ARN: &str = "arn:aws:ecs:us-east-1:000000000000";
+
+async fn task_definition(
+    server: &TestServer,
+    family: &str,
+    status: TaskDefinitionStatus,
+) -> String {
+    let (revision, _) = server
+        .state
+        .store
+        .task_definitions()
+        .register_revision(family, |rev| {
+            Ok::<_, StoreError>(TaskDefinition {
+                family: Some(family.to_owned()),
+                revision: Some(rev as i32),
+                task_definition_arn: Some(format!("{ARN}:task-definition/{family}:{rev}")),
+                status: Some(status.clone()),
+                container_definitions: Some(vec![ContainerDefinition {
+                    name: Some("web".into()),
+                    image: Some("nginx".into()),
+                    port_mappings: Some(vec![PortMapping {
+                        container_port: Some(80),
+                        ..PortMapping::default()
+                    }]),
+                    ..ContainerDefinition::default()
+                }]),
+                ..TaskDefinition::default()
+            })
+        })
+        .await
+        .unwrap();
+    format!("{family}:{revision}")
+}
+
+async fn setup() -> TestServer {
+    let server = TestServer::new();
+    let created = server.call("CreateCluster", json!({})).await;
+    assert_eq!(created.status, StatusCode::OK);
+    task_definition(&server, "web", TaskDefinitionStatus::Active).await;
+    server
+}
+
+async fn create(server: &TestServer, body: Value) -> Value {
+    let answer = server.call("CreateService", body).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+    answer.body["service"].clone()
+}
+
+async fn describe(server: &TestServer, name: &str) -> Value {
+    let answer = server
+        .call("DescribeServices", json!({"services": [name]}))
+        .await;
+    answer.body["services"][0].clone()
+}
+
+async fn active_services_count(server: &TestServer) -> i64 {
+    let answer = server.call("DescribeClusters", json!({})).await;
+    answer.body["clusters"][0]["activeServicesCount"]
+        .as_i64()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn create_service_stores_the_desired_state_with_a_primary_deployment() {
+    let server = setup().await;
+    let service = create(
+        &server,
+        json!({"serviceName": "api", "taskDefinition": "web", "desiredCount": 2}),
+    )
+    .await;
+    assert_eq!(service["serviceArn"], format!("{ARN}:service/default/api"));
+    assert_eq!(service["clusterArn"], format!("{ARN}:cluster/default"));
+    assert_eq!(service["status"], "ACTIVE");
+    assert_eq!(service["desiredCount"], 2);
+    assert_eq!(service["runningCount"], 0);
+    assert_eq!(service["launchType"], "EC2");
+    assert_eq!(service["schedulingStrategy"], "REPLICA");
+    assert_eq!(
+        service["taskDefinition"],
+        format!("{ARN}:task-definition/web:1")
+    );
+    assert_eq!(service["deploymentController"], json!({"type": "ECS"}));
+    assert_eq!(service["createdBy"], "arn:aws:iam::000000000000:root");
+    assert_eq!(
+        service["deploymentConfiguration"],
+        json!({
+            "deploymentCircuitBreaker": {"enable": false, "rollback": false},
+            "maximumPercent": 200,
+            "minimumHealthyPercent": 100
+        })
+    );
+    assert!(service["createdAt"].is_number());
+    let deployments = service["deployments"].as_array().unwrap();
+    assert_eq!(deployments.len(), 1);
+    let primary = &deployments[0];
+    let id = primary["id"].as_str().unwrap();
+    assert!(
+        id.starts_with("ecs-svc/") && id.len() == "ecs-svc/".len() + 19,
+        "{id}"
+    );
+    assert_eq!(primary["status"], "PRIMARY");
+    assert_eq!(primary["rolloutState"], "IN_PROGRESS");
+    assert_eq!(primary["desiredCount"], 2);
+    assert_eq!(active_services_count(&server).await, 1);
+}
+
+#[tokio::test]
+async fn create_service_refuses_what_ecs_refuses_and_writes_nothing() {
+    let server = setup().await;
+    task_definition(&server, "old", TaskDefinitionStatus::Inactive).await;
+    let cases = [
+        (
+            json!({"serviceName": "s", "taskDefinition": "nope", "desiredCount": 1}),
+            "ClientException",
+        ),
+        (
+            json!({"serviceName": "s", "taskDefinition": "old:1", "desiredCount": 1}),
+            "InvalidParameterException",
+        ),
+        (
+            json!({"cluster": "ghost", "serviceName": "s", "taskDefinition": "web", "desiredCount": 1}),
+            "ClusterNotFoundException",
+        ),
+        (
+            json!({"serviceName": "s", "taskDefinition": "web"}),
+            "InvalidParameterException",
+        ),
+        (
+            json!({"serviceName": "bad name", "taskDefinition": "web", "desiredCount": 1}),
+            "InvalidParameterException",
+        ),
+        (
+            json!({"serviceName": "s", "taskDefinition": "web", "desiredCount": 1, "launchType": "FARGATE",
+                "capacityProviderStrategy": [{"capacityProvider": "FARGATE"}]}),
+            "InvalidParameterException",
+        ),
+        (
+            json!({"serviceName": "s", "taskDefinition": "web", "desiredCount": 1,
+                "deploymentConfiguration": {"minimumHealthyPercent": 150}}),
+            "InvalidParameterException",
+        ),
+        (
+            json!({"serviceName": "s", "taskDefinition": "web", "desiredCount": 1,
+                "loadBalancers": [{"targetGroupArn": "tg", "containerName": "db", "containerPort": 80}]}),
+            "InvalidParameterException",
+        ),
+        (
+            json!({"serviceName": "s", "taskDefinition": "web", "desiredCount": 1,
+                "loadBalancers": [{"targetGroupArn": "tg", "containerName": "web", "containerPort": 8080}]}),
+            "InvalidParameterException",
+        ),
+        (
+            json!({"serviceName": "s", "taskDefinition": "web", "desiredCount": -1}),
+            "InvalidParameterException",
+        ),
+    ];
+    for (body, code) in cases {
+        let answer = server.call("CreateService", body.clone()).await;
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(answer.error_type(), code, "{body}: {}", answer.message());
+    }
+    let list = server.call("ListServices", json!({})).await;
+    assert_eq!(list.body["serviceArns"], json!([]));
+    assert_eq!(active_services_count(&server).await, 0);
+}
+
+#[tokio::test]
+async fn load_balancers_that_match_the_task_definition_are_accepted() {
+    let server = setup().await;
+    let service = create(
+        &server,
+        json!({"serviceName": "lb", "taskDefinition": "web", "desiredCount": 1,
+               "loadBalancers": [{"targetGroupArn": "tg", "containerName": "web", "containerPort": 80}]}),
+    )
+    .await;
+    assert_eq!(service["loadBalancers"][0]["containerPort"], 80);
+}
+
+#[tokio::test]
+async fn create_service_is_idempotent_only_with_the_same_client_token() {
+    let server = setup().await;
+    let body = json!({"serviceName": "idem", "taskDefinition": "web", "desiredCount": 1, "clientToken": "t-1"});
+    let first = create(&server, body.clone()).await;
+    let again = create(&server, body).await;
+    assert_eq!(first, again);
+    for token in [Some("t-2"), None] {
+        let mut body = json!({"serviceName": "idem", "taskDefinition": "web", "desiredCount": 1});
+        if let Some(t) = token {
+            body["clientToken"] = json!(t);
+        }
+        let answer = server.call("CreateService", body).await;
+        assert_eq!(answer.error_type(), "InvalidParameterException");
+        assert_eq!(answer.message(), "Creation of service was not idempotent.");
+    }
+    assert_eq!(active_services_count(&server).await, 1);
+}
+
+#[tokio::test]
+async fn describe_services_reports_unknown_names_as_missing_and_includes_tags_on_request() {
+    let server = setup().await;
+    create(
+        &server,
+        json!({"serviceName": "a", "taskDefinition": "web", "desiredCount": 0,
+               "tags": [{"key": "team", "value": "x"}]}),
+    )
+    .await;
+    let answer = server
+        .call(
+            "DescribeServices",
+            json!({"services": ["a", format!("{ARN}:service/default/a"), "ghost"], "include": ["TAGS"]}),
+        )
+        .await;
+    let services = answer.body["services"].as_array().unwrap();
+    assert_eq!(services.len(), 2);
+    assert_eq!(services[0]["tags"], json!([{"key": "team", "value": "x"}]));
+    assert_eq!(
+        answer.body["failures"],
+        json!([{"arn": format!("{ARN}:service/default/ghost"), "reason": "MISSING"}])
+    );
+    let plain = describe(&server, "a").await;
+    assert!(plain.get("tags").is_none());
+    let eleven: Vec<String> = (0..11).map(|i| format!("s{i}")).collect();
+    let too_many = server
+        .call("DescribeServices", json!({"services": eleven}))
+        .await;
+    assert_eq!(too_many.error_type(), "InvalidParameterException");
+}
+
+#[tokio::test]
+async fn list_services_pages_ten_by_default_and_filters_by_launch_type() {
+    let server = setup().await;
+    for i in 0..12 {
+        create(
+            &server,
+            json!({"serviceName": format!("s{i:02}"), "taskDefinition": "web", "desiredCount": 0}),
+        )
+        .await;
+    }
+    let first = server.call("ListServices", json!({})).await;
+    assert_eq!(first.body["serviceArns"].as_array().unwrap().len(), 10);
+    let token = first.body["nextToken"].as_str().unwrap();
+    let second = server
+        .call("ListServices", json!({"nextToken": token}))
+        .await;
+    let rest = second.body["serviceArns"].as_array().unwrap();
+    assert_eq!(rest.len(), 2);
+    assert_eq!(rest[1], format!("{ARN}:service/default/s11"));
+    assert!(second.body.get("nextToken").is_none());
+    let fargate = server
+        .call("ListServices", json!({"launchType": "FARGATE"}))
+        .await;
+    assert_eq!(fargate.body["serviceArns"], json!([]));
+    let bad = server
+        .call("ListServices", json!({"nextToken": "garbage"}))
+        .await;
+    assert_eq!(bad.error_type(), "InvalidParameterException");
+}
+
+#[tokio::test]
+async fn scaling_alone_keeps_the_deployment_and_a_new_task_definition_starts_one() {
+    let server = setup().await;
+    task_definition(&server, "web", TaskDefinitionStatus::Active).await;
+    let created = create(
+        &server,
+        json!({"serviceName": "u", "taskDefinition": "web:1", "desiredCount": 1}),
+    )
+    .await;
+    let first_id = created["deployments"][0]["id"].clone();
+
+    let scaled = server
+        .call("UpdateService", json!({"service": "u", "desiredCount": 3}))
+        .await;
+    assert_eq!(scaled.status, StatusCode::OK, "{}", scaled.text);
+    let service = &scaled.body["service"];
+    assert_eq!(service["desiredCount"], 3);
+    assert_eq!(service["deployments"].as_array().unwrap().len(), 1);
+    assert_eq!(service["deployments"][0]["id"], first_id);
+    assert_eq!(service["deployments"][0]["desiredCount"], 3);
+
+    let rolled = server
+        .call(
+            "UpdateService",
+            json!({"service": "u", "taskDefinition": "web:2"}),
+        )
+        .await;
+    let deployments = rolled.body["service"]["deployments"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(deployments.len(), 2);
+    assert_eq!(deployments[0]["status"], "PRIMARY");
+    assert_eq!(
+        deployments[0]["taskDefinition"],
+        format!("{ARN}:task-definition/web:2")
+    );
+    assert_eq!(deployments[1]["status"], "ACTIVE");
+    assert_eq!(deployments[1]["id"], first_id);
+
+    let forced = server
+        .call(
+            "UpdateService",
+            json!({"service": "u", "forceNewDeployment": true}),
+        )
+        .await;
+    assert_eq!(
+        forced.body["service"]["deployments"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+
+    let unknown = server
+        .call(
+            "UpdateService",
+            json!({"service": "nope", "desiredCount": 1}),
+        )
+        .await;
+    assert_eq!(unknown.error_type(), "ServiceNotFoundException");
+}
+
+#[tokio::test]
+async fn a_deleted_service_drains_then_becomes_inactive_and_the_name_is_free_again() {
+    let server = setup().await;
+    create(
+        &server,
+        json!({"serviceName": "d", "taskDefinition": "web", "desiredCount": 2}),
+    )
+    .await;
+    let refused = server.call("DeleteService", json!({"service": "d"})).await;
+    assert_eq!(refused.error_type(), "InvalidParameterException");
+    assert_eq!(describe(&server, "d").await["status"], "ACTIVE");
+
+    let deleted = server
+        .call("DeleteService", json!({"service": "d", "force": true}))
+        .await;
+    assert_eq!(deleted.status, StatusCode::OK, "{}", deleted.text);
+    assert_eq!(deleted.body["service"]["status"], "DRAINING");
+    assert_eq!(deleted.body["service"]["desiredCount"], 0);
+    assert_eq!(active_services_count(&server).await, 0);
+    let update = server
+        .call("UpdateService", json!({"service": "d", "desiredCount": 1}))
+        .await;
+    assert_eq!(update.error_type(), "ServiceNotActiveException");
+    let recreate = server
+        .call(
+            "CreateService",
+            json!({"serviceName": "d", "taskDefinition": "web", "desiredCount": 1}),
+        )
+        .await;
+    assert_eq!(
+        recreate.message(),
+        "Unable to Start a service that is still Draining."
+    );
+    let cluster_delete = server
+        .call("DeleteCluster", json!({"cluster": "default"}))
+        .await;
+    assert_eq!(
+        cluster_delete.error_type(),
+        "ClusterContainsServicesException"
+    );
+
+    // The reconciler's part, driven through the storage API as it will drive it: once
+    // the workload is gone it marks the service INACTIVE, for the generation it saw.
+    let services = server.state.store.services();
+    let record = services.get(("default", "d")).unwrap().unwrap();
+    let outcome = services
+        .compare_and_set_observed(("default", "d"), record.generation, |state| {
+            let mut next = state.clone();
+            next.service = kubecs_reconciler::status::complete_drain(&state.service);
+            Ok::<_, StoreError>(Some(next))
+        })
+        .await
+        .unwrap();
+    assert!(matches!(outcome, Observed::Applied(_)));
+
+    let gone = describe(&server, "d").await;
+    assert_eq!(gone["status"], "INACTIVE");
+    assert_eq!(gone["deployments"], json!([]));
+    let list = server.call("ListServices", json!({})).await;
+    assert_eq!(list.body["serviceArns"], json!([]));
+    let again = create(
+        &server,
+        json!({"serviceName": "d", "taskDefinition": "web", "desiredCount": 1}),
+    )
+    .await;
+    assert_eq!(again["status"], "ACTIVE");
+    assert_eq!(active_services_count(&server).await, 1);
+}
+
+#[tokio::test]
+async fn a_slow_reconciler_cannot_overwrite_a_newer_desire() {
+    let server = setup().await;
+    create(
+        &server,
+        json!({"serviceName": "r", "taskDefinition": "web", "desiredCount": 1}),
+    )
+    .await;
+    let services = server.state.store.services();
+    let seen = services.get(("default", "r")).unwrap().unwrap().generation;
+    server
+        .call("UpdateService", json!({"service": "r", "desiredCount": 5}))
+        .await;
+    let outcome = services
+        .compare_and_set_observed(("default", "r"), seen, |state| {
+            let mut next = state.clone();
+            next.service.running_count = Some(1);
+            Ok::<_, StoreError>(Some(next))
+        })
+        .await
+        .unwrap();
+    assert!(matches!(outcome, Observed::Stale { .. }));
+    assert_eq!(describe(&server, "r").await["desiredCount"], 5);
+}
+
+#[tokio::test]
+async fn resources_are_tagged_untagged_and_listed_by_arn() {
+    let server = setup().await;
+    create(
+        &server,
+        json!({"serviceName": "t", "taskDefinition": "web", "desiredCount": 0}),
+    )
+    .await;
+    for arn in [
+        format!("{ARN}:cluster/default"),
+        format!("{ARN}:service/default/t"),
+    ] {
+        let tagged = server
+            .call(
+                "TagResource",
+                json!({"resourceArn": arn, "tags": [{"key": "a", "value": "1"}, {"key": "b", "value": "2"}]}),
+            )
+            .await;
+        assert_eq!(tagged.status, StatusCode::OK, "{}", tagged.text);
+        assert_eq!(tagged.body, json!({}));
+        server
+            .call(
+                "TagResource",
+                json!({"resourceArn": arn, "tags": [{"key": "a", "value": "9"}]}),
+            )
+            .await;
+        server
+            .call(
+                "UntagResource",
+                json!({"resourceArn": arn, "tagKeys": ["b"]}),
+            )
+            .await;
+        let listed = server
+            .call("ListTagsForResource", json!({"resourceArn": arn}))
+            .await;
+        assert_eq!(
+            listed.body["tags"],
+            json!([{"key": "a", "value": "9"}]),
+            "{arn}"
+        );
+    }
+    let described = server
+        .call("DescribeClusters", json!({"include": ["TAGS"]}))
+        .await;
+    assert_eq!(
+        described.body["clusters"][0]["tags"],
+        json!([{"key": "a", "value": "9"}])
+    );
+
+    let missing = server
+        .call(
+            "ListTagsForResource",
+            json!({"resourceArn": format!("{ARN}:cluster/ghost")}),
+        )
+        .await;
+    assert_eq!(missing.error_type(), "ClusterNotFoundException");
+    let missing = server
+        .call(
+            "ListTagsForResource",
+            json!({"resourceArn": format!("{ARN}:service/default/ghost")}),
+        )
+        .await;
+    assert_eq!(missing.error_type(), "ResourceNotFoundException");
+    let invalid = server
+        .call(
+            "TagResource",
+            json!({"resourceArn": "not-an-arn", "tags": [{"key": "a", "value": "1"}]}),
+        )
+        .await;
+    assert_eq!(invalid.error_type(), "InvalidParameterException");
+    let reserved = server
+        .call("TagResource", json!({"resourceArn": format!("{ARN}:cluster/default"), "tags": [{"key": "aws:x", "value": "1"}]}))
+        .await;
+    assert_eq!(reserved.error_type(), "InvalidParameterException");
+    let fifty: Vec<Value> = (0..50)
+        .map(|i| json!({"key": format!("k{i}"), "value": "v"}))
+        .collect();
+    let over = server
+        .call(
+            "TagResource",
+            json!({"resourceArn": format!("{ARN}:cluster/default"), "tags": fifty}),
+        )
+        .await;
+    assert_eq!(
+        over.error_type(),
+        "InvalidParameterException",
+        "{}",
+        over.text
+    );
+}
