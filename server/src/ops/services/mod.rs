@@ -478,10 +478,6 @@ pub async fn update(
         .as_deref()
         .map(|ident| active_task_definition(&ctx, ident))
         .transpose()?;
-    if let Some(config) = &input.deployment_configuration {
-        deployment::check(config)?;
-    }
-    tags::check(None)?;
     let now = ctx.now;
     let service = ctx
         .store
