@@ -29,6 +29,32 @@ pub fn with_defaults(
     config
 }
 
+/// An UpdateService's configuration over the current one: members it sets replace
+/// the current ones, members it leaves out are kept.
+pub fn overlay(
+    current: &DeploymentConfiguration,
+    given: &DeploymentConfiguration,
+) -> DeploymentConfiguration {
+    let mut merged = current.clone();
+    macro_rules! take {
+        ($($member:ident),*) => {
+            $( if given.$member.is_some() { merged.$member = given.$member.clone(); } )*
+        };
+    }
+    take!(
+        maximum_percent,
+        minimum_healthy_percent,
+        deployment_circuit_breaker,
+        alarms,
+        strategy,
+        bake_time_in_minutes,
+        lifecycle_hooks,
+        canary_configuration,
+        linear_configuration
+    );
+    merged
+}
+
 /// The bounds ECS enforces on rolling-update percentages.
 pub fn check(config: &DeploymentConfiguration) -> Result<(), ApiError> {
     let min = config.minimum_healthy_percent.unwrap_or(100);
@@ -126,6 +152,25 @@ mod tests {
         let merged = with_defaults(Some(&given), &SchedulingStrategy::Replica);
         assert_eq!(merged.maximum_percent, Some(150));
         assert_eq!(merged.minimum_healthy_percent, Some(100));
+    }
+
+    #[test]
+    fn an_update_keeps_the_members_it_does_not_set() {
+        let current = DeploymentConfiguration {
+            maximum_percent: Some(150),
+            ..with_defaults(None, &SchedulingStrategy::Replica)
+        };
+        let given = DeploymentConfiguration {
+            minimum_healthy_percent: Some(50),
+            ..Default::default()
+        };
+        let merged = overlay(&current, &given);
+        assert_eq!(merged.maximum_percent, Some(150));
+        assert_eq!(merged.minimum_healthy_percent, Some(50));
+        assert_eq!(
+            merged.deployment_circuit_breaker,
+            current.deployment_circuit_breaker
+        );
     }
 
     #[test]

@@ -524,7 +524,9 @@ fn apply_update(
             .scheduling_strategy
             .clone()
             .unwrap_or(SchedulingStrategy::Replica);
-        let merged = deployment::with_defaults(Some(config), &strategy);
+        let current =
+            deployment::with_defaults(service.deployment_configuration.as_ref(), &strategy);
+        let merged = deployment::overlay(&current, config);
         deployment::check(&merged)?;
         service.deployment_configuration = Some(merged);
     }
