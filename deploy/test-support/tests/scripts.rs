@@ -2,6 +2,10 @@
 //! exactly the processes recorded in its state directory and nothing else,
 //! `--wipe` removes only a directory made by `up`, and every script has `--help`.
 
+// The workspace allows `expect` in test functions only; in this test crate the
+// helpers are test code too, and a failed set-up step should fail the test.
+#![allow(clippy::expect_used)]
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output};
 use std::time::{Duration, Instant};
