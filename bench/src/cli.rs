@@ -1,0 +1,136 @@
+//! Command-line flags, and the two presets they resolve to: the full benchmark and the
+//! few-seconds `--smoke` run that CI uses to keep the tool from rotting.
+
+use clap::Parser;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Measures kubecs against moto's ECS endpoint with the same SigV4-signed requests, in the
+/// same run, and writes the figures as JSON and into BENCHMARKS.md.
+#[derive(Debug, Parser)]
+#[command(name = "kubecs-bench")]
+pub struct Cli {
+    /// The kubecs binary to start. Default: target/release/kubecs (target/debug/kubecs with
+    /// --smoke, which CI has already built).
+    #[arg(long, env = "KUBECS_BENCH_KUBECS_BIN")]
+    pub kubecs_bin: Option<PathBuf>,
+
+    /// The Python interpreter that has `moto[server]` (bench/requirements.txt).
+    #[arg(long, env = "KUBECS_BENCH_PYTHON", default_value = "python3")]
+    pub python: String,
+
+    /// Skip moto (kubecs figures only, no ratios).
+    #[arg(long)]
+    pub no_moto: bool,
+
+    /// A few seconds in total: tiny durations, small stores, concurrency 1 and 8; exits
+    /// non-zero if any request failed. Writes no results unless --json/--markdown say so.
+    #[arg(long)]
+    pub smoke: bool,
+
+    /// Seconds each (scenario, concurrency) run lasts.
+    #[arg(long)]
+    pub duration_secs: Option<f64>,
+
+    /// Concurrency levels (closed loop: one connection and one request in flight each).
+    #[arg(long, value_delimiter = ',')]
+    pub concurrency: Option<Vec<usize>>,
+
+    /// Revisions in the small store for ListTaskDefinitions.
+    #[arg(long)]
+    pub small_revisions: Option<u64>,
+
+    /// Revisions in the large store for ListTaskDefinitions and the memory target.
+    #[arg(long)]
+    pub large_revisions: Option<u64>,
+
+    /// Services in the large store (memory target).
+    #[arg(long)]
+    pub large_services: Option<u64>,
+
+    /// Revisions to try to preload into moto for the large ListTaskDefinitions run, within
+    /// --moto-preload-budget-secs (moto registers a few hundred per second at best). 0 skips
+    /// moto's large run.
+    #[arg(long)]
+    pub moto_large_revisions: Option<u64>,
+
+    /// Wall-clock bound on each moto preload; whatever it reached is what is measured and
+    /// reported.
+    #[arg(long, default_value_t = 120.0)]
+    pub moto_preload_budget_secs: f64,
+
+    /// Where to write the JSON results. Default for a full run: bench/results/<UTC time>.json.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+
+    /// Markdown file whose generated results section is replaced. Default for a full run:
+    /// BENCHMARKS.md.
+    #[arg(long)]
+    pub markdown: Option<PathBuf>,
+}
+
+/// The resolved settings of one run.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub smoke: bool,
+    pub kubecs_bin: PathBuf,
+    pub python: String,
+    pub moto: bool,
+    pub duration: Duration,
+    pub concurrency: Vec<usize>,
+    pub small_revisions: u64,
+    pub large_revisions: u64,
+    pub large_services: u64,
+    pub moto_large_revisions: u64,
+    pub moto_preload_budget: Duration,
+    pub json: Option<PathBuf>,
+    pub markdown: Option<PathBuf>,
+}
+
+/// Upper bound on requests in one timed run, whatever the duration: keeps the sample
+/// buffers bounded even if a server answers implausibly fast.
+pub const MAX_REQUESTS_PER_RUN: u64 = 5_000_000;
+
+impl Cli {
+    pub fn settings(self) -> Settings {
+        let smoke = self.smoke;
+        let pick =
+            |v: Option<u64>, full: u64, small: u64| v.unwrap_or(if smoke { small } else { full });
+        let stamp = crate::machine::utc_stamp();
+        Settings {
+            smoke,
+            kubecs_bin: self.kubecs_bin.unwrap_or_else(|| {
+                PathBuf::from(if smoke {
+                    "target/debug/kubecs"
+                } else {
+                    "target/release/kubecs"
+                })
+            }),
+            python: self.python,
+            moto: !self.no_moto,
+            duration: Duration::from_secs_f64(
+                self.duration_secs
+                    .unwrap_or(if smoke { 0.25 } else { 5.0 })
+                    .max(0.01),
+            ),
+            concurrency: self.concurrency.unwrap_or_else(|| {
+                if smoke {
+                    vec![1, 8]
+                } else {
+                    vec![1, 8, 64]
+                }
+            }),
+            small_revisions: pick(self.small_revisions, 1_000, 100),
+            large_revisions: pick(self.large_revisions, 100_000, 1_000),
+            large_services: pick(self.large_services, 10_000, 100),
+            moto_large_revisions: pick(self.moto_large_revisions, 10_000, 0),
+            moto_preload_budget: Duration::from_secs_f64(self.moto_preload_budget_secs.max(1.0)),
+            json: self
+                .json
+                .or_else(|| (!smoke).then(|| PathBuf::from(format!("bench/results/{stamp}.json")))),
+            markdown: self
+                .markdown
+                .or_else(|| (!smoke).then(|| PathBuf::from("BENCHMARKS.md"))),
+        }
+    }
+}
