@@ -78,15 +78,14 @@ pub fn of(ctx: &Ctx, arn: &str) -> Result<Vec<Tag>, ApiError> {
         .unwrap_or_default())
 }
 
-/// Checks that `arn` names a resource kubecs has, with ECS's error when it does not.
-fn ensure_exists(ctx: &Ctx, arn: &str) -> Result<(), ApiError> {
+/// Checks that `arn` names a resource kubecs has, with ECS's error when it does not:
+/// a missing cluster is ClusterNotFoundException; another missing resource is
+/// `missing_code` — ResourceNotFoundException for TagResource and UntagResource, whose
+/// model declares it, InvalidParameterException for ListTagsForResource, whose model
+/// does not (the SDKs could not even name a ResourceNotFoundException there).
+fn ensure_exists(ctx: &Ctx, arn: &str, missing_code: ErrorCode) -> Result<(), ApiError> {
     let invalid = || ApiError::invalid_parameter(format!("The ARN provided is invalid: {arn}"));
-    let missing = || {
-        ApiError::new(
-            ErrorCode::ResourceNotFoundException,
-            "The specified resource could not be found.",
-        )
-    };
+    let missing = || ApiError::new(missing_code, "The specified resource could not be found.");
     let resource = ctx.arns.resource_of(arn).ok_or_else(invalid)?;
     let (kind, rest) = resource.split_once('/').ok_or_else(invalid)?;
     match kind {
@@ -135,7 +134,7 @@ pub async fn tag_resource(
     let arn = required_arn(input.resource_arn.as_ref())?;
     let new_tags = input.tags.clone().unwrap_or_default();
     check(Some(&new_tags))?;
-    ensure_exists(&ctx, arn)?;
+    ensure_exists(&ctx, arn, ErrorCode::ResourceNotFoundException)?;
     ctx.store
         .tags()
         .update(arn, |current| {
@@ -164,7 +163,7 @@ pub async fn untag_resource(
 ) -> Result<UntagResourceResponse, ApiError> {
     let arn = required_arn(input.resource_arn.as_ref())?;
     let keys = input.tag_keys.clone().unwrap_or_default();
-    ensure_exists(&ctx, arn)?;
+    ensure_exists(&ctx, arn, ErrorCode::ResourceNotFoundException)?;
     ctx.store
         .tags()
         .update(arn, |current| {
@@ -193,7 +192,7 @@ pub async fn list_tags_for_resource(
     input: ListTagsForResourceRequest,
 ) -> Result<ListTagsForResourceResponse, ApiError> {
     let arn = required_arn(input.resource_arn.as_ref())?;
-    ensure_exists(&ctx, arn)?;
+    ensure_exists(&ctx, arn, ErrorCode::InvalidParameterException)?;
     Ok(ListTagsForResourceResponse {
         tags: Some(of(&ctx, arn)?),
     })
