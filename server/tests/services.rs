@@ -486,11 +486,18 @@ async fn resources_are_tagged_untagged_and_listed_by_arn() {
     assert_eq!(missing.error_type(), "ClusterNotFoundException");
     let missing = server
         .call(
+            "TagResource",
+            json!({"resourceArn": format!("{ARN}:service/default/ghost"), "tags": [{"key": "a", "value": "1"}]}),
+        )
+        .await;
+    assert_eq!(missing.error_type(), "ResourceNotFoundException");
+    let missing = server
+        .call(
             "ListTagsForResource",
             json!({"resourceArn": format!("{ARN}:service/default/ghost")}),
         )
         .await;
-    assert_eq!(missing.error_type(), "ResourceNotFoundException");
+    assert_eq!(missing.error_type(), "InvalidParameterException");
     let invalid = server
         .call(
             "TagResource",
