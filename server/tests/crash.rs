@@ -12,13 +12,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
 
-use kubecs_sigv4::{sign, RequestParts, SigningParams};
+mod process;
+
+use process::{call, start};
 use serde_json::{json, Value};
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -26,104 +24,6 @@ const KILLS: usize = 20;
 const CLIENTS: usize = 8;
 /// Clients share these families, so revisions of one family race each other.
 const FAMILIES: usize = 3;
-
-/// A running `kubecs`, killed (not terminated) when dropped.
-struct Kubecs {
-    child: Child,
-    addr: String,
-}
-
-impl Drop for Kubecs {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts the binary on a free port and waits for its "listening ... addr=" log line.
-fn start(data_dir: &Path) -> Kubecs {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kubecs"))
-        .args(["--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(data_dir)
-        .env("RUST_LOG", "info")
-        .env("NO_COLOR", "1")
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    // Owned by `Kubecs` from here on, so it is killed and reaped whatever happens next.
-    let mut kubecs = Kubecs {
-        child,
-        addr: String::new(),
-    };
-    let (tx, rx) = std::sync::mpsc::channel();
-    // Keeps draining the log so the child never blocks on a full pipe.
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let line = rx
-            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-            .expect("kubecs did not log that it is listening");
-        if let Some(rest) = line.split("addr=").nth(1) {
-            kubecs.addr = rest.split_whitespace().next().unwrap().to_owned();
-            return kubecs;
-        }
-    }
-}
-
-/// One signed ECS call on its own connection: `Some((status, body))`, or `None` when the
-/// connection failed (the server is gone).
-fn call(addr: &str, operation: &str, body: &str) -> Option<(u16, String)> {
-    let target = format!("AmazonEC2ContainerServiceV20141113.{operation}");
-    let headers = [
-        ("host", addr),
-        ("content-type", "application/x-amz-json-1.1"),
-        ("x-amz-target", target.as_str()),
-    ];
-    let refs: Vec<(&str, &[u8])> = headers.iter().map(|(k, v)| (*k, v.as_bytes())).collect();
-    let signed = sign(
-        &RequestParts {
-            method: "POST",
-            path: "/",
-            query: None,
-            headers: &refs,
-            body: body.as_bytes(),
-        },
-        &SigningParams {
-            access_key_id: "test",
-            secret_access_key: "test",
-            session_token: None,
-            region: "us-east-1",
-            service: "ecs",
-            time: SystemTime::now(),
-            content_sha256_header: false,
-        },
-    )
-    .unwrap();
-    let mut request = String::from("POST / HTTP/1.1\r\nconnection: close\r\n");
-    for (k, v) in headers.iter() {
-        request.push_str(&format!("{k}: {v}\r\n"));
-    }
-    for (k, v) in &signed.headers {
-        request.push_str(&format!("{k}: {v}\r\n"));
-    }
-    request.push_str(&format!("content-length: {}\r\n\r\n{body}", body.len()));
-    let mut stream = TcpStream::connect(addr).ok()?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(20)))
-        .ok()?;
-    stream.write_all(request.as_bytes()).ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    let status = response.get(9..12)?.parse().ok()?;
-    let body = response.split_once("\r\n\r\n")?.1.to_owned();
-    Some((status, body))
-}
 
 /// What a client saw acknowledged: (family, revision) -> the image it sent.
 type Acks = Arc<Mutex<Vec<(String, u64, String)>>>;

@@ -6,7 +6,7 @@
 
 use crate::context::Ctx;
 use crate::error::ApiError;
-use crate::ops::tags;
+use crate::ops::{names, tags};
 use kubecs_api_models::Operation;
 use kubecs_api_models::{
     Cluster, ClusterField, ClusterServiceConnectDefaults, ClusterServiceConnectDefaultsRequest,
@@ -67,11 +67,7 @@ fn not_found() -> ApiError {
 
 /// ECS's cluster-name rule, with the message ECS gives for it.
 fn check_name(name: &str) -> Result<(), ApiError> {
-    let valid = (1..=255).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if valid {
+    if names::is_valid(name) {
         Ok(())
     } else {
         Err(ApiError::invalid_parameter(format!(

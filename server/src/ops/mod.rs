@@ -4,6 +4,7 @@
 //! beyond ECS (`note`), from which the dispatcher and the README table are derived.
 
 pub mod clusters;
+pub mod names;
 pub mod services;
 pub mod tags;
 pub mod task_definition_ref;

@@ -10,7 +10,7 @@ mod deployment;
 
 use crate::context::Ctx;
 use crate::error::ApiError;
-use crate::ops::{clusters, tags, task_definition_ref};
+use crate::ops::{clusters, names, tags, task_definition_ref};
 use kubecs_api_models::{
     CreateServiceRequest, CreateServiceResponse, DeleteServiceRequest, DeleteServiceResponse,
     DeploymentController, DeploymentControllerType, DescribeServicesRequest,
@@ -64,11 +64,7 @@ fn not_active() -> ApiError {
 
 /// ECS's service-name rule: up to 255 letters, digits, hyphens and underscores.
 fn check_name(name: &str) -> Result<(), ApiError> {
-    let valid = (1..=255).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if valid {
+    if names::is_valid(name) {
         Ok(())
     } else {
         Err(ApiError::invalid_parameter(format!(
@@ -445,6 +441,31 @@ pub async fn list_by_namespace(
     })
 }
 
+/// Applies `change` to an ACTIVE service atomically and returns the result:
+/// ServiceNotFoundException when there is none, ServiceNotActiveException when it is
+/// DRAINING or INACTIVE.
+async fn modify_active(
+    ctx: &Ctx,
+    cluster: &str,
+    name: &str,
+    change: impl Fn(&mut Service) -> Result<(), ApiError>,
+) -> Result<Service, ApiError> {
+    ctx.store
+        .services()
+        .update((cluster, name), |current| {
+            let Some(record) = current else {
+                return Err(not_found());
+            };
+            let mut state = record.value.clone();
+            if state.service.status.as_deref() != Some("ACTIVE") {
+                return Err(not_active());
+            }
+            change(&mut state.service)?;
+            Ok((Write::Put(state.clone()), state.service))
+        })
+        .await
+}
+
 /// Whether an update changes what tasks run, so that ECS starts a new deployment.
 fn starts_deployment(input: &UpdateServiceRequest) -> bool {
     input.force_new_deployment == Some(true)
@@ -479,27 +500,16 @@ pub async fn update(
         .map(|ident| active_task_definition(&ctx, ident))
         .transpose()?;
     let now = ctx.now;
-    let service = ctx
-        .store
-        .services()
-        .update((cluster.as_str(), name.as_str()), |current| {
-            let Some(record) = current else {
-                return Err(not_found());
-            };
-            let mut state = record.value.clone();
-            let service = &mut state.service;
-            if service.status.as_deref() != Some("ACTIVE") {
-                return Err(not_active());
-            }
-            apply_update(service, &input, td.as_ref())?;
-            if starts_deployment(&input) {
-                deployment::start_new(service, now);
-            } else if input.desired_count.is_some() {
-                deployment::scale_primary(service, now);
-            }
-            Ok((Write::Put(state.clone()), state.service))
-        })
-        .await?;
+    let service = modify_active(&ctx, &cluster, &name, |service| {
+        apply_update(service, &input, td.as_ref())?;
+        if starts_deployment(&input) {
+            deployment::start_new(service, now);
+        } else if input.desired_count.is_some() {
+            deployment::scale_primary(service, now);
+        }
+        Ok(())
+    })
+    .await?;
     Ok(UpdateServiceResponse {
         service: Some(present(&ctx, &service, false)?),
     })
@@ -586,30 +596,19 @@ pub async fn delete(
         .to_owned();
     let force = input.force == Some(true);
     let now = ctx.now;
-    let service = ctx
-        .store
-        .services()
-        .update((cluster.as_str(), name.as_str()), |current| {
-            let Some(record) = current else {
-                return Err(not_found());
-            };
-            let mut state = record.value.clone();
-            let service = &mut state.service;
-            if service.status.as_deref() != Some("ACTIVE") {
-                return Err(not_active());
-            }
-            let replica = service.scheduling_strategy != Some(SchedulingStrategy::Daemon);
-            if replica && service.desired_count.unwrap_or(0) > 0 && !force {
-                return Err(ApiError::invalid_parameter(
-                    "The service cannot be stopped while it is scaled above 0.",
-                ));
-            }
-            service.status = Some("DRAINING".to_owned());
-            service.desired_count = Some(0);
-            deployment::scale_primary(service, now);
-            Ok((Write::Put(state.clone()), state.service))
-        })
-        .await?;
+    let service = modify_active(&ctx, &cluster, &name, |service| {
+        let replica = service.scheduling_strategy != Some(SchedulingStrategy::Daemon);
+        if replica && service.desired_count.unwrap_or(0) > 0 && !force {
+            return Err(ApiError::invalid_parameter(
+                "The service cannot be stopped while it is scaled above 0.",
+            ));
+        }
+        service.status = Some("DRAINING".to_owned());
+        service.desired_count = Some(0);
+        deployment::scale_primary(service, now);
+        Ok(())
+    })
+    .await?;
     clusters::adjust_active_services(&ctx, &cluster, -1).await?;
     Ok(DeleteServiceResponse {
         service: Some(present(&ctx, &service, false)?),

@@ -30,15 +30,13 @@
 //! Messages we could not find ECS's wording for say so where they are built.
 
 use crate::error::ApiError;
+use crate::ops::names::{is_name_char, MAX_NAME};
 use kubecs_api_models::{
     Compatibility, ContainerDefinition, NetworkMode, PortMapping, RegisterTaskDefinitionRequest,
     TransportProtocol,
 };
 use std::collections::HashSet;
 
-/// ECS: "Up to 255 letters (uppercase and lowercase), numbers, hyphens, and underscores are
-/// allowed" (RegisterTaskDefinition `family`; the same rule for container `name`).
-const MAX_NAME: usize = 255;
 /// EC2 task-level CPU bounds (task definition parameters: "between 128 CPU units (0.125
 /// vCPUs) and 196608 CPU units (192 vCPUs)").
 const EC2_TASK_CPU: std::ops::RangeInclusive<u32> = 128..=196_608;
@@ -48,10 +46,6 @@ const EC2_TASK_CPU: std::ops::RangeInclusive<u32> = 128..=196_608;
 pub struct TaskSize {
     pub cpu: Option<u32>,
     pub memory: Option<u32>,
-}
-
-fn is_name_char(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'-' || b == b'_'
 }
 
 /// The family rule.
