@@ -377,3 +377,42 @@ def expect_cli_ok(result: CliResult) -> dict:
     assert result.statuses and all(s == 200 for s in result.statuses), result.statuses
     assert result.attempts == len(result.statuses)
     return result.json
+
+
+# ------------------------------------------- task definitions, services and tags (issue 5)
+
+
+def task_definition_arn(family: str, revision: int, account: str = ACCOUNT, region: str = REGION) -> str:
+    return f"arn:aws:ecs:{region}:{account}:task-definition/{family}:{revision}"
+
+
+def service_arn(name: str, cluster: str = "default", account: str = ACCOUNT, region: str = REGION) -> str:
+    """The long ARN format ECS uses: service/<cluster>/<name>."""
+    return f"arn:aws:ecs:{region}:{account}:service/{cluster}/{name}"
+
+
+def web_container(name: str = "web", **members: object) -> dict:
+    """An EC2-ready container: image, 128 MiB, container port 80; `members` override."""
+    return {"name": name, "image": "nginx:1.27", "memory": 128, "portMappings": [{"containerPort": 80}], **members}
+
+
+def register_web(client, family: str = "web", **params: object) -> dict:
+    """RegisterTaskDefinition of a one-container definition; returns the taskDefinition."""
+    params.setdefault("containerDefinitions", [web_container()])
+    return client.register_task_definition(family=family, **params)["taskDefinition"]
+
+
+def active_services_count(client, cluster: str = "default") -> int:
+    return client.describe_clusters(clusters=[cluster])["clusters"][0]["activeServicesCount"]
+
+
+def shared_kubecs(directory: Path):
+    """A generator for a module-scoped fixture: one kubecs for a table of refusals, which
+    by design write nothing (each case asserts so), so the cases need no fresh server.
+    Stopped with SIGTERM at the end and must exit 0."""
+    server = Kubecs(directory / "data", directory / "kubecs.log").start()
+    try:
+        yield server
+    finally:
+        rc = server.stop()
+        assert rc == 0, f"kubecs exited with {rc} on SIGTERM; log:\n{server.log_text()[-4000:]}"
