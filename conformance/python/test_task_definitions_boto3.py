@@ -302,10 +302,6 @@ def test_register_refuses_with_ecs_code_and_message_and_stores_nothing(refusals_
     assert revisions(ecs, status="ACTIVE") == [] and revisions(ecs, status="INACTIVE") == []
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "kubecs bug: container memory 0 is accepted; ECS answers ClientException \"Invalid 'memory' setting "
-    "for container '<name>'.\" (real response quoted in ansible/ansible#67647)"
-))
 def test_register_refuses_a_container_memory_of_zero(ecs):
     err = expect_error(
         ecs, "register_task_definition", code="ClientException",
@@ -315,11 +311,6 @@ def test_register_refuses_a_container_memory_of_zero(ecs):
     assert families(ecs) == []
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "kubecs bug: a container without an image is accepted; ECS answers ClientException "
-    "\"Container.image should not be null or empty.\" (aws/aws-cli#5924, "
-    "aws-actions/amazon-ecs-render-task-definition#87)"
-))
 def test_register_refuses_a_container_without_an_image(ecs):
     err = expect_error(
         ecs, "register_task_definition", code="ClientException",

@@ -353,6 +353,13 @@ async fn a_deleted_service_drains_then_becomes_inactive_and_the_name_is_free_aga
     assert_eq!(deleted.body["service"]["status"], "DRAINING");
     assert_eq!(deleted.body["service"]["desiredCount"], 0);
     assert_eq!(active_services_count(&server).await, 0);
+    // Deleting it again answers it as it is and changes no count.
+    let again = server
+        .call("DeleteService", json!({"service": "d", "force": true}))
+        .await;
+    assert_eq!(again.status, StatusCode::OK, "{}", again.text);
+    assert_eq!(again.body["service"]["status"], "DRAINING");
+    assert_eq!(active_services_count(&server).await, 0);
     let update = server
         .call("UpdateService", json!({"service": "d", "desiredCount": 1}))
         .await;

@@ -968,3 +968,28 @@ async fn task_definitions_survive_a_restart() {
     assert_eq!(got, expected);
     assert_eq!(register(&server, simple("keep")).await["revision"], 3);
 }
+
+#[tokio::test]
+async fn a_container_needs_an_image_and_positive_memory() {
+    let server = TestServer::new();
+    refused_registration(
+        &server,
+        json!({"family": "f", "containerDefinitions": [{"name": "c", "memory": 64}]}),
+        "ClientException",
+        "Container.image should not be null or empty.",
+    )
+    .await;
+    for (member, value) in [("memory", 0), ("memory", -5), ("memoryReservation", 0)] {
+        let mut c = json!({"name": "c", "image": "nginx", "memory": 64});
+        c[member] = json!(value);
+        refused_registration(
+            &server,
+            json!({"family": "f", "containerDefinitions": [c]}),
+            "ClientException",
+            &format!("Invalid '{member}' setting for container 'c'."),
+        )
+        .await;
+    }
+    let (listed, _) = families(&server, json!({})).await;
+    assert!(listed.is_empty(), "{listed:?}");
+}

@@ -52,9 +52,22 @@ pub fn check(tags: Option<&Vec<Tag>>) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// `tags` with `updates` applied by key: a key already there gets the new value, a new
+/// key is appended, and a key repeated in `updates` keeps its last value.
+fn merge(mut tags: Vec<Tag>, updates: &[Tag]) -> Vec<Tag> {
+    for tag in updates {
+        match tags.iter_mut().find(|t| t.key == tag.key) {
+            Some(existing) => existing.value = tag.value.clone(),
+            None => tags.push(tag.clone()),
+        }
+    }
+    tags
+}
+
 /// Sets a resource's tags to exactly `tags` (none: the entry is removed). Used when a
 /// resource is created, so a re-created name does not inherit its predecessor's tags.
 pub async fn replace(ctx: &Ctx, arn: &str, tags: Vec<Tag>) -> Result<(), ApiError> {
+    let tags = merge(Vec::new(), &tags);
     ctx.store
         .tags()
         .update(arn, |_| {
@@ -138,13 +151,10 @@ pub async fn tag_resource(
     ctx.store
         .tags()
         .update(arn, |current| {
-            let mut tags = current.map(|r| r.value.clone()).unwrap_or_default();
-            for tag in &new_tags {
-                match tags.iter_mut().find(|t| t.key == tag.key) {
-                    Some(existing) => existing.value = tag.value.clone(),
-                    None => tags.push(tag.clone()),
-                }
-            }
+            let tags = merge(
+                current.map(|r| r.value.clone()).unwrap_or_default(),
+                &new_tags,
+            );
             if tags.len() > MAX_TAGS {
                 return Err(ApiError::invalid_parameter(format!(
                     "A resource can have at most {MAX_TAGS} tags; this request would give it {}.",
@@ -207,6 +217,17 @@ mod tests {
             key: Some(key.to_owned()),
             value: Some("v".to_owned()),
         }
+    }
+
+    #[test]
+    fn merging_replaces_by_key_and_a_repeated_key_keeps_its_last_value() {
+        let mut b = tag("b");
+        b.value = Some("new".into());
+        let merged = merge(vec![tag("a"), tag("b")], &[b.clone(), tag("c"), tag("c")]);
+        assert_eq!(merged, vec![tag("a"), b, tag("c")]);
+        let mut last = tag("x");
+        last.value = Some("2".into());
+        assert_eq!(merge(Vec::new(), &[tag("x"), last.clone()]), vec![last]);
     }
 
     #[test]

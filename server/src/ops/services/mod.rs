@@ -596,20 +596,36 @@ pub async fn delete(
         .to_owned();
     let force = input.force == Some(true);
     let now = ctx.now;
-    let service = modify_active(&ctx, &cluster, &name, |service| {
-        let replica = service.scheduling_strategy != Some(SchedulingStrategy::Daemon);
-        if replica && service.desired_count.unwrap_or(0) > 0 && !force {
-            return Err(ApiError::invalid_parameter(
-                "The service cannot be stopped while it is scaled above 0.",
-            ));
-        }
-        service.status = Some("DRAINING".to_owned());
-        service.desired_count = Some(0);
-        deployment::scale_primary(service, now);
-        Ok(())
-    })
-    .await?;
-    clusters::adjust_active_services(&ctx, &cluster, -1).await?;
+    // Deleting a service that is already DRAINING or INACTIVE answers it as it is: ECS
+    // treats DeleteService as idempotent (aws/aws-sdk-js#4189 shows success on an
+    // INACTIVE service), and its model has no ServiceNotActiveException for it.
+    let (service, drained_now) = ctx
+        .store
+        .services()
+        .update((cluster.as_str(), name.as_str()), |current| {
+            let Some(record) = current else {
+                return Err(not_found());
+            };
+            let mut state = record.value.clone();
+            if state.service.status.as_deref() != Some("ACTIVE") {
+                return Ok((Write::Keep, (state.service, false)));
+            }
+            let service = &mut state.service;
+            let replica = service.scheduling_strategy != Some(SchedulingStrategy::Daemon);
+            if replica && service.desired_count.unwrap_or(0) > 0 && !force {
+                return Err(ApiError::invalid_parameter(
+                    "The service cannot be stopped while it is scaled above 0.",
+                ));
+            }
+            service.status = Some("DRAINING".to_owned());
+            service.desired_count = Some(0);
+            deployment::scale_primary(service, now);
+            Ok((Write::Put(state.clone()), (state.service, true)))
+        })
+        .await?;
+    if drained_now {
+        clusters::adjust_active_services(&ctx, &cluster, -1).await?;
+    }
     Ok(DeleteServiceResponse {
         service: Some(present(&ctx, &service, false)?),
     })

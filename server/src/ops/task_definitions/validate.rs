@@ -120,6 +120,12 @@ fn check_containers(containers: &[ContainerDefinition]) -> Result<(), ApiError> 
                 "Container names must be unique within a Task Definition.",
             ));
         }
+        // Real ECS: aws/aws-cli#5924, aws-actions/amazon-ecs-render-task-definition#87.
+        if container.image.as_deref().unwrap_or_default().is_empty() {
+            return Err(ApiError::client(
+                "Container.image should not be null or empty.",
+            ));
+        }
     }
     // `essential` defaults to true (ContainerDefinition.essential).
     if !containers.iter().any(|c| c.essential.unwrap_or(true)) {
@@ -174,6 +180,18 @@ pub fn is_fargate_size(cpu: u32, memory: u32) -> bool {
 
 fn check_memory(container: &ContainerDefinition, size: TaskSize) -> Result<(), ApiError> {
     let name = container.name.as_deref().unwrap_or_default();
+    // Real ECS answers "Invalid 'memory' setting for container '<name>'." to a memory of 0
+    // (ansible/ansible#67647); a non-positive reservation is refused the same way.
+    for (member, value) in [
+        ("memory", container.memory),
+        ("memoryReservation", container.memory_reservation),
+    ] {
+        if value.is_some_and(|v| v <= 0) {
+            return Err(ApiError::client(format!(
+                "Invalid '{member}' setting for container '{name}'."
+            )));
+        }
+    }
     if container.memory.is_none() && container.memory_reservation.is_none() && size.memory.is_none()
     {
         return Err(ApiError::client(format!(
