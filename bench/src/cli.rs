@@ -19,12 +19,19 @@ pub struct Cli {
     #[arg(long, env = "KUBECS_BENCH_PYTHON", default_value = "python3")]
     pub python: String,
 
+    /// Only these scenarios (names as printed, matched by prefix, e.g.
+    /// `DescribeServices,ListTaskDefinitions`): for profiling one of them. The stores of
+    /// the ListTaskDefinitions phases are built only when it is selected.
+    #[arg(long, value_delimiter = ',')]
+    pub scenarios: Option<Vec<String>>,
+
     /// Skip moto (kubecs figures only, no ratios).
     #[arg(long)]
     pub no_moto: bool,
 
     /// A few seconds in total: tiny durations, small stores, concurrency 1 and 8; exits
-    /// non-zero if any request failed. Writes no results unless --json/--markdown say so.
+    /// non-zero if any request failed. Writes no results unless --json/--markdown say so (nor does a
+    /// run narrowed with --scenarios).
     #[arg(long)]
     pub smoke: bool,
 
@@ -73,6 +80,7 @@ pub struct Cli {
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub smoke: bool,
+    pub scenarios: Option<Vec<String>>,
     pub kubecs_bin: PathBuf,
     pub python: String,
     pub moto: bool,
@@ -87,6 +95,15 @@ pub struct Settings {
     pub markdown: Option<PathBuf>,
 }
 
+impl Settings {
+    /// Whether a scenario was selected (all are, unless --scenarios says otherwise).
+    pub fn selected(&self, label: &str) -> bool {
+        self.scenarios
+            .as_ref()
+            .is_none_or(|names| names.iter().any(|n| label.starts_with(n.as_str())))
+    }
+}
+
 /// Upper bound on requests in one timed run, whatever the duration: keeps the sample
 /// buffers bounded even if a server answers implausibly fast.
 pub const MAX_REQUESTS_PER_RUN: u64 = 5_000_000;
@@ -97,8 +114,11 @@ impl Cli {
         let pick =
             |v: Option<u64>, full: u64, small: u64| v.unwrap_or(if smoke { small } else { full });
         let stamp = crate::machine::utc_stamp();
+        // Only a complete run updates the repository's figures by default.
+        let complete = !smoke && self.scenarios.is_none();
         Settings {
             smoke,
+            scenarios: self.scenarios,
             kubecs_bin: self.kubecs_bin.unwrap_or_else(|| {
                 PathBuf::from(if smoke {
                     "target/debug/kubecs"
@@ -121,16 +141,16 @@ impl Cli {
                 }
             }),
             small_revisions: pick(self.small_revisions, 1_000, 100),
-            large_revisions: pick(self.large_revisions, 100_000, 1_000),
-            large_services: pick(self.large_services, 10_000, 100),
+            large_revisions: pick(self.large_revisions, 100_000, 300),
+            large_services: pick(self.large_services, 10_000, 50),
             moto_large_revisions: pick(self.moto_large_revisions, 10_000, 0),
             moto_preload_budget: Duration::from_secs_f64(self.moto_preload_budget_secs.max(1.0)),
             json: self
                 .json
-                .or_else(|| (!smoke).then(|| PathBuf::from(format!("bench/results/{stamp}.json")))),
+                .or_else(|| complete.then(|| PathBuf::from(format!("bench/results/{stamp}.json")))),
             markdown: self
                 .markdown
-                .or_else(|| (!smoke).then(|| PathBuf::from("BENCHMARKS.md"))),
+                .or_else(|| complete.then(|| PathBuf::from("BENCHMARKS.md"))),
         }
     }
 }

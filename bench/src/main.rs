@@ -106,10 +106,17 @@ async fn run(s: &cli::Settings) -> anyhow::Result<Results> {
                 .with_context(|| format!("preparing {}", server.kind.name()))?;
         }
         for scenario in Scenario::OPERATIONS {
+            if !s.selected(scenario.label()) {
+                continue;
+            }
             for &c in &s.concurrency {
                 measure_pair(s, &mut results, &kubecs, moto.as_ref(), scenario, "ops", c).await?;
             }
         }
+    }
+
+    if !s.selected(Scenario::ListTaskDefinitionsPage.label()) {
+        return finish(s, results, moto);
     }
 
     // Phase 2: ListTaskDefinitions on the small store.
@@ -238,6 +245,15 @@ async fn run(s: &cli::Settings) -> anyhow::Result<Results> {
         scenarios::REVISIONS_PER_FAMILY
     ));
     results.notes.push("The load generator runs on one thread of the same 2-core machine as the server; its own CPU per request is in the JSON (`client_cpu_us_per_request`).".into());
+    finish(s, results, moto)
+}
+
+/// Stops moto, stamps the end load and writes the results where asked.
+fn finish(
+    s: &cli::Settings,
+    mut results: Results,
+    moto: Option<Server>,
+) -> anyhow::Result<Results> {
     results.machine.loadavg_end = machine::loadavg();
     drop(moto);
 

@@ -78,14 +78,15 @@ pub fn print_pair(kubecs: &RunStats, moto: Option<&RunStats>) {
         )
     };
     println!(
-        "{} [{}] c={}:\n  kubecs {}",
+        "{} [{}] c={}:\n  {:<6} {}",
         kubecs.scenario,
         kubecs.store,
         kubecs.concurrency,
+        kubecs.server.name(),
         line(kubecs)
     );
     if let Some(m) = moto {
-        println!("  moto   {}", line(m));
+        println!("  {:<6} {}", m.server.name(), line(m));
         println!(
             "  kubecs/moto: throughput {}, CPU/request 1/{}",
             ratio(kubecs.requests_per_sec, m.requests_per_sec),
@@ -150,6 +151,7 @@ pub fn markdown(results: &Results) -> String {
         "- Each run: closed loop, {} s, concurrency {:?}; every request signed with SigV4 by the tool; kubecs with SigV4 verification and durable (group-committed, fsynced) storage on.\n",
         results.duration_secs, results.concurrency
     );
+    targets_table(results, &mut md);
     ops_table(results, &mut md);
     list_table(results, &mut md);
     preload_table(results, &mut md);
@@ -170,40 +172,135 @@ fn ops_table(results: &Results, md: &mut String) {
             scenarios.push((&r.scenario, &r.store));
         }
     }
+    let dash = || "–".to_owned();
     for (scenario, store) in scenarios {
         for &c in &results.concurrency {
-            let Some(k) = results.find(Kind::Kubecs, scenario, store, c) else {
-                continue;
-            };
+            let kubecs = results.find(Kind::Kubecs, scenario, store, c);
             let moto = results.find(Kind::Moto, scenario, store, c);
+            if kubecs.is_none() && moto.is_none() {
+                continue;
+            }
             let label = if store == "ops" {
                 scenario.to_owned()
             } else {
                 format!("{scenario}, {store}")
             };
-            let _ =
-                writeln!(
-                md,
-                "| {label} | {c} | {} | {} | {} | {} / {} / {} | {} | {:.1} | {} | {:.1} | {}/{} |",
-                num(k.requests_per_sec),
-                moto.map_or("–".into(), |m| num(m.requests_per_sec)),
-                moto.map_or("–".into(), |m| ratio(k.requests_per_sec, m.requests_per_sec)),
-                ms(k.p50_us),
-                ms(k.p99_us),
-                ms(k.max_us),
-                moto.map_or("–".into(), |m| format!("{} / {}", ms(m.p50_us), ms(m.p99_us))),
-                k.server_cpu_us_per_request,
-                moto.map_or("–".into(), |m| num(m.server_cpu_us_per_request)),
-                k.server_rss_mib,
-                k.errors,
-                moto.map_or("–".into(), |m| m.errors.to_string()),
-            );
+            let cells = [
+                kubecs.map_or_else(dash, |k| num(k.requests_per_sec)),
+                moto.map_or_else(dash, |m| num(m.requests_per_sec)),
+                kubecs
+                    .zip(moto)
+                    .map_or_else(dash, |(k, m)| ratio(k.requests_per_sec, m.requests_per_sec)),
+                kubecs.map_or_else(dash, |k| {
+                    format!("{} / {} / {}", ms(k.p50_us), ms(k.p99_us), ms(k.max_us))
+                }),
+                moto.map_or_else(dash, |m| format!("{} / {}", ms(m.p50_us), ms(m.p99_us))),
+                kubecs.map_or_else(dash, |k| format!("{:.1}", k.server_cpu_us_per_request)),
+                moto.map_or_else(dash, |m| num(m.server_cpu_us_per_request)),
+                kubecs.map_or_else(dash, |k| format!("{:.1}", k.server_rss_mib)),
+                format!(
+                    "{}/{}",
+                    kubecs.map_or_else(dash, |k| k.errors.to_string()),
+                    moto.map_or_else(dash, |m| m.errors.to_string())
+                ),
+            ];
+            let _ = writeln!(md, "| {label} | {c} | {} |", cells.join(" | "));
         }
     }
     let _ = writeln!(md);
 }
 
-fn list_table(results: &Results, md: &mut String) {
+/// The targets against this run's figures (a report, never a pass/fail gate).
+fn targets_table(results: &Results, md: &mut String) {
+    let top = results.concurrency.iter().copied().max().unwrap_or(1);
+    let verdict = |ok: bool| if ok { "met" } else { "**missed**" };
+    let mut rows: Vec<(String, &str, String, &str)> = Vec::new();
+    for scenario in ["RegisterTaskDefinition", "DescribeServices(10)"] {
+        let cpu: Vec<f64> = results
+            .runs
+            .iter()
+            .filter(|r| r.server == Kind::Kubecs && r.store == "ops" && r.scenario == scenario)
+            .map(|r| r.server_cpu_us_per_request)
+            .collect();
+        if let (Some(best), Some(worst)) = (
+            cpu.iter().copied().reduce(f64::min),
+            cpu.iter().copied().reduce(f64::max),
+        ) {
+            rows.push((
+                format!("CPU per request, {scenario}"),
+                "≤ 30 µs",
+                format!("{best:.0}–{worst:.0} µs (c = {:?})", results.concurrency),
+                verdict(worst <= 30.0),
+            ));
+        }
+    }
+    let tops = results
+        .runs
+        .iter()
+        .filter(|r| r.server == Kind::Kubecs && r.concurrency == top && r.store == "ops");
+    for k in tops {
+        if let Some(m) = results.find(Kind::Moto, &k.scenario, &k.store, top) {
+            let x = k.requests_per_sec / m.requests_per_sec.max(f64::MIN_POSITIVE);
+            rows.push((
+                format!("throughput vs moto, {}, c={top}", k.scenario),
+                "≥ 100×",
+                format!("{x:.0}×"),
+                verdict(x >= 100.0),
+            ));
+        }
+        rows.push((
+            format!("p99, {}, c={top}", k.scenario),
+            "< 5 ms",
+            format!("{} ms", ms(k.p99_us)),
+            verdict(k.p99_us < 5000.0),
+        ));
+    }
+    let flat = list_ratios(results);
+    if let Some(worst) = flat.iter().copied().reduce(f64::max) {
+        let all: Vec<String> = flat.iter().map(|f| format!("{f:.2}×")).collect();
+        rows.push((
+            "ListTaskDefinitions page p50, large / small store".into(),
+            "≤ 1.5×",
+            format!("{} (c = {:?})", all.join(", "), results.concurrency),
+            verdict(worst <= 1.5),
+        ));
+    }
+    if let Some(l) = &results.large_store {
+        let peak = [
+            l.hwm_after_preload_mib,
+            l.hwm_after_list_runs_mib,
+            l.hwm_after_reopen_list_mib,
+        ]
+        .into_iter()
+        .fold(0.0, f64::max);
+        let mb = peak * 1024.0 * 1024.0 / 1e6;
+        rows.push((
+            format!(
+                "peak RSS with {} revisions and {} services",
+                num(l.revisions as f64),
+                num(l.services as f64)
+            ),
+            "< 100 MB",
+            format!("{peak:.1} MiB = {mb:.1} MB"),
+            verdict(mb < 100.0),
+        ));
+        rows.push((
+            "reopen that store (spawn to healthy)".into(),
+            "< 1 s",
+            format!("{:.0} ms", l.open_to_healthy_ms),
+            verdict(l.open_to_healthy_ms < 1000.0),
+        ));
+    }
+    let _ = writeln!(md, "| Target | Goal | This run | |");
+    let _ = writeln!(md, "|---|---|---|---|");
+    for (what, goal, value, v) in rows {
+        let _ = writeln!(md, "| {what} | {goal} | {value} | {v} |");
+    }
+    let _ = writeln!(md);
+}
+
+/// The first two stores kubecs's ListTaskDefinitions ran on (small, large).
+fn list_stores(results: &Results) -> Option<(&str, &str)> {
     let list = crate::scenarios::Scenario::ListTaskDefinitionsPage.label();
     let mut stores: Vec<&str> = Vec::new();
     for r in results
@@ -215,7 +312,29 @@ fn list_table(results: &Results, md: &mut String) {
             stores.push(&r.store);
         }
     }
-    let (Some(small), Some(large)) = (stores.first(), stores.get(1)) else {
+    Some((stores.first()?, stores.get(1)?))
+}
+
+/// p50 of the large store's page over the small store's, per concurrency.
+fn list_ratios(results: &Results) -> Vec<f64> {
+    let list = crate::scenarios::Scenario::ListTaskDefinitionsPage.label();
+    let Some((small, large)) = list_stores(results) else {
+        return Vec::new();
+    };
+    results
+        .concurrency
+        .iter()
+        .filter_map(|&c| {
+            let s = results.find(Kind::Kubecs, list, small, c)?;
+            let l = results.find(Kind::Kubecs, list, large, c)?;
+            Some(l.p50_us / s.p50_us.max(f64::MIN_POSITIVE))
+        })
+        .collect()
+}
+
+fn list_table(results: &Results, md: &mut String) {
+    let list = crate::scenarios::Scenario::ListTaskDefinitionsPage.label();
+    let Some((small, large)) = list_stores(results) else {
         return;
     };
     let _ = writeln!(
