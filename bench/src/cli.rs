@@ -91,6 +91,8 @@ pub struct Settings {
     pub large_services: u64,
     pub moto_large_revisions: u64,
     pub moto_preload_budget: Duration,
+    /// Pause after a large preload before measuring.
+    pub settle: Duration,
     pub json: Option<PathBuf>,
     pub markdown: Option<PathBuf>,
 }
@@ -145,6 +147,7 @@ impl Cli {
             large_services: pick(self.large_services, 10_000, 50),
             moto_large_revisions: pick(self.moto_large_revisions, 10_000, 0),
             moto_preload_budget: Duration::from_secs_f64(self.moto_preload_budget_secs.max(1.0)),
+            settle: Duration::from_secs(if smoke { 0 } else { 3 }),
             json: self
                 .json
                 .or_else(|| complete.then(|| PathBuf::from(format!("bench/results/{stamp}.json")))),

@@ -179,6 +179,9 @@ async fn run(s: &cli::Settings) -> anyhow::Result<Results> {
             KUBECS_PRELOAD_LIMIT,
         )
         .await?;
+        // Let the store's background writes after a large preload finish, so they are not
+        // billed to the first measured run.
+        tokio::time::sleep(s.settle).await;
         let mem = procfs::memory(kubecs.pid()).unwrap_or_default();
         (large.rss_after_preload_mib, large.hwm_after_preload_mib) =
             (kib_to_mib(mem.rss_kib), kib_to_mib(mem.hwm_kib));
