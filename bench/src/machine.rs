@@ -16,6 +16,11 @@ pub struct Machine {
     /// make figures noisy, and this is how a reader can tell.
     pub loadavg_start: String,
     pub loadavg_end: String,
+    /// Share of CPU time the hypervisor took from this VM during the run (`steal` in
+    /// `/proc/stat`): other tenants of the host slow every figure, and this shows how much.
+    pub steal_percent: f64,
+    #[serde(skip)]
+    pub cpu_at_start: Option<CpuCounters>,
     pub kubecs_git_rev: String,
     pub moto_version: String,
     pub rustc: String,
@@ -46,6 +51,8 @@ impl Machine {
             kernel: read_trimmed("/proc/sys/kernel/osrelease"),
             loadavg_start: loadavg(),
             loadavg_end: String::new(),
+            steal_percent: 0.0,
+            cpu_at_start: CpuCounters::read(),
             kubecs_git_rev: if dirty { format!("{rev}+dirty") } else { rev },
             moto_version: if with_moto {
                 output(python, &["-c", "import moto; print(moto.__version__)"])
@@ -54,6 +61,45 @@ impl Machine {
             },
             rustc: output("rustc", &["--version"]),
         }
+    }
+}
+
+impl Machine {
+    /// Stamps the end of the run: load average and the steal share since the start.
+    pub fn finish(&mut self) {
+        self.loadavg_end = loadavg();
+        if let (Some(a), Some(b)) = (self.cpu_at_start, CpuCounters::read()) {
+            let total = b.total.saturating_sub(a.total);
+            if total > 0 {
+                self.steal_percent = 100.0 * b.steal.saturating_sub(a.steal) as f64 / total as f64;
+            }
+        }
+    }
+}
+
+/// The machine-wide CPU counters of `/proc/stat` (ticks).
+#[derive(Debug, Clone, Copy)]
+pub struct CpuCounters {
+    total: u64,
+    steal: u64,
+}
+
+impl CpuCounters {
+    fn read() -> Option<CpuCounters> {
+        let stat = std::fs::read_to_string("/proc/stat").ok()?;
+        let fields: Vec<u64> = stat
+            .lines()
+            .next()?
+            .split_whitespace()
+            .skip(1)
+            .filter_map(|f| f.parse().ok())
+            .collect();
+        // user nice system idle iowait irq softirq steal guest guest_nice; guest time is
+        // already counted in user, so the total stops at steal.
+        Some(CpuCounters {
+            total: fields.iter().take(8).sum(),
+            steal: *fields.get(7)?,
+        })
     }
 }
 

@@ -257,7 +257,7 @@ fn finish(
     mut results: Results,
     moto: Option<Server>,
 ) -> anyhow::Result<Results> {
-    results.machine.loadavg_end = machine::loadavg();
+    results.machine.finish();
     drop(moto);
 
     if let Some(path) = &s.json {

@@ -138,8 +138,8 @@ pub fn markdown(results: &Results) -> String {
     let _ = writeln!(md, "```sh\n{}\n```\n", results.command);
     let _ = writeln!(
         md,
-        "- Machine: {} cores ({}), {} MiB memory, Linux {}; load average (1/5/15 min) {} at start, {} at end.",
-        m.nproc, m.cpu_model, num(m.mem_total_mib as f64), m.kernel, m.loadavg_start, m.loadavg_end
+        "- Machine: {} cores ({}), {} MiB memory, Linux {}; load average (1/5/15 min) {} at start, {} at end; {:.1}% of the CPU time stolen by the hypervisor during the run.",
+        m.nproc, m.cpu_model, num(m.mem_total_mib as f64), m.kernel, m.loadavg_start, m.loadavg_end, m.steal_percent
     );
     let _ = writeln!(
         md,
