@@ -95,6 +95,20 @@ fn service_name<'a>(ctx: &Ctx, cluster: &str, ident: &'a str) -> Result<Option<&
     })
 }
 
+/// The (cluster, service name) an UpdateService or DeleteService request refers to: the
+/// cluster must be ACTIVE, and a service ARN of another cluster names nothing here.
+fn locate(
+    ctx: &Ctx,
+    cluster: Option<&str>,
+    service: Option<&str>,
+) -> Result<(String, String), ApiError> {
+    let cluster = clusters::require_active(ctx, cluster)?;
+    let name = service_name(ctx, &cluster, service.unwrap_or_default())?
+        .ok_or_else(not_found)?
+        .to_owned();
+    Ok((cluster, name))
+}
+
 /// The task definition a service may use: it must exist and be ACTIVE.
 fn active_task_definition(ctx: &Ctx, ident: &str) -> Result<TaskDefinition, ApiError> {
     let reference = task_definition_ref::parse(ctx, ident)?;
@@ -483,11 +497,7 @@ pub async fn update(
     ctx: Ctx,
     input: UpdateServiceRequest,
 ) -> Result<UpdateServiceResponse, ApiError> {
-    let cluster = clusters::require_active(&ctx, input.cluster.as_deref())?;
-    let ident = input.service.clone().unwrap_or_default();
-    let name = service_name(&ctx, &cluster, &ident)?
-        .ok_or_else(not_found)?
-        .to_owned();
+    let (cluster, name) = locate(&ctx, input.cluster.as_deref(), input.service.as_deref())?;
     if let Some(count) = input.desired_count {
         if count < 0 {
             return Err(ApiError::invalid_parameter(format!(
@@ -590,11 +600,7 @@ pub async fn delete(
     ctx: Ctx,
     input: DeleteServiceRequest,
 ) -> Result<DeleteServiceResponse, ApiError> {
-    let cluster = clusters::require_active(&ctx, input.cluster.as_deref())?;
-    let ident = input.service.clone().unwrap_or_default();
-    let name = service_name(&ctx, &cluster, &ident)?
-        .ok_or_else(not_found)?
-        .to_owned();
+    let (cluster, name) = locate(&ctx, input.cluster.as_deref(), input.service.as_deref())?;
     let force = input.force == Some(true);
     let now = ctx.now;
     // Deleting a service that is already DRAINING or INACTIVE answers it as it is: ECS
