@@ -60,8 +60,24 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/readyz", get(http::health::readyz))
         .merge(api)
         .fallback(http::api::not_found)
+        // A bug must not drop the client's connection: a panic becomes ServerException
+        // (inside the request-id layer, so the answer still carries its request id).
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            answer_panic,
+        ))
         .layer(axum::middleware::from_fn(http::request_id::tag_and_log))
         .with_state(state)
+}
+
+/// The answer to a request whose handler panicked: a generic 500; the log has the detail.
+fn answer_panic(payload: Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let detail = payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_owned());
+    crate::error::ApiError::internal(&format!("handler panicked: {detail}")).into_response()
 }
 
 /// Serves until `shutdown` resolves, then drains in-flight requests for at most `grace`
@@ -115,4 +131,21 @@ pub async fn shutdown_signal() {
         _ = term => {},
     }
     tracing::info!("shutdown signal received; draining requests");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::BodyExt;
+
+    #[tokio::test]
+    async fn a_panic_becomes_a_server_exception_that_reveals_nothing_internal() {
+        let response = answer_panic(Box::new("secret internal detail"));
+        assert_eq!(response.status().as_u16(), 500);
+        assert_eq!(response.headers()["x-amzn-errortype"], "ServerException");
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        let text = String::from_utf8_lossy(&body);
+        assert!(text.contains("\"__type\":\"ServerException\""), "{text}");
+        assert!(!text.contains("secret"), "{text}");
+    }
 }

@@ -43,7 +43,8 @@ pub fn check(tags: Option<&Vec<Tag>>) -> Result<(), ApiError> {
         if key.is_empty() {
             return Err(ApiError::invalid_parameter("Tag keys must not be empty."));
         }
-        if key.len() >= 4 && key[..4].eq_ignore_ascii_case("aws:") {
+        // `get`, not indexing: a key like "abcé" has no character boundary at byte 4.
+        if key.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("aws:")) {
             return Err(ApiError::invalid_parameter(format!(
                 "Tag key '{key}' is invalid: the aws: prefix is reserved for AWS use."
             )));
@@ -236,6 +237,9 @@ mod tests {
         assert!(check(Some(&vec![tag("aws:x")])).is_err());
         assert!(check(Some(&vec![tag("AWS:x")])).is_err());
         assert!(check(Some(&vec![tag("")])).is_err());
+        // A multi-byte character across byte 4 must not panic the request.
+        assert!(check(Some(&vec![tag("abcé")])).is_ok());
+        assert!(check(Some(&vec![tag("é")])).is_ok());
         assert!(check(None).is_ok());
     }
 }
