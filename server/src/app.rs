@@ -2,7 +2,7 @@
 
 use crate::arn::ArnBuilder;
 use crate::config::Config;
-use crate::context::Clock;
+use crate::context::{Caches, Clock};
 use crate::http;
 use crate::http::auth::Auth;
 use axum::routing::{any, get};
@@ -23,6 +23,7 @@ pub struct AppState {
     pub max_body_bytes: usize,
     pub request_timeout: Duration,
     pub auth: Auth,
+    pub caches: Arc<Caches>,
 }
 
 impl AppState {
@@ -36,6 +37,7 @@ impl AppState {
             max_body_bytes: config.max_body_bytes,
             request_timeout: config.request_timeout(),
             auth,
+            caches: Arc::default(),
         }
     }
 }

@@ -4,7 +4,8 @@
 use crate::arn::ArnBuilder;
 use kubecs_api_models::Timestamp;
 use kubecs_sigv4::Caller;
-use kubecs_storage::Store;
+use kubecs_storage::{DerivedCache, Store};
+use serde_json::value::RawValue;
 use std::sync::Arc;
 
 /// The time source; fixed in tests that compare timestamps.
@@ -33,4 +34,25 @@ pub struct Ctx {
     pub caller: Caller,
     pub request_id: Arc<str>,
     pub now: Timestamp,
+    pub caches: Arc<Caches>,
+}
+
+/// Values derived from stored records, shared by all requests (see
+/// `kubecs_storage::DerivedCache`: an entry is used only while its record is unchanged).
+#[derive(Debug)]
+pub struct Caches {
+    /// Each service as DescribeServices shows it without tags, as encoded JSON.
+    pub service_wire: DerivedCache<Box<RawValue>>,
+}
+
+/// Services whose encoded form is kept: DescribeServices' hot set. About 2.5 KB each
+/// (stored record plus wire JSON), so ~10 MB at most.
+const SERVICE_WIRE_ENTRIES: usize = 4096;
+
+impl Default for Caches {
+    fn default() -> Self {
+        Caches {
+            service_wire: DerivedCache::new(SERVICE_WIRE_ENTRIES),
+        }
+    }
 }

@@ -4,6 +4,11 @@ use clap::Parser;
 use kubecs_server::config::Config;
 use std::process::ExitCode;
 
+/// Requests allocate many small, short-lived buffers (headers, JSON, strings); mimalloc's
+/// thread-local free lists serve them for a fraction of glibc malloc's CPU.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let config = Config::parse();
     kubecs_server::telemetry::init(config.log_format);

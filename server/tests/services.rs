@@ -234,6 +234,30 @@ async fn describe_services_reports_unknown_names_as_missing_and_includes_tags_on
     );
     let plain = describe(&server, "a").await;
     assert!(plain.get("tags").is_none());
+    // Tags changed after the service was described show up on the next describe.
+    let tagged = server
+        .call(
+            "TagResource",
+            json!({"resourceArn": format!("{ARN}:service/default/a"),
+                   "tags": [{"key": "env", "value": "prod"}]}),
+        )
+        .await;
+    assert_eq!(tagged.status, StatusCode::OK, "{}", tagged.text);
+    let again = server
+        .call(
+            "DescribeServices",
+            json!({"services": ["a"], "include": ["TAGS"]}),
+        )
+        .await;
+    let tags = again.body["services"][0]["tags"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(tags.len(), 2, "{tags:?}");
+    assert!(
+        tags.contains(&json!({"key": "env", "value": "prod"})),
+        "{tags:?}"
+    );
     let eleven: Vec<String> = (0..11).map(|i| format!("s{i}")).collect();
     let too_many = server
         .call("DescribeServices", json!({"services": eleven}))
@@ -281,6 +305,9 @@ async fn scaling_alone_keeps_the_deployment_and_a_new_task_definition_starts_one
     )
     .await;
     let first_id = created["deployments"][0]["id"].clone();
+    // Described once before the change: DescribeServices keeps encoded services, and
+    // must never answer with the one it encoded before an update.
+    assert_eq!(describe(&server, "u").await["desiredCount"], 1);
 
     let scaled = server
         .call("UpdateService", json!({"service": "u", "desiredCount": 3}))
@@ -291,6 +318,9 @@ async fn scaling_alone_keeps_the_deployment_and_a_new_task_definition_starts_one
     assert_eq!(service["deployments"].as_array().unwrap().len(), 1);
     assert_eq!(service["deployments"][0]["id"], first_id);
     assert_eq!(service["deployments"][0]["desiredCount"], 3);
+    let described = describe(&server, "u").await;
+    assert_eq!(described["desiredCount"], 3);
+    assert_eq!(described["deployments"][0]["desiredCount"], 3);
 
     let rolled = server
         .call(

@@ -9,6 +9,7 @@
 //!
 //! Nothing outside this crate sees sled: the engine can change without touching handlers.
 
+mod derived;
 mod durability;
 mod ecs;
 pub use ecs::ServiceState;
@@ -23,6 +24,7 @@ mod table;
 mod task_definitions;
 mod token;
 
+pub use derived::DerivedCache;
 pub use error::{OpenError, StoreError};
 pub use feed::{Change, ChangeReceiver, TableId};
 pub use key::{AsKey, Key, KeyError, KeyPrefix};

@@ -58,6 +58,7 @@ async fn handle(state: &AppState, request: Request) -> Result<Response, ApiError
         caller,
         request_id: request_id.0,
         now: state.clock.now(),
+        caches: state.caches.clone(),
     };
     match tokio::time::timeout(state.request_timeout, dispatch(operation, ctx, &body)).await {
         Ok(result) => result,

@@ -7,19 +7,21 @@
 //! workload and marks it INACTIVE (`kubecs_reconciler::status::complete_drain`).
 
 mod deployment;
+mod wire;
 
 use crate::context::Ctx;
 use crate::error::ApiError;
 use crate::ops::{clusters, names, tags, task_definition_ref};
 use kubecs_api_models::{
     CreateServiceRequest, CreateServiceResponse, DeleteServiceRequest, DeleteServiceResponse,
-    DeploymentController, DeploymentControllerType, DescribeServicesRequest,
-    DescribeServicesResponse, ErrorCode, Failure, LaunchType, ListServicesByNamespaceRequest,
-    ListServicesByNamespaceResponse, ListServicesRequest, ListServicesResponse, LoadBalancer,
-    NetworkMode, Operation, PropagateTags, SchedulingStrategy, Service, ServiceField,
-    TaskDefinition, TaskDefinitionStatus, UpdateServiceRequest, UpdateServiceResponse,
+    DeploymentController, DeploymentControllerType, DescribeServicesRequest, ErrorCode, Failure,
+    LaunchType, ListServicesByNamespaceRequest, ListServicesByNamespaceResponse,
+    ListServicesRequest, ListServicesResponse, LoadBalancer, NetworkMode, Operation, PropagateTags,
+    SchedulingStrategy, Service, ServiceField, TaskDefinition, TaskDefinitionStatus,
+    UpdateServiceRequest, UpdateServiceResponse,
 };
 use kubecs_storage::{KeyPrefix, Order, PageToken, ServiceState, Write};
+use wire::{DescribedServices, WireService};
 
 /// The operations this module implements.
 pub const OPERATIONS: &[Operation] = &[
@@ -330,7 +332,7 @@ pub async fn create(
 pub async fn describe(
     ctx: Ctx,
     input: DescribeServicesRequest,
-) -> Result<DescribeServicesResponse, ApiError> {
+) -> Result<DescribedServices, ApiError> {
     let cluster = clusters::require_active(&ctx, input.cluster.as_deref())?;
     let idents = input.services.clone().unwrap_or_default();
     if idents.is_empty() {
@@ -348,12 +350,24 @@ pub async fn describe(
     let mut services = Vec::new();
     let mut failures = Vec::new();
     for ident in &idents {
-        let record = match service_name(&ctx, &cluster, ident)? {
-            Some(name) => ctx.store.services().get((cluster.as_str(), name))?,
+        let found = match service_name(&ctx, &cluster, ident)? {
+            Some(name) => ctx
+                .store
+                .services()
+                .get_derived(
+                    (cluster.as_str(), name),
+                    &ctx.caches.service_wire,
+                    |record| wire::encode(record.value.service),
+                )?
+                .map(|plain| (name, plain)),
             None => None,
         };
-        match record {
-            Some(record) => services.push(present(&ctx, record.value.service, include_tags)?),
+        match found {
+            Some((name, plain)) if include_tags => {
+                let tags = tags::of(&ctx, &ctx.arns.service(&cluster, name))?;
+                services.push(WireService::tagged(&plain, &tags)?);
+            }
+            Some((_, plain)) => services.push(WireService::Plain(plain)),
             None => failures.push(Failure {
                 arn: Some(if ident.starts_with("arn:") {
                     ident.clone()
@@ -365,10 +379,7 @@ pub async fn describe(
             }),
         }
     }
-    Ok(DescribeServicesResponse {
-        services: Some(services),
-        failures: Some(failures),
-    })
+    Ok(DescribedServices { services, failures })
 }
 
 /// `maxResults` within ECS's bounds, and the page token if one was sent.
