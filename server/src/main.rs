@@ -11,7 +11,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let config = Config::parse();
-    kubecs_server::telemetry::init(config.log_format);
+    // Dropped last (after the runtime), writing out every buffered log line.
+    let log = kubecs_server::telemetry::init(config.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -26,6 +27,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             tracing::error!("{err:#}");
+            log.flush();
             eprintln!("kubecs: {err:#}");
             ExitCode::FAILURE
         }
