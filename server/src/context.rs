@@ -43,16 +43,21 @@ pub struct Ctx {
 pub struct Caches {
     /// Each service as DescribeServices shows it without tags, as encoded JSON.
     pub service_wire: DerivedCache<Box<RawValue>>,
+    /// Whether each cluster is ACTIVE, the check every service request makes.
+    pub cluster_active: DerivedCache<bool>,
 }
 
 /// Services whose encoded form is kept: DescribeServices' hot set. About 2.5 KB each
 /// (stored record plus wire JSON), so ~10 MB at most.
 const SERVICE_WIRE_ENTRIES: usize = 4096;
+/// Clusters whose status is kept (a cluster record is well under a kilobyte).
+const CLUSTER_ENTRIES: usize = 1024;
 
 impl Default for Caches {
     fn default() -> Self {
         Caches {
             service_wire: DerivedCache::new(SERVICE_WIRE_ENTRIES),
+            cluster_active: DerivedCache::new(CLUSTER_ENTRIES),
         }
     }
 }

@@ -562,3 +562,40 @@ async fn resources_are_tagged_untagged_and_listed_by_arn() {
         over.text
     );
 }
+
+#[tokio::test]
+async fn a_cluster_deleted_after_use_refuses_service_calls() {
+    let server = TestServer::new();
+    let created = server
+        .call("CreateCluster", json!({"clusterName": "brief"}))
+        .await;
+    assert_eq!(created.status, StatusCode::OK, "{}", created.text);
+    task_definition(&server, "web", TaskDefinitionStatus::Active).await;
+    // Used while ACTIVE (the ACTIVE check is kept per stored cluster version)...
+    let described = server
+        .call(
+            "DescribeServices",
+            json!({"cluster": "brief", "services": ["none"]}),
+        )
+        .await;
+    assert_eq!(described.status, StatusCode::OK, "{}", described.text);
+    let deleted = server
+        .call("DeleteCluster", json!({"cluster": "brief"}))
+        .await;
+    assert_eq!(deleted.status, StatusCode::OK, "{}", deleted.text);
+    // ...and refused once it is INACTIVE.
+    let described = server
+        .call(
+            "DescribeServices",
+            json!({"cluster": "brief", "services": ["none"]}),
+        )
+        .await;
+    assert_eq!(described.error_type(), "ClusterNotFoundException");
+    let answer = server
+        .call(
+            "CreateService",
+            json!({"cluster": "brief", "serviceName": "s", "taskDefinition": "web", "desiredCount": 0}),
+        )
+        .await;
+    assert_eq!(answer.error_type(), "ClusterNotFoundException");
+}
