@@ -9,6 +9,7 @@
 //!
 //! Nothing outside this crate sees sled: the engine can change without touching handlers.
 
+mod batch;
 mod derived;
 mod durability;
 mod ecs;
@@ -24,6 +25,7 @@ mod table;
 mod task_definitions;
 mod token;
 
+pub use batch::Batch;
 pub use derived::DerivedCache;
 pub use error::{OpenError, StoreError};
 pub use feed::{Change, ChangeReceiver, TableId};

@@ -117,39 +117,15 @@ impl<K: Key, V: Serialize + DeserializeOwned> Table<K, V> {
     /// must be pure. `Put` bumps `generation` unless the value is unchanged, and keeps
     /// `observed_generation`. Returns once the write — and whatever `f` saw, in case it
     /// was another writer's not-yet-acknowledged write — is durable.
-    pub async fn update<Q, F, R, E>(&self, key: Q, mut f: F) -> Result<R, E>
+    pub async fn update<Q, F, R, E>(&self, key: Q, f: F) -> Result<R, E>
     where
         Q: AsKey<K>,
         F: FnMut(Option<&Record<V>>) -> Result<(Write<V>, R), E>,
         E: From<StoreError>,
     {
-        let key = key.encode_key();
-        let (changed, result) = loop {
-            let old_bytes = self.tree.get(&key).map_err(StoreError::from)?;
-            let old = old_bytes
-                .as_ref()
-                .map(|b| record::decode::<V>(self.name(), &key, b))
-                .transpose()?;
-            let (write, result) = f(old.as_ref())?;
-            let old_pair = old_bytes.as_deref().zip(old.as_ref());
-            let Some(new) = record::apply(self.name(), old_pair, write)? else {
-                break (false, result);
-            };
-            match self
-                .tree
-                .compare_and_swap(&key, old_bytes, new)
-                .map_err(StoreError::from)?
-            {
-                Ok(()) => break (true, result),
-                Err(_) => continue, // Someone else wrote in between: decide again.
-            }
-        };
-        let changes = if changed {
-            vec![Change::new(self.id, key)]
-        } else {
-            Vec::new()
-        };
-        self.store.commit(changes).await?;
+        let mut batch = self.store.batch();
+        let result = self.update_in(&mut batch, key, f)?;
+        batch.commit().await?;
         Ok(result)
     }
 

@@ -16,7 +16,7 @@ use kubecs_api_models::{
     UpdateClusterRequest, UpdateClusterResponse, UpdateClusterSettingsRequest,
     UpdateClusterSettingsResponse,
 };
-use kubecs_storage::{KeyPrefix, Order, PageToken, Table, Write};
+use kubecs_storage::{Batch, KeyPrefix, Order, PageToken, Table, Write};
 
 const DEFAULT_CLUSTER: &str = "default";
 const ACTIVE: &str = "ACTIVE";
@@ -101,19 +101,23 @@ pub fn require_active(ctx: &Ctx, ident: Option<&str>) -> Result<String, ApiError
     }
 }
 
-/// Keeps `activeServicesCount` true as services enter and leave ACTIVE.
-pub async fn adjust_active_services(ctx: &Ctx, name: &str, delta: i32) -> Result<(), ApiError> {
-    clusters(ctx)
-        .update(name, |current| {
-            let Some(record) = current else {
-                return Ok::<_, ApiError>((Write::Keep, ()));
-            };
-            let mut cluster = record.value.clone();
-            let count = cluster.active_services_count.unwrap_or(0) + delta;
-            cluster.active_services_count = Some(count.max(0));
-            Ok((Write::Put(cluster), ()))
-        })
-        .await
+/// Keeps `activeServicesCount` true as services enter and leave ACTIVE; part of the
+/// `batch` that changed the service.
+pub fn adjust_active_services_in(
+    ctx: &Ctx,
+    batch: &mut Batch,
+    name: &str,
+    delta: i32,
+) -> Result<(), ApiError> {
+    clusters(ctx).update_in(batch, name, |current| {
+        let Some(record) = current else {
+            return Ok::<_, ApiError>((Write::Keep, ()));
+        };
+        let mut cluster = record.value.clone();
+        let count = cluster.active_services_count.unwrap_or(0) + delta;
+        cluster.active_services_count = Some(count.max(0));
+        Ok((Write::Put(cluster), ()))
+    })
 }
 
 /// Merges `updates` into `settings` by name, checking each value.
@@ -290,20 +294,21 @@ pub async fn create(
     };
     // An ACTIVE cluster of that name is returned as it is (CreateCluster is idempotent in
     // ECS); an INACTIVE one is replaced.
-    let (cluster, created) = clusters(&ctx)
-        .update(&name, |current| match current {
+    let mut batch = ctx.store.batch();
+    let (cluster, created) =
+        clusters(&ctx).update_in(&mut batch, &name, |current| match current {
             Some(record) if is_active(&record.value) => {
                 Ok::<_, ApiError>((Write::Keep, (record.value.clone(), false)))
             }
             _ => Ok((Write::Put(fresh.clone()), (fresh.clone(), true))),
-        })
-        .await?;
+        })?;
     if created {
         // A new cluster (perhaps replacing an INACTIVE one of the same ARN) starts with
         // exactly the tags it was created with.
         let tags = input.tags.clone().unwrap_or_default();
-        tags::replace(&ctx, &ctx.arns.cluster(&name), tags).await?;
+        tags::replace_in(&ctx, &mut batch, &ctx.arns.cluster(&name), tags)?;
     }
+    batch.commit().await?;
     Ok(CreateClusterResponse {
         cluster: Some(present_full(&ctx, &cluster)?),
     })

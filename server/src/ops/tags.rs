@@ -13,7 +13,7 @@ use kubecs_api_models::{
     TagResourceRequest, TagResourceResponse, TaskDefinitionStatus, UntagResourceRequest,
     UntagResourceResponse,
 };
-use kubecs_storage::Write;
+use kubecs_storage::{Batch, Write};
 
 /// The operations this module implements.
 pub const OPERATIONS: &[Operation] = &[
@@ -66,20 +66,18 @@ fn merge(mut tags: Vec<Tag>, updates: &[Tag]) -> Vec<Tag> {
 }
 
 /// Sets a resource's tags to exactly `tags` (none: the entry is removed). Used when a
-/// resource is created, so a re-created name does not inherit its predecessor's tags.
-pub async fn replace(ctx: &Ctx, arn: &str, tags: Vec<Tag>) -> Result<(), ApiError> {
+/// resource is created, so a re-created name does not inherit its predecessor's tags;
+/// part of the creating request's `batch`.
+pub fn replace_in(ctx: &Ctx, batch: &mut Batch, arn: &str, tags: Vec<Tag>) -> Result<(), ApiError> {
     let tags = merge(Vec::new(), &tags);
-    ctx.store
-        .tags()
-        .update(arn, |_| {
-            let write = if tags.is_empty() {
-                Write::Delete
-            } else {
-                Write::Put(tags.clone())
-            };
-            Ok::<_, ApiError>((write, ()))
-        })
-        .await
+    ctx.store.tags().update_in(batch, arn, |_| {
+        let write = if tags.is_empty() {
+            Write::Delete
+        } else {
+            Write::Put(tags.clone())
+        };
+        Ok::<_, ApiError>((write, ()))
+    })
 }
 
 /// The tags of the resource `arn`, which must exist.

@@ -294,10 +294,13 @@ pub async fn create(
         client_token: input.client_token.clone(),
     };
     let token = input.client_token.clone();
-    let (service, created) = ctx
-        .store
-        .services()
-        .update((cluster.as_str(), name.as_str()), |current| {
+    // The service, its tags and the cluster's count: applied in turn, acknowledged by one
+    // flush.
+    let mut batch = ctx.store.batch();
+    let (service, created) = ctx.store.services().update_in(
+        &mut batch,
+        (cluster.as_str(), name.as_str()),
+        |current| {
             let existing = current.map(|r| &r.value);
             match existing.and_then(|s| s.service.status.as_deref()) {
                 Some("ACTIVE") => {
@@ -317,13 +320,19 @@ pub async fn create(
                 )),
                 _ => Ok((Write::Put(fresh.clone()), (fresh.service.clone(), true))),
             }
-        })
-        .await?;
+        },
+    )?;
     if created {
         let arn = ctx.arns.service(&cluster, &name);
-        tags::replace(&ctx, &arn, input.tags.clone().unwrap_or_default()).await?;
-        clusters::adjust_active_services(&ctx, &cluster, 1).await?;
+        tags::replace_in(
+            &ctx,
+            &mut batch,
+            &arn,
+            input.tags.clone().unwrap_or_default(),
+        )?;
+        clusters::adjust_active_services_in(&ctx, &mut batch, &cluster, 1)?;
     }
+    batch.commit().await?;
     Ok(CreateServiceResponse {
         service: Some(present(&ctx, service, true)?),
     })
@@ -617,10 +626,11 @@ pub async fn delete(
     // Deleting a service that is already DRAINING or INACTIVE answers it as it is: ECS
     // treats DeleteService as idempotent (aws/aws-sdk-js#4189 shows success on an
     // INACTIVE service), and its model has no ServiceNotActiveException for it.
-    let (service, drained_now) = ctx
-        .store
-        .services()
-        .update((cluster.as_str(), name.as_str()), |current| {
+    let mut batch = ctx.store.batch();
+    let (service, drained_now) = ctx.store.services().update_in(
+        &mut batch,
+        (cluster.as_str(), name.as_str()),
+        |current| {
             let Some(record) = current else {
                 return Err(not_found());
             };
@@ -639,11 +649,12 @@ pub async fn delete(
             service.desired_count = Some(0);
             deployment::scale_primary(service, now);
             Ok((Write::Put(state.clone()), (state.service, true)))
-        })
-        .await?;
+        },
+    )?;
     if drained_now {
-        clusters::adjust_active_services(&ctx, &cluster, -1).await?;
+        clusters::adjust_active_services_in(&ctx, &mut batch, &cluster, -1)?;
     }
+    batch.commit().await?;
     Ok(DeleteServiceResponse {
         service: Some(present(&ctx, service, false)?),
     })
