@@ -14,8 +14,12 @@ use crate::table::Table;
 use crate::task_definitions::{Revisioned, TaskDefinitions};
 
 impl Revisioned for TaskDefinition {
-    fn is_active(&self) -> bool {
-        self.status == Some(TaskDefinitionStatus::Active)
+    fn status(&self) -> &str {
+        // Registration always sets a status; a value without one matches no status filter
+        // (ECS's statuses are never empty).
+        self.status
+            .as_ref()
+            .map_or("", TaskDefinitionStatus::as_str)
     }
 }
 
@@ -101,7 +105,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_task_definition_counts_as_active_by_its_ecs_status() {
+    async fn a_task_definition_is_indexed_and_counted_by_its_ecs_status() {
         use crate::task_definitions::Revisioned;
         use kubecs_api_models::{TaskDefinition, TaskDefinitionStatus};
         let mut td = TaskDefinition {
@@ -109,9 +113,14 @@ mod tests {
             ..TaskDefinition::default()
         };
         assert!(td.is_active());
+        assert_eq!(td.status(), "ACTIVE");
         td.status = Some(TaskDefinitionStatus::Inactive);
         assert!(!td.is_active());
+        assert_eq!(td.status(), "INACTIVE");
+        td.status = Some(TaskDefinitionStatus::DeleteInProgress);
+        assert_eq!(td.status(), "DELETE_IN_PROGRESS");
         td.status = None;
         assert!(!td.is_active());
+        assert_eq!(td.status(), "");
     }
 }

@@ -24,10 +24,16 @@ pub enum TableId {
     Tasks,
     Tags,
     Settings,
+    /// The status index of task-definition revisions: keyed like `TaskDefinitions`, each
+    /// value the revision's bare status string (not a [`Record`](crate::Record), so a
+    /// `Store::table` view of it reads as `Corrupt`). It is derived data kept in step with
+    /// `TaskDefinitions` inside the same transactions, and never appears in the change
+    /// feed: a change of it is always announced as a change of the revision.
+    TaskDefinitionStatus,
 }
 
 impl TableId {
-    pub const ALL: [TableId; 7] = [
+    pub const ALL: [TableId; 8] = [
         TableId::Clusters,
         TableId::TaskDefinitionFamilies,
         TableId::TaskDefinitions,
@@ -35,6 +41,7 @@ impl TableId {
         TableId::Tasks,
         TableId::Tags,
         TableId::Settings,
+        TableId::TaskDefinitionStatus,
     ];
 
     /// The sled tree name, which is also the name used in errors.
@@ -47,6 +54,7 @@ impl TableId {
             TableId::Tasks => "tasks",
             TableId::Tags => "tags",
             TableId::Settings => "settings",
+            TableId::TaskDefinitionStatus => "task_definition_status",
         }
     }
 }

@@ -33,6 +33,6 @@ pub use key::{AsKey, Key, KeyError, KeyPrefix};
 pub use migrate::FORMAT_VERSION;
 pub use record::{Record, Write, RECORD_SCHEMA_VERSION};
 pub use store::{Store, StoreOptions};
-pub use table::{Observed, Order, Page, Table};
+pub use table::{KeyPage, Observed, Order, Page, Table};
 pub use task_definitions::{Family, FamilyStatus, Revisioned, TaskDefinitions};
 pub use token::{InvalidPageToken, PageToken};

@@ -7,6 +7,9 @@
 //!   the newest revision was deleted. A version-0 store has no `format_version` key.
 //! - 1: every value in a [`Record`] envelope; families carry a revision counter that
 //!   never decreases.
+//! - 2: the `task_definition_status` index ((family, revision) → status), written in the
+//!   same transactions as the revisions, so ListTaskDefinitions pages without reading
+//!   revision records. A version-1 store has no such tree (or an empty one).
 //!
 //! Each step is idempotent and the version is bumped (and flushed) only after its step is
 //! durable, so a crash in the middle of a migration redoes the step on the next open.
@@ -14,14 +17,17 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use serde::Deserialize;
+
 use crate::error::{OpenError, StoreError};
 use crate::feed::TableId;
 use crate::key::{printable, Key};
 use crate::record::{self, Record, RECORD_SCHEMA_VERSION};
-use crate::task_definitions::Family;
+use crate::table::decode_key;
+use crate::task_definitions::{self, Family};
 
 /// The format this build writes.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 pub(crate) const META_TREE: &str = "meta";
 pub(crate) const FORMAT_KEY: &[u8] = b"format_version";
@@ -56,6 +62,7 @@ pub(crate) fn run(db: &sled::Db, dir: &Path) -> Result<(), OpenError> {
         tracing::info!(dir = %dir.display(), from, to = from + 1, "migrating store format");
         let step = match from {
             0 => v0_to_v1,
+            1 => v1_to_v2,
             _ => unreachable_step,
         };
         let fail = |source| OpenError::Migration {
@@ -117,7 +124,12 @@ fn is_envelope(v: &serde_json::Value) -> bool {
 /// revisions present (the best a version-0 store can tell us).
 fn v0_to_v1(db: &sled::Db) -> Result<(), StoreError> {
     for id in TableId::ALL {
-        if id == TableId::TaskDefinitionFamilies {
+        // Families are rebuilt below; the status index holds no records (and is built by
+        // the next step).
+        if matches!(
+            id,
+            TableId::TaskDefinitionFamilies | TableId::TaskDefinitionStatus
+        ) {
             continue;
         }
         let tree = db.open_tree(id.tree_name())?;
@@ -148,19 +160,14 @@ fn v0_to_v1(db: &sled::Db) -> Result<(), StoreError> {
     let mut families: BTreeMap<String, Family> = BTreeMap::new();
     for entry in revisions.iter() {
         let (key, bytes) = entry?;
-        let (family, revision) =
-            <(String, u32)>::decode(&key).map_err(|e| StoreError::Corrupt {
-                table: TableId::TaskDefinitions.tree_name(),
-                key: printable(&key),
-                reason: e.to_string(),
-            })?;
+        let (family, revision) = decode_key::<(String, u32)>(TableId::TaskDefinitions, &key)?;
         let record: Record<serde_json::Value> =
             record::decode(TableId::TaskDefinitions.tree_name(), &key, &bytes)?;
         let meta = families.entry(family).or_default();
         meta.last_revision = meta.last_revision.max(revision);
         meta.revisions += 1;
         // The stored value is the ECS wire form, whose status is the string "ACTIVE".
-        if record.value.get("status").and_then(|s| s.as_str()) == Some("ACTIVE") {
+        if record.value.get("status").and_then(|s| s.as_str()) == Some(task_definitions::ACTIVE) {
             meta.active_revisions += 1;
         }
     }
@@ -179,5 +186,52 @@ fn v0_to_v1(db: &sled::Db) -> Result<(), StoreError> {
         );
     }
     family_tree.apply_batch(batch)?;
+    Ok(())
+}
+
+/// What the 1 → 2 step reads of a revision: only its `status` (serde skips the rest of
+/// the JSON without building it). Kept as a JSON value, so a missing, null or non-string
+/// status indexes as the empty string, as `Revisioned::status` has it for no status,
+/// instead of failing the open.
+#[derive(Deserialize)]
+struct StatusOnly {
+    #[serde(default)]
+    status: Option<serde_json::Value>,
+}
+
+/// Index entries written per batch by the 1 → 2 step: bounds the batch's own memory
+/// (~60 bytes an entry) however many revisions the store has. (The step's resident memory
+/// is dominated by sled reading the whole revisions tree; see BENCH.md.)
+const INDEX_BATCH: usize = 10_000;
+
+/// 1 → 2: build the status index from the revisions. Starts from an empty index, so a
+/// re-run after a crash half-way (the version is still 1) rebuilds it whole; nothing else
+/// writes while a store is being opened, so the revisions cannot move under it.
+fn v1_to_v2(db: &sled::Db) -> Result<(), StoreError> {
+    let revisions = db.open_tree(TableId::TaskDefinitions.tree_name())?;
+    let index = db.open_tree(TableId::TaskDefinitionStatus.tree_name())?;
+    index.clear()?;
+    let mut batch = sled::Batch::default();
+    let mut pending = 0;
+    for entry in revisions.iter() {
+        let (key, bytes) = entry?;
+        // The key must be a revision key: the index shares it, and pages decode it.
+        decode_key::<(String, u32)>(TableId::TaskDefinitions, &key)?;
+        let record: Record<StatusOnly> =
+            record::decode(TableId::TaskDefinitions.tree_name(), &key, &bytes)?;
+        let status = record
+            .value
+            .status
+            .as_ref()
+            .and_then(|s| s.as_str())
+            .unwrap_or("");
+        batch.insert(key, task_definitions::encode_status(status));
+        pending += 1;
+        if pending == INDEX_BATCH {
+            index.apply_batch(std::mem::take(&mut batch))?;
+            pending = 0;
+        }
+    }
+    index.apply_batch(batch)?;
     Ok(())
 }

@@ -34,6 +34,15 @@ pub struct Page<K, V> {
     pub next_token: Option<PageToken>,
 }
 
+/// One page of a listing that needs only keys (ListTaskDefinitions answers ARNs, which
+/// the key alone gives), in listing order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyPage<K> {
+    pub items: Vec<K>,
+    /// Present when more entries may follow; encode it with the list kind.
+    pub next_token: Option<PageToken>,
+}
+
 /// Outcome of `compare_and_set_observed`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Observed<V> {
@@ -198,68 +207,26 @@ impl<K: Key, V: Serialize + DeserializeOwned> Table<K, V> {
     where
         F: FnMut(&K, &Record<V>) -> bool,
     {
-        let empty = Page {
-            items: Vec::new(),
-            next_token: None,
-        };
-        let Some((lower, upper)) = range(prefix, after, order) else {
-            return Ok(empty);
-        };
-        let range = self.tree.range::<Vec<u8>, _>((lower, upper));
-        let entries: Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>> = match order
-        {
-            Order::Ascending => Box::new(range),
-            Order::Descending => Box::new(range.rev()),
-        };
-        let limit = limit.max(1);
-        let budget = scan_budget(limit);
-        let mut items = Vec::with_capacity(limit.min(1024));
-        let mut last_item: Option<sled::IVec> = None;
-        let mut last_examined: Option<sled::IVec> = None;
-        for (scanned, entry) in entries.enumerate() {
-            let (key_bytes, value_bytes) = entry?;
-            if scanned == budget {
-                let resume = last_examined.map(|k| PageToken::after(k.to_vec()));
-                return Ok(Page {
-                    items,
-                    next_token: resume,
-                });
-            }
-            let key = K::decode(&key_bytes).map_err(|e| StoreError::Corrupt {
-                table: self.name(),
-                key: printable(&key_bytes),
-                reason: e.to_string(),
-            })?;
-            let record = record::decode(self.name(), &key_bytes, &value_bytes)?;
-            if filter(&key, &record) {
-                if items.len() == limit {
-                    // A further match exists, so the client gets a token.
-                    let resume = last_item.map(|k| PageToken::after(k.to_vec()));
-                    return Ok(Page {
-                        items,
-                        next_token: resume,
-                    });
-                }
-                items.push((key, record));
-                last_item = Some(key_bytes.clone());
-            }
-            last_examined = Some(key_bytes);
-        }
-        Ok(Page {
-            items,
-            next_token: None,
-        })
+        let (items, next_token) = walk_page(
+            &self.tree,
+            prefix,
+            after,
+            limit,
+            order,
+            |key_bytes, value| {
+                let key = decode_key(self.id, key_bytes)?;
+                let record = record::decode(self.name(), key_bytes, value)?;
+                Ok(filter(&key, &record).then_some((key, record)))
+            },
+        )?;
+        Ok(Page { items, next_token })
     }
 
     /// Every record, in key order: the reconciler's full resync at start-up.
     pub fn scan_all(&self) -> impl Iterator<Item = Result<(K, Record<V>), StoreError>> + '_ {
         self.tree.iter().map(move |entry| {
             let (k, v) = entry?;
-            let key = K::decode(&k).map_err(|e| StoreError::Corrupt {
-                table: self.name(),
-                key: printable(&k),
-                reason: e.to_string(),
-            })?;
+            let key = decode_key(self.id, &k)?;
             Ok((key, record::decode(self.name(), &k, &v)?))
         })
     }
@@ -268,6 +235,66 @@ impl<K: Key, V: Serialize + DeserializeOwned> Table<K, V> {
     pub fn count(&self) -> usize {
         self.tree.len()
     }
+}
+
+/// A stored key of `table`, typed; a key that does not decode is corruption.
+pub(crate) fn decode_key<K: Key>(table: TableId, bytes: &[u8]) -> Result<K, StoreError> {
+    K::decode(bytes).map_err(|e| StoreError::Corrupt {
+        table: table.tree_name(),
+        key: printable(bytes),
+        reason: e.to_string(),
+    })
+}
+
+/// The walk behind every page, over any tree whose keys are listing keys: up to `limit`
+/// items that `examine` makes of the entries (`None` skips an entry), in `order`, resuming
+/// strictly after `after`. Returns the items and the token for the next page.
+///
+/// It is separate from [`Table::page_where`] so that an index tree (whose values are not
+/// records) pages with exactly the same token, budget and short-page rules as the table
+/// it indexes — a token from one resumes the other, as their keys are the same.
+pub(crate) fn walk_page<T, F>(
+    tree: &sled::Tree,
+    prefix: &KeyPrefix,
+    after: Option<&PageToken>,
+    limit: usize,
+    order: Order,
+    mut examine: F,
+) -> Result<(Vec<T>, Option<PageToken>), StoreError>
+where
+    F: FnMut(&[u8], &[u8]) -> Result<Option<T>, StoreError>,
+{
+    let Some((lower, upper)) = range(prefix, after, order) else {
+        return Ok((Vec::new(), None));
+    };
+    let range = tree.range::<Vec<u8>, _>((lower, upper));
+    let entries: Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>> = match order {
+        Order::Ascending => Box::new(range),
+        Order::Descending => Box::new(range.rev()),
+    };
+    let limit = limit.max(1);
+    let budget = scan_budget(limit);
+    let mut items = Vec::with_capacity(limit.min(1024));
+    let mut last_item: Option<sled::IVec> = None;
+    let mut last_examined: Option<sled::IVec> = None;
+    for (scanned, entry) in entries.enumerate() {
+        let (key_bytes, value_bytes) = entry?;
+        if scanned == budget {
+            let resume = last_examined.map(|k| PageToken::after(k.to_vec()));
+            return Ok((items, resume));
+        }
+        if let Some(item) = examine(&key_bytes, &value_bytes)? {
+            if items.len() == limit {
+                // A further match exists, so the client gets a token.
+                let resume = last_item.map(|k| PageToken::after(k.to_vec()));
+                return Ok((items, resume));
+            }
+            items.push(item);
+            last_item = Some(key_bytes.clone());
+        }
+        last_examined = Some(key_bytes);
+    }
+    Ok((items, None))
 }
 
 type Range = (Bound<Vec<u8>>, Bound<Vec<u8>>);

@@ -21,8 +21,8 @@ impl Thing {
 }
 
 impl Revisioned for Thing {
-    fn is_active(&self) -> bool {
-        self.status == "ACTIVE"
+    fn status(&self) -> &str {
+        &self.status
     }
 }
 

@@ -182,18 +182,20 @@ pub async fn list(
     };
     // "By default, only ACTIVE task definitions are listed."
     let status = input.status.unwrap_or(TaskDefinitionStatus::Active);
+    // The store filters on its status index (the revisions' wire status strings) and
+    // answers keys only: an ARN needs nothing else, so no revision is read.
     let page = ctx.store.task_definitions().page(
         input.family_prefix.as_deref(),
         order,
         token.as_ref(),
         limit,
-        |td| td.status.as_ref() == Some(&status),
+        |stored| stored == status.as_str(),
     )?;
     Ok(ListTaskDefinitionsResponse {
         task_definition_arns: Some(
             page.items
                 .iter()
-                .map(|((family, revision), _)| ctx.arns.task_definition(family, *revision))
+                .map(|(family, revision)| ctx.arns.task_definition(family, *revision))
                 .collect(),
         ),
         next_token: page.next_token.map(|t| t.encode(LIST_KIND)),
