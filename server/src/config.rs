@@ -53,6 +53,12 @@ pub struct Config {
     #[arg(long, env = "KUBECS_MAX_CLOCK_SKEW_SECS", default_value_t = 15 * 60)]
     pub max_clock_skew_secs: u64,
 
+    /// The store's page cache, in MiB. Desired state is small and hot; listings walk slim
+    /// indexes. The default keeps the whole process under 100 MB with 100,000 task
+    /// definition revisions and 10,000 services (BENCHMARKS.md).
+    #[arg(long, env = "KUBECS_CACHE_MIB", default_value_t = 16)]
+    pub cache_mib: u64,
+
     /// How long shutdown waits for in-flight requests, in seconds.
     #[arg(long, env = "KUBECS_SHUTDOWN_GRACE_SECS", default_value_t = 10)]
     pub shutdown_grace_secs: u64,

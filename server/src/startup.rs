@@ -6,14 +6,17 @@ use crate::config::{AuthMode, Config};
 use crate::http::auth::Auth;
 use anyhow::{bail, Context};
 use kubecs_sigv4::{StaticCredentials, Verifier, VerifyConfig};
-use kubecs_storage::Store;
+use kubecs_storage::{Store, StoreOptions};
 use std::time::Duration;
 
 /// Opens the store and builds the shared state, or says exactly why it cannot.
 pub fn build_state(config: &Config) -> anyhow::Result<AppState> {
     let auth = auth(config)?;
     let data_dir = config.data_dir();
-    let store = Store::open(&data_dir)
+    let options = StoreOptions {
+        cache_capacity: config.cache_mib.saturating_mul(1024 * 1024),
+    };
+    let store = Store::open_with(&data_dir, &options)
         .with_context(|| format!("cannot open the store in {}", data_dir.display()))?;
     Ok(AppState::new(config, store, auth))
 }
