@@ -20,11 +20,13 @@ async fn task_definition(
     family: &str,
     status: TaskDefinitionStatus,
 ) -> String {
+    let name = family.to_owned();
     let (revision, _) = server
         .state
         .store
         .task_definitions()
-        .register_revision(family, |rev| {
+        .register_revision(family, move |rev| {
+            let family = &name;
             Ok::<_, StoreError>(TaskDefinition {
                 family: Some(family.to_owned()),
                 revision: Some(rev as i32),

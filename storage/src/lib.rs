@@ -10,6 +10,7 @@
 //! Nothing outside this crate sees sled: the engine can change without touching handlers.
 
 mod batch;
+mod combine;
 mod derived;
 mod durability;
 mod ecs;
@@ -20,6 +21,7 @@ mod key;
 mod lock;
 mod migrate;
 mod record;
+mod register;
 mod store;
 mod table;
 mod task_definitions;

@@ -1,11 +1,14 @@
 //! `Store`: one open data directory — its lock, the sled database, the group-commit
 //! flusher and the change feed. Tables are typed views handed out by accessor methods.
 
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::sync::broadcast;
 
+use crate::combine::Combiner;
 use crate::durability::GroupCommit;
 use crate::error::{OpenError, StoreError};
 use crate::feed::{Change, ChangeReceiver, TableId, FEED_CAPACITY};
@@ -46,6 +49,8 @@ struct Inner {
     commit: GroupCommit,
     /// One tree per `TableId`, in `TableId::ALL` order (indexed by the discriminant).
     trees: Vec<sled::Tree>,
+    /// One combiner per kind of combined operation (see `combine`), made on first use.
+    combiners: Mutex<HashMap<TypeId, Arc<dyn Any + Send + Sync>>>,
     db: sled::Db,
     feed: broadcast::Sender<Change>,
     dir: PathBuf,
@@ -96,6 +101,7 @@ impl Store {
             inner: Arc::new(Inner {
                 commit,
                 trees,
+                combiners: Mutex::default(),
                 db,
                 feed,
                 dir: dir.to_path_buf(),
@@ -150,6 +156,32 @@ impl Store {
     /// [`Store::table`]).
     pub fn task_definitions_of<V: Revisioned>(&self) -> TaskDefinitions<V> {
         TaskDefinitions::new(self.clone())
+    }
+
+    /// This store's combiner for `Op`s, made by `make` on first use.
+    pub(crate) fn combiner<Op, Out>(
+        &self,
+        make: impl FnOnce() -> Combiner<Op, Out>,
+    ) -> Arc<Combiner<Op, Out>>
+    where
+        Op: Send + 'static,
+        Out: Send + 'static,
+    {
+        let mut combiners = self
+            .inner
+            .combiners
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let id = TypeId::of::<Combiner<Op, Out>>();
+        if let Some(existing) = combiners.get(&id) {
+            // Keyed by the type, so the downcast always succeeds.
+            if let Ok(combiner) = Arc::clone(existing).downcast::<Combiner<Op, Out>>() {
+                return combiner;
+            }
+        }
+        let combiner = Arc::new(make());
+        combiners.insert(id, Arc::clone(&combiner) as Arc<dyn Any + Send + Sync>);
+        combiner
     }
 
     pub(crate) async fn commit(&self, changes: Vec<Change>) -> Result<(), StoreError> {

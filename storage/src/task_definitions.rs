@@ -20,10 +20,12 @@ use serde::{Deserialize, Serialize};
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 use sled::Transactional;
 
+use crate::combine::Combiner;
 use crate::error::StoreError;
 use crate::feed::{Change, TableId};
 use crate::key::{printable, AsKey, KeyPrefix};
-use crate::record::{self, Record, Write, RECORD_SCHEMA_VERSION};
+use crate::record::{self, Record, Write};
+use crate::register::{self, Registration};
 use crate::store::Store;
 use crate::table::{decode_key, walk_page, KeyPage, Order, Page, Table};
 use crate::token::PageToken;
@@ -182,48 +184,26 @@ impl<V: Revisioned> TaskDefinitions<V> {
 
     /// Registers the next revision of `family`: `f` receives the allocated number and
     /// builds the value (it may run more than once under contention, so it must be pure).
-    /// Returns the revision and its record once durable.
+    /// Returns the revision and its record once durable. Concurrent registrations share
+    /// one transaction (see `register`), which is why `f` must be `Send + 'static`.
     pub async fn register_revision<F, E>(&self, family: &str, f: F) -> Result<(u32, Record<V>), E>
     where
-        F: FnMut(u32) -> Result<V, E>,
-        E: From<StoreError>,
+        F: FnMut(u32) -> Result<V, E> + Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        V: Send + 'static,
     {
-        let f = RefCell::new(f);
-        let family_key = AsKey::<String>::encode_key(family);
-        let trees = (self.families.tree(), self.revisions.tree(), &self.statuses);
-        let (revision, record, revision_key) = finish(trees.transaction(|(fams, revs, stats)| {
-            let old = read::<Family, E>(fams, TableId::TaskDefinitionFamilies, &family_key)?;
-            let generation = old.as_ref().map_or(0, |r| r.generation);
-            let mut meta = old.map(|r| r.value).unwrap_or_default();
-            let revision = meta
-                .last_revision
-                .checked_add(1)
-                .ok_or_else(|| abort::<E>(StoreError::RevisionsExhausted(family.to_string())))?;
-            let value = (f.borrow_mut())(revision).map_err(ConflictableTransactionError::Abort)?;
-            meta.last_revision = revision;
-            meta.revisions += 1;
-            meta.active_revisions += u32::from(value.is_active());
-            let record = Record {
-                schema_version: RECORD_SCHEMA_VERSION,
-                generation: 1,
-                observed_generation: 0,
-                value,
-            };
-            let revision_key = AsKey::<(String, u32)>::encode_key(&(family, revision));
-            store(revs, TableId::TaskDefinitions, &revision_key, &record)?;
-            stats.insert(
-                revision_key.as_slice(),
-                encode_status(record.value.status()),
-            )?;
-            let meta = Record {
-                schema_version: RECORD_SCHEMA_VERSION,
-                generation: generation + 1,
-                observed_generation: 0,
-                value: meta,
-            };
-            store(fams, TableId::TaskDefinitionFamilies, &family_key, &meta)?;
-            Ok((revision, record, revision_key))
-        }))?;
+        let combiner = self.store.combiner(|| {
+            Combiner::new(register::runner(
+                self.families.tree().clone(),
+                self.revisions.tree().clone(),
+                self.statuses.clone(),
+            ))
+        });
+        let registration = Registration {
+            family: family.to_owned(),
+            build: Box::new(f),
+        };
+        let (revision, record, revision_key, family_key) = combiner.submit(registration).await??;
         self.store
             .commit(vec![
                 Change::new(TableId::TaskDefinitions, revision_key),

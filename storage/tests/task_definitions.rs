@@ -26,7 +26,7 @@ async fn sixty_four_concurrent_registrations_get_revisions_one_to_sixty_four() {
         .map(|i| {
             let td = td.clone();
             tokio::spawn(async move {
-                td.register_revision("web", |rev| {
+                td.register_revision("web", move |rev| {
                     Ok::<_, TestError>(Thing::active(u64::from(rev) * 1000 + i))
                 })
                 .await
@@ -51,6 +51,61 @@ async fn sixty_four_concurrent_registrations_get_revisions_one_to_sixty_four() {
         ),
         (64, 64, 64)
     );
+}
+
+/// Concurrent registrations share transactions (the store's combiner): one that refuses,
+/// in the same batch as others, writes nothing, takes no number and fails alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn refused_registrations_among_concurrent_ones_fail_alone_and_take_no_number() {
+    let (_dir, store) = open();
+    let td = task_definitions(&store);
+    let tasks: Vec<_> = (0..96u64)
+        .map(|i| {
+            let td = td.clone();
+            let family = ["a", "b", "c"][(i % 3) as usize];
+            tokio::spawn(async move {
+                let outcome = td
+                    .register_revision(family, move |rev| {
+                        if i % 4 == 0 {
+                            Err(TestError::Refused("every fourth"))
+                        } else {
+                            Ok(Thing::active(u64::from(rev)))
+                        }
+                    })
+                    .await;
+                (family, i, outcome)
+            })
+        })
+        .collect();
+    let mut revisions: std::collections::BTreeMap<&str, BTreeSet<u32>> = Default::default();
+    for task in tasks {
+        let (family, i, outcome) = task.await.unwrap();
+        match outcome {
+            Ok((rev, record)) => {
+                assert_ne!(i % 4, 0, "a refused registration was stored");
+                assert_eq!(record.value.count, u64::from(rev));
+                assert!(revisions.entry(family).or_default().insert(rev));
+            }
+            Err(e) => {
+                assert_eq!(i % 4, 0, "registration {i} failed: {e:?}");
+                assert!(matches!(e, TestError::Refused(_)), "{e:?}");
+            }
+        }
+    }
+    for family in ["a", "b", "c"] {
+        // 32 attempts per family, 8 refused: numbers 1..=24 with no gap.
+        assert_eq!(revisions[family], (1..=24).collect(), "{family}");
+        let meta = td.family(family).unwrap().unwrap().value;
+        assert_eq!(
+            (meta.last_revision, meta.revisions, meta.active_revisions),
+            (24, 24, 24),
+            "{family}"
+        );
+        for rev in 1..=24 {
+            assert!(td.get(family, rev).unwrap().is_some(), "{family}:{rev}");
+        }
+        assert_eq!(td.get(family, 25).unwrap(), None);
+    }
 }
 
 #[tokio::test]
@@ -190,7 +245,7 @@ fn key(family: &str, revision: u32) -> (String, u32) {
 
 async fn register(td: &TaskDefinitions<Thing>, family: &str, status: &str) -> u32 {
     let value = thing(status);
-    td.register_revision(family, |_| Ok::<_, TestError>(value.clone()))
+    td.register_revision(family, move |_| Ok::<_, TestError>(value.clone()))
         .await
         .unwrap()
         .0

@@ -64,8 +64,9 @@ async fn registrations_per_second(
             let family = format!("rate-{}", w % 8);
             let mut n = 0u64;
             while Instant::now() < deadline {
-                tds.register_revision(&family, |rev| {
-                    Ok::<_, StoreError>(task_definition(&family, rev))
+                let name = family.clone();
+                tds.register_revision(&family, move |rev| {
+                    Ok::<_, StoreError>(task_definition(&name, rev))
                 })
                 .await?;
                 n += 1;
@@ -96,8 +97,9 @@ async fn fill(
             for f in (w..families).step_by(writers) {
                 let family = format!("family-{f:05}");
                 for _ in 0..per_family {
-                    tds.register_revision(&family, |rev| {
-                        Ok::<_, StoreError>(task_definition(&family, rev))
+                    let name = family.clone();
+                    tds.register_revision(&family, move |rev| {
+                        Ok::<_, StoreError>(task_definition(&name, rev))
                     })
                     .await?;
                 }

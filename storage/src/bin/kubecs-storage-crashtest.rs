@@ -52,7 +52,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 let nonce = format!("{run}-{writer}-{seq}");
                 let (revision, record) = store
                     .task_definitions()
-                    .register_revision(family, |rev| {
+                    .register_revision(family, move |rev| {
                         Ok::<_, StoreError>(revision_value(family, rev, &nonce))
                     })
                     .await?;

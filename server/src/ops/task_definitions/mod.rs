@@ -79,16 +79,19 @@ pub async fn register(
     tags::check(input.tags.as_ref())?;
     let size = validate::check_request(&input)?;
     let base = derive::task_definition(&input, size);
+    // The closure runs in the store's registration batch, away from this request.
+    let (arns, now, principal) = (ctx.arns.clone(), ctx.now, ctx.caller.principal_arn.clone());
+    let name = family.clone();
     let (_, record) = ctx
         .store
         .task_definitions()
-        .register_revision(&family, |revision| {
+        .register_revision(&family, move |revision| {
             Ok::<_, ApiError>(TaskDefinition {
-                task_definition_arn: Some(ctx.arns.task_definition(&family, revision)),
+                task_definition_arn: Some(arns.task_definition(&name, revision)),
                 revision: Some(i32::try_from(revision).unwrap_or(i32::MAX)),
                 status: Some(TaskDefinitionStatus::Active),
-                registered_at: Some(ctx.now),
-                registered_by: Some(ctx.caller.principal_arn.clone()),
+                registered_at: Some(now),
+                registered_by: Some(principal.clone()),
                 ..base.clone()
             })
         })
