@@ -56,7 +56,7 @@ pub struct Config {
     /// The store's page cache, in MiB. Desired state is small and hot; listings walk slim
     /// indexes. The default keeps the whole process under 100 MB with 100,000 task
     /// definition revisions and 10,000 services (BENCHMARKS.md).
-    #[arg(long, env = "KUBECS_CACHE_MIB", default_value_t = 16)]
+    #[arg(long, env = "KUBECS_CACHE_MIB", default_value_t = 8)]
     pub cache_mib: u64,
 
     /// How long shutdown waits for in-flight requests, in seconds.
