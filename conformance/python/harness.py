@@ -155,10 +155,23 @@ class Kubecs:
         except FileNotFoundError:
             return ""
 
+    def settled_log_text(self) -> str:
+        """The log once kubecs has written out every line so far. kubecs buffers its log
+        and writes it every 50 ms (server/src/telemetry.rs), and a request's line is in
+        that buffer before its answer is sent; so once the file stops growing for more
+        than one interval, every answered request's line is in it."""
+        text = self.log_text()
+        while True:
+            time.sleep(0.15)
+            again = self.log_text()
+            if again == text:
+                return text
+            text = again
+
     def api_requests(self) -> list[dict]:
         """The server's own log line for every request to the API route, in order."""
         out = []
-        for line in self.log_text().splitlines():
+        for line in self.settled_log_text().splitlines():
             try:
                 entry = json.loads(line)
             except ValueError:
