@@ -78,9 +78,21 @@ export async function startKubecs({ credentials } = {}) {
     if (await healthy(endpoint, child, Date.now() + 15_000)) {
       return {
         endpoint,
-        /** The server's log line of every request to the API route, in order. */
-        apiRequests() {
-          return readFileSync(logPath, "utf8")
+        /**
+         * The server's log line of every request to the API route, in order. kubecs
+         * buffers its log and writes it every 50 ms (server/src/telemetry.rs), and a
+         * request's line is buffered before its answer is sent, so once the file stops
+         * growing for more than one interval every answered request's line is in it.
+         */
+        async apiRequests() {
+          let text = readFileSync(logPath, "utf8");
+          for (;;) {
+            await new Promise((r) => setTimeout(r, 150));
+            const again = readFileSync(logPath, "utf8");
+            if (again === text) break;
+            text = again;
+          }
+          return text
             .split("\n")
             .filter((l) => l.startsWith("{"))
             .map((l) => JSON.parse(l))

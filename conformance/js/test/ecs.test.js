@@ -53,7 +53,7 @@ function afterSigning(client, mutate) {
 }
 
 async function expectRefused(server, client, command, { name, message }) {
-  const before = server.apiRequests().length;
+  const before = (await server.apiRequests()).length;
   const err = await client.send(command).then(
     () => assert.fail("request was accepted"),
     (e) => e,
@@ -63,7 +63,7 @@ async function expectRefused(server, client, command, { name, message }) {
   assert.equal(err.$fault, "client");
   assert.equal(err.$metadata.attempts, 1);
   assert.equal(client.httpAttempts, 1);
-  assert.deepEqual(server.apiRequests().slice(before).map((r) => [r.status, r.error]), [[400, name]]);
+  assert.deepEqual((await server.apiRequests()).slice(before).map((r) => [r.status, r.error]), [[400, name]]);
   if (message) assert.ok(err.message.includes(message), err.message);
   return err;
 }
@@ -248,12 +248,12 @@ describe("SigV4 through ECSClient", () => {
     // expired" is a transient error to the SDK, and its signer takes the server's Date
     // header as the clock offset; the retry is signed with the corrected time.
     const client = ecsClient(server.endpoint, { systemClockOffset: -20 * 60 * 1000 });
-    const before = server.apiRequests().length;
+    const before = (await server.apiRequests()).length;
     const out = await client.send(create("js-skewed"));
     assert.equal(out.$metadata.attempts, 2);
     assert.equal(client.httpAttempts, 2);
     assert.equal(out.cluster.status, "ACTIVE");
-    assert.deepEqual(server.apiRequests().slice(before).map((r) => [r.status, r.error]), [
+    assert.deepEqual((await server.apiRequests()).slice(before).map((r) => [r.status, r.error]), [
       [400, "InvalidSignatureException"],
       [200, ""],
     ]);
