@@ -601,3 +601,28 @@ async fn a_cluster_deleted_after_use_refuses_service_calls() {
         .await;
     assert_eq!(answer.error_type(), "ClusterNotFoundException");
 }
+
+#[tokio::test]
+async fn create_service_writes_service_tags_and_count_with_one_flush() {
+    let server = setup().await;
+    let flushes = server.state.store.flush_count();
+    create(
+        &server,
+        json!({"serviceName": "one", "taskDefinition": "web", "desiredCount": 1,
+               "tags": [{"key": "team", "value": "x"}]}),
+    )
+    .await;
+    // Three records changed (service, tags, the cluster's count), one flush waited for.
+    assert_eq!(server.state.store.flush_count() - flushes, 1);
+    assert_eq!(active_services_count(&server).await, 1);
+    let tagged = server
+        .call(
+            "DescribeServices",
+            json!({"services": ["one"], "include": ["TAGS"]}),
+        )
+        .await;
+    assert_eq!(
+        tagged.body["services"][0]["tags"],
+        json!([{"key": "team", "value": "x"}])
+    );
+}
