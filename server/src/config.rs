@@ -56,7 +56,7 @@ pub struct Config {
     /// The store's page cache, in MiB. Desired state is small and hot; listings walk slim
     /// indexes. The default keeps the whole process under 100 MB with 100,000 task
     /// definition revisions and 10,000 services (BENCHMARKS.md).
-    #[arg(long, env = "KUBECS_CACHE_MIB", default_value_t = 8)]
+    #[arg(long, env = "KUBECS_CACHE_MIB", default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..=65536))]
     pub cache_mib: u64,
 
     /// How long shutdown waits for in-flight requests, in seconds.
@@ -102,5 +102,20 @@ impl Config {
         let mut config = Config::parse_from(["kubecs"]);
         config.data_dir = Some(dir);
         config
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_page_cache_defaults_to_8_mib_and_refuses_zero() {
+        assert_eq!(Config::parse_from(["kubecs"]).cache_mib, 8);
+        assert_eq!(
+            Config::parse_from(["kubecs", "--cache-mib", "64"]).cache_mib,
+            64
+        );
+        assert!(Config::try_parse_from(["kubecs", "--cache-mib", "0"]).is_err());
     }
 }

@@ -18,6 +18,10 @@ use tracing_subscriber::EnvFilter;
 const FLUSH_INTERVAL: Duration = Duration::from_millis(50);
 /// Buffered bytes that trigger an early write.
 const FLUSH_BYTES: usize = 256 * 1024;
+/// Buffered bytes past which new lines are dropped (and counted) rather than kept: when
+/// stderr blocks (a pipe nobody reads), the log must not grow the process without bound.
+/// Before batching, a blocked stderr blocked the requests instead.
+const MAX_BUFFERED_BYTES: usize = 8 * 1024 * 1024;
 
 #[derive(Default)]
 struct Shared {
@@ -28,6 +32,8 @@ struct Shared {
 #[derive(Default)]
 struct Buffer {
     bytes: Vec<u8>,
+    /// Lines refused since the last drain because the buffer was full.
+    dropped: u64,
     stopping: bool,
 }
 
@@ -37,9 +43,19 @@ impl Shared {
         self.buffer.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Writes out whatever is buffered.
+    /// Writes out whatever is buffered, and how many lines were dropped.
     fn drain(&self) {
-        let bytes = std::mem::take(&mut self.lock().bytes);
+        let (mut bytes, dropped) = {
+            let mut buffer = self.lock();
+            (
+                std::mem::take(&mut buffer.bytes),
+                std::mem::take(&mut buffer.dropped),
+            )
+        };
+        if dropped > 0 {
+            let note = format!("kubecs: {dropped} log lines dropped: stderr was not keeping up\n");
+            bytes.extend_from_slice(note.as_bytes());
+        }
         if !bytes.is_empty() {
             let mut stderr = std::io::stderr().lock();
             // Nowhere to report a failed write to stderr; the lines are lost either way.
@@ -56,6 +72,10 @@ struct BatchedStderr(Arc<Shared>);
 impl Write for BatchedStderr {
     fn write(&mut self, line: &[u8]) -> std::io::Result<usize> {
         let mut buffer = self.0.lock();
+        if buffer.bytes.len() + line.len() > MAX_BUFFERED_BYTES {
+            buffer.dropped += 1;
+            return Ok(line.len());
+        }
         buffer.bytes.extend_from_slice(line);
         if buffer.bytes.len() >= FLUSH_BYTES {
             self.0.wake.notify_one();
@@ -163,6 +183,19 @@ mod tests {
         assert_eq!(shared.lock().bytes, b"first line\nsecond line\n");
         shared.drain();
         assert!(shared.lock().bytes.is_empty());
+    }
+
+    #[test]
+    fn a_full_buffer_drops_and_counts_lines_instead_of_growing() {
+        let shared = Arc::new(Shared::default());
+        let mut writer = BatchedStderr(Arc::clone(&shared));
+        let line = vec![b'x'; 1024];
+        for _ in 0..(MAX_BUFFERED_BYTES / 1024 + 10) {
+            writer.write_all(&line).unwrap();
+        }
+        let buffer = shared.lock();
+        assert!(buffer.bytes.len() <= MAX_BUFFERED_BYTES);
+        assert_eq!(buffer.dropped, 10);
     }
 
     #[test]

@@ -10,14 +10,18 @@
 //! Callers queue an operation and await its outcome. When nobody is running batches, the
 //! caller that queued starts a runner *task* (not its own future: a request dropped
 //! mid-batch must not strand the others), which first yields so that operations becoming
-//! ready on the same worker can join, then takes everything queued, runs it, hands out
-//! the outcomes, and repeats until the queue is empty.
+//! ready on the same worker can join, then takes what is queued (at most [`MAX_BATCH`]),
+//! runs it, hands out the outcomes, and repeats until the queue is empty.
 
 use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::sync::oneshot;
 
 use crate::error::StoreError;
+
+/// The most operations one batch takes: bounds a transaction's write set (a registration
+/// can carry 64 KiB of task definition) however many callers pile up.
+pub(crate) const MAX_BATCH: usize = 64;
 
 /// Runs a batch: one outcome per operation, in order.
 pub(crate) type Runner<Op, Out> = dyn Fn(Vec<Op>) -> Vec<Out> + Send + Sync;
@@ -77,7 +81,8 @@ impl<Op: Send + 'static, Out: Send + 'static> Combiner<Op, Out> {
                     state.running = false;
                     return;
                 }
-                std::mem::take(&mut state.queue)
+                let take = state.queue.len().min(MAX_BATCH);
+                state.queue.drain(..take).collect::<Vec<_>>()
             };
             let (ops, senders): (Vec<Op>, Vec<oneshot::Sender<Out>>) = batch.into_iter().unzip();
             let outcomes = (self.run)(ops);
@@ -111,9 +116,11 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn every_caller_gets_its_own_outcome_and_batches_form_under_concurrency() {
         let batches = Arc::new(AtomicUsize::new(0));
-        let counted = Arc::clone(&batches);
+        let largest = Arc::new(AtomicUsize::new(0));
+        let (counted, measured) = (Arc::clone(&batches), Arc::clone(&largest));
         let combiner = Arc::new(Combiner::new(Box::new(move |ops: Vec<u32>| {
             counted.fetch_add(1, Ordering::Relaxed);
+            measured.fetch_max(ops.len(), Ordering::Relaxed);
             ops.into_iter().map(|n| n * 2).collect()
         })));
         let callers: Vec<_> = (0..200u32)
@@ -131,9 +138,35 @@ mod tests {
             batches < 200,
             "200 concurrent callers ran in {batches} batches"
         );
+        let largest = largest.load(Ordering::Relaxed);
+        assert!(largest <= MAX_BATCH, "a batch of {largest}");
         // The runner stops when the queue is empty, and a later caller starts another.
         assert_eq!(combiner.submit(21).await.unwrap(), 42);
         assert!(combiner.lock().queue.is_empty());
+    }
+
+    /// On one thread every caller queues before the runner first runs, so the first batch
+    /// meets the cap.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_batch_never_takes_more_than_max_batch_operations() {
+        let sizes = Arc::new(Mutex::new(Vec::new()));
+        let recorded = Arc::clone(&sizes);
+        let combiner = Arc::new(Combiner::new(Box::new(move |ops: Vec<u32>| {
+            recorded.lock().unwrap().push(ops.len());
+            ops
+        })));
+        let callers: Vec<_> = (0..200u32)
+            .map(|n| {
+                let combiner = Arc::clone(&combiner);
+                tokio::spawn(async move { combiner.submit(n).await.unwrap() == n })
+            })
+            .collect();
+        for caller in callers {
+            assert!(caller.await.unwrap());
+        }
+        let sizes = sizes.lock().unwrap().clone();
+        assert_eq!(sizes.iter().sum::<usize>(), 200);
+        assert_eq!(sizes.iter().max(), Some(&MAX_BATCH), "{sizes:?}");
     }
 
     #[tokio::test]
