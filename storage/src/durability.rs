@@ -17,8 +17,9 @@
 //! while new writers keep coming, in steps of [`GATHER_IDLE`], for at most
 //! [`GATHER_MAX`]. A lone writer (no arrivals during the previous flush) is flushed at
 //! once, so sequential clients see no added latency. Measured with `perf stat` on
-//! kubecs-bench's UpdateService at concurrency 64: 0.10 log writes and 1.5 context
-//! switches per request with gathering, 0.33 and 3.8 without. The bounds are small
+//! kubecs-bench's UpdateService at concurrency 64 (commands in BENCHMARKS.md): 0.12-0.14
+//! log writes and 1.8-2.0 context switches per request with these bounds, 0.33 and 3.8
+//! without gathering. The bounds are small
 //! because gathering adds up to [`GATHER_MAX`] to a write's latency at middling
 //! concurrency.
 
