@@ -343,7 +343,7 @@ pub async fn describe(
     input: DescribeServicesRequest,
 ) -> Result<DescribedServices, ApiError> {
     let cluster = clusters::require_active(&ctx, input.cluster.as_deref())?;
-    let idents = input.services.clone().unwrap_or_default();
+    let idents = input.services.unwrap_or_default();
     if idents.is_empty() {
         return Err(ApiError::invalid_parameter("Services cannot be empty."));
     }
