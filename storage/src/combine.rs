@@ -13,7 +13,7 @@
 //! ready on the same worker can join, then takes what is queued (at most [`MAX_BATCH`]),
 //! runs it, hands out the outcomes, and repeats until the queue is empty.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 use tokio::sync::oneshot;
 
@@ -62,34 +62,53 @@ impl<Op: Send + 'static, Out: Send + 'static> Combiner<Op, Out> {
             !std::mem::replace(&mut state.running, true)
         };
         if start_runner {
-            let this = Arc::clone(self);
-            tokio::spawn(async move { this.run_batches().await });
+            tokio::spawn(run_batches(Arc::downgrade(self)));
         }
         // The runner answers every operation it takes; a dropped sender means it panicked.
         rx.await.map_err(|_| StoreError::Closed)
     }
 
-    async fn run_batches(&self) {
+    /// Takes and runs one batch; `None` (and no runner any more) when the queue is empty.
+    fn run_batch(&self) -> Option<Vec<(oneshot::Sender<Out>, Out)>> {
         let _reset = ResetOnPanic(self);
-        loop {
-            tokio::task::yield_now().await;
-            let batch = {
-                let mut state = self.lock();
-                if state.queue.is_empty() {
-                    // Under the lock, so a caller queuing now sees `running == false`
-                    // and starts a new runner.
-                    state.running = false;
-                    return;
-                }
-                let take = state.queue.len().min(MAX_BATCH);
-                state.queue.drain(..take).collect::<Vec<_>>()
-            };
-            let (ops, senders): (Vec<Op>, Vec<oneshot::Sender<Out>>) = batch.into_iter().unzip();
-            let outcomes = (self.run)(ops);
-            for (sender, outcome) in senders.into_iter().zip(outcomes) {
-                // The caller may have gone away (request cancelled); its write stands.
-                let _ = sender.send(outcome);
+        let batch = {
+            let mut state = self.lock();
+            if state.queue.is_empty() {
+                // Under the lock, so a caller queuing now sees `running == false` and
+                // starts a new runner.
+                state.running = false;
+                return None;
             }
+            let take = state.queue.len().min(MAX_BATCH);
+            state.queue.drain(..take).collect::<Vec<_>>()
+        };
+        let (ops, senders): (Vec<Op>, Vec<oneshot::Sender<Out>>) = batch.into_iter().unzip();
+        let outcomes = (self.run)(ops);
+        Some(senders.into_iter().zip(outcomes).collect())
+    }
+}
+
+/// The runner task. It holds the combiner only while it takes and runs a batch, and lets
+/// go before answering: the combiner owns the store's trees, and a runner that kept them
+/// would keep sled's database (and its directory lock) open after the store is dropped, so
+/// a restart in the same process could not reopen the directory.
+async fn run_batches<Op, Out>(combiner: Weak<Combiner<Op, Out>>)
+where
+    Op: Send + 'static,
+    Out: Send + 'static,
+{
+    loop {
+        tokio::task::yield_now().await;
+        let Some(this) = combiner.upgrade() else {
+            return;
+        };
+        let Some(answers) = this.run_batch() else {
+            return;
+        };
+        drop(this);
+        for (sender, outcome) in answers {
+            // The caller may have gone away (request cancelled); its write stands.
+            let _ = sender.send(outcome);
         }
     }
 }
@@ -167,6 +186,17 @@ mod tests {
         let sizes = sizes.lock().unwrap().clone();
         assert_eq!(sizes.iter().sum::<usize>(), 200);
         assert_eq!(sizes.iter().max(), Some(&MAX_BATCH), "{sizes:?}");
+    }
+
+    /// The store's restart test failed in CI when the runner still held the combiner (and
+    /// with it the store's trees) after answering.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_answered_caller_holds_the_only_reference_to_the_combiner() {
+        let combiner = Arc::new(Combiner::new(Box::new(|ops: Vec<u32>| ops)));
+        for n in 0..100 {
+            assert_eq!(combiner.submit(n).await.unwrap(), n);
+            assert_eq!(Arc::strong_count(&combiner), 1, "after call {n}");
+        }
     }
 
     #[tokio::test]

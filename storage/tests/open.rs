@@ -26,6 +26,24 @@ fn a_second_open_of_the_same_directory_fails_naming_the_directory() {
     );
 }
 
+/// Registrations run in a batch task of the store's; that task must not keep the database
+/// (and its lock) open once the last handle is dropped, or a restart in the same process
+/// fails to open the directory.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_directory_can_be_reopened_right_after_a_registration() {
+    let dir = tempfile::tempdir().unwrap();
+    for round in 0..50u32 {
+        let store = Store::open(dir.path()).unwrap();
+        let (revision, _) = store
+            .task_definitions_of::<Thing>()
+            .register_revision("web", |_| Ok::<_, TestError>(Thing::active(0)))
+            .await
+            .unwrap();
+        assert_eq!(revision, round + 1);
+        drop(store);
+    }
+}
+
 #[test]
 fn the_directory_can_be_opened_again_once_the_store_is_dropped() {
     let dir = tempfile::tempdir().unwrap();
