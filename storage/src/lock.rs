@@ -9,6 +9,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use fs2::FileExt;
 
@@ -55,5 +56,42 @@ impl DirLock {
             .and_then(|()| file.seek(SeekFrom::Start(0)))
             .and_then(|_| writeln!(file, "{}", std::process::id()));
         Ok(DirLock { _file: file })
+    }
+}
+
+/// How long `open` waits for a previous sled instance of this process to let go of its
+/// files before it lets sled report the lock itself.
+const SLED_RELEASE_WAIT: Duration = Duration::from_secs(10);
+
+/// Waits until no one holds sled's own lock on `<sled_dir>/db`, for at most
+/// [`SLED_RELEASE_WAIT`].
+///
+/// Called with the [`DirLock`] held, so no other kubecs holds the directory. But dropping
+/// a `sled::Db` does not close its files at once: sled's I/O pool threads keep the log
+/// (and the `flock` on it) until their last write is done, so a store reopened in the same
+/// process right after being dropped (a restart in tests, an embedding that reopens) would
+/// fail with sled's "could not acquire lock". sled's own test build blocks on that lock for
+/// this reason. We wait here with a lock of our own on a separate open file description,
+/// released before sled opens: nothing else in the process takes it in between.
+pub(crate) fn wait_for_sled_release(sled_dir: &Path) {
+    let Ok(file) = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(sled_dir.join("db"))
+    else {
+        // No database yet (first start) or unreadable: sled will create it or say why.
+        return;
+    };
+    let deadline = Instant::now() + SLED_RELEASE_WAIT;
+    loop {
+        if file.try_lock_exclusive().is_ok() {
+            // Closing the file (on return) releases it; unlock explicitly all the same.
+            let _ = FileExt::unlock(&file);
+            return;
+        }
+        if Instant::now() >= deadline {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(1));
     }
 }

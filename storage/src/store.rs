@@ -13,7 +13,7 @@ use crate::durability::GroupCommit;
 use crate::error::{OpenError, StoreError};
 use crate::feed::{Change, ChangeReceiver, TableId, FEED_CAPACITY};
 use crate::key::Key;
-use crate::lock::DirLock;
+use crate::lock::{self, DirLock};
 use crate::migrate;
 use crate::table::Table;
 use crate::task_definitions::{Revisioned, TaskDefinitions};
@@ -84,6 +84,7 @@ impl Store {
             dir: dir.to_path_buf(),
             source,
         };
+        lock::wait_for_sled_release(&dir.join(SLED_DIR));
         let db = sled::Config::new()
             .path(dir.join(SLED_DIR))
             .cache_capacity(options.cache_capacity)
