@@ -83,6 +83,29 @@ async fn invalid_cluster_names_are_refused_and_nothing_is_created() {
 }
 
 #[tokio::test]
+async fn create_cluster_writes_the_cluster_and_its_tags_with_one_flush() {
+    let server = TestServer::new();
+    let flushes = server.state.store.flush_count();
+    create(
+        &server,
+        json!({"clusterName": "tagged", "tags": [{"key": "team", "value": "x"}]}),
+    )
+    .await;
+    // Two records written (the cluster, its tags), one flush waited for.
+    assert_eq!(server.state.store.flush_count() - flushes, 1);
+    let described = server
+        .call(
+            "DescribeClusters",
+            json!({"clusters": ["tagged"], "include": ["TAGS"]}),
+        )
+        .await;
+    assert_eq!(
+        described.body["clusters"][0]["tags"],
+        json!([{"key": "team", "value": "x"}])
+    );
+}
+
+#[tokio::test]
 async fn reserved_tag_keys_are_refused() {
     let server = TestServer::new();
     let answer = server

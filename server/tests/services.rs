@@ -626,3 +626,23 @@ async fn create_service_writes_service_tags_and_count_with_one_flush() {
         json!([{"key": "team", "value": "x"}])
     );
 }
+
+#[tokio::test]
+async fn delete_service_writes_the_service_and_the_count_with_one_flush() {
+    let server = setup().await;
+    create(
+        &server,
+        json!({"serviceName": "gone", "taskDefinition": "web", "desiredCount": 0}),
+    )
+    .await;
+    assert_eq!(active_services_count(&server).await, 1);
+    let flushes = server.state.store.flush_count();
+    let answer = server
+        .call("DeleteService", json!({"service": "gone"}))
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+    // Two records changed (the service, the cluster's count), one flush waited for.
+    assert_eq!(server.state.store.flush_count() - flushes, 1);
+    assert_eq!(active_services_count(&server).await, 0);
+    assert_eq!(describe(&server, "gone").await["status"], "DRAINING");
+}
