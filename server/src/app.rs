@@ -42,21 +42,11 @@ impl AppState {
     }
 }
 
-/// The router: the ECS API on `/` behind body buffering and authentication; health and
-/// readiness outside both; everything else a JSON 404. Request ids and the access log wrap
-/// all of it.
+/// The router: the ECS API on `/` (which reads and authenticates the body itself, see
+/// `http::api`); health and readiness; everything else a JSON 404. Request ids and the
+/// access log wrap all of it.
 pub fn router(state: Arc<AppState>) -> Router {
-    let api = Router::new()
-        .route("/", any(http::api::entry))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            http::auth::authenticate,
-        ))
-        // Added last, so it runs first: the auth layer sees a buffered, size-checked body.
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            http::body::buffer,
-        ));
+    let api = Router::new().route("/", any(http::api::entry));
     Router::new()
         .route("/healthz", get(http::health::healthz))
         .route("/readyz", get(http::health::readyz))

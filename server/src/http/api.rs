@@ -1,18 +1,25 @@
-//! The API entry point: checks the AWS JSON 1.1 envelope (method, content type,
-//! `X-Amz-Target`), builds the handler context and dispatches; and the JSON 404 for
-//! every other path.
+//! The API entry point: reads the body, authenticates, checks the AWS JSON 1.1 envelope
+//! (method, content type, `X-Amz-Target`), builds the handler context and dispatches; and
+//! the JSON 404 for every other path.
+//!
+//! Body reading and authentication are steps of this one function rather than router
+//! middleware: each `from_fn` layer cost a boxed future, a clone of the inner service and
+//! a type-map entry to pass its result on (a few percent of DescribeServices in
+//! `server/benches/in_process.rs`), and plain calls say in what order things happen. That
+//! order, and so which error a bad request gets first, is what it was: body limits, then
+//! the signature, then the envelope.
 
 use crate::app::AppState;
 use crate::context::Ctx;
 use crate::dispatch::dispatch;
 use crate::error::ApiError;
-use crate::http::body::RawBody;
 use crate::http::request_id::RequestId;
+use crate::http::{auth, body};
 use axum::extract::{Request, State};
+use axum::http::request::Parts;
 use axum::http::{header, Method};
 use axum::response::{IntoResponse, Response};
 use kubecs_api_models::{ErrorCode, Operation, TARGET_PREFIX};
-use kubecs_sigv4::Caller;
 use std::sync::Arc;
 
 /// Media types accepted on requests: the AWS JSON types (1.1 is what every ECS client
@@ -31,32 +38,30 @@ pub async fn entry(State(state): State<Arc<AppState>>, request: Request) -> Resp
 }
 
 async fn handle(state: &AppState, request: Request) -> Result<Response, ApiError> {
-    if request.method() != Method::POST {
+    let (parts, body) = request.into_parts();
+    let body = body::read(state, &parts.headers, body).await?;
+    let caller = auth::authenticate(state, &parts, &body)?;
+    if parts.method != Method::POST {
         return Err(ApiError::new(
             ErrorCode::MethodNotAllowedException,
             format!(
                 "The ECS API accepts only POST requests on / (AWS JSON 1.1 protocol), not {}.",
-                request.method()
+                parts.method
             ),
         ));
     }
-    check_content_type(&request)?;
-    let operation = operation(&request)?;
-    let extensions = request.extensions();
-    let (Some(caller), Some(request_id), Some(RawBody(body))) = (
-        extensions.get::<Caller>().cloned(),
-        extensions.get::<RequestId>().cloned(),
-        extensions.get::<RawBody>().cloned(),
-    ) else {
-        // The layers in `app::router` always set these; reaching here is a wiring bug.
-        return Err(ApiError::internal(&"request extensions missing"));
+    check_content_type(&parts)?;
+    let operation = operation(&parts)?;
+    let Some(RequestId(request_id)) = parts.extensions.get::<RequestId>().cloned() else {
+        // `request_id::tag_and_log` wraps every route; reaching here is a wiring bug.
+        return Err(ApiError::internal(&"request id missing"));
     };
     let ctx = Ctx {
         store: state.store.clone(),
         region: state.region.clone(),
         arns: state.arns.clone(),
         caller,
-        request_id: request_id.0,
+        request_id,
         now: state.clock.now(),
         caches: state.caches.clone(),
     };
@@ -69,8 +74,8 @@ async fn handle(state: &AppState, request: Request) -> Result<Response, ApiError
     }
 }
 
-fn check_content_type(request: &Request) -> Result<(), ApiError> {
-    let Some(value) = request.headers().get(header::CONTENT_TYPE) else {
+fn check_content_type(parts: &Parts) -> Result<(), ApiError> {
+    let Some(value) = parts.headers.get(header::CONTENT_TYPE) else {
         return Err(ApiError::new(
             ErrorCode::UnsupportedMediaTypeException,
             "Missing Content-Type header: the ECS API expects application/x-amz-json-1.1.",
@@ -95,8 +100,8 @@ fn check_content_type(request: &Request) -> Result<(), ApiError> {
     }
 }
 
-fn operation(request: &Request) -> Result<Operation, ApiError> {
-    let Some(target) = request.headers().get("x-amz-target") else {
+fn operation(parts: &Parts) -> Result<Operation, ApiError> {
+    let Some(target) = parts.headers.get("x-amz-target") else {
         return Err(ApiError::new(
             ErrorCode::UnknownOperationException,
             format!("Missing X-Amz-Target header: expected {TARGET_PREFIX}.<Operation>."),

@@ -1,5 +1,5 @@
-//! Authentication: verifies the SigV4 signature of every API request and puts the
-//! verified `Caller` into the request's extensions for handlers (e.g. `registeredBy`).
+//! Authentication: verifies the SigV4 signature of every API request and yields the
+//! verified `Caller` for handlers (e.g. `registeredBy`).
 //!
 //! Runs after body buffering (the verifier hashes the body itself: JSON-protocol clients
 //! do not send `x-amz-content-sha256`) and only on the API route; health and readiness
@@ -8,13 +8,9 @@
 
 use crate::app::AppState;
 use crate::error::ApiError;
-use crate::http::body::RawBody;
-use axum::extract::{Request, State};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::http::request::Parts;
 use kubecs_api_models::ErrorCode;
 use kubecs_sigv4::{AuthError, AuthErrorCode, Caller, RequestParts, Verifier};
-use std::sync::Arc;
 use std::time::SystemTime;
 
 /// How requests are authenticated.
@@ -26,50 +22,35 @@ pub enum Auth {
     Off,
 }
 
-pub async fn authenticate(
-    State(state): State<Arc<AppState>>,
-    mut request: Request,
-    next: Next,
-) -> Response {
-    let caller = match &state.auth {
-        Auth::Off => Caller {
+/// The verified caller of a request whose body is `body`, or the error ECS gives.
+pub fn authenticate(state: &AppState, parts: &Parts, body: &[u8]) -> Result<Caller, ApiError> {
+    match &state.auth {
+        Auth::Off => Ok(Caller {
             access_key_id: String::new(),
             account_id: state.account_id.clone(),
             principal_arn: format!("arn:aws:iam::{}:root", state.account_id),
-        },
-        Auth::SigV4(verifier) => match verify(verifier, &request) {
-            Ok(caller) => caller,
-            Err(err) => return auth_error_response(&err),
-        },
-    };
-    request.extensions_mut().insert(caller);
-    next.run(request).await
+        }),
+        Auth::SigV4(verifier) => verify(verifier, parts, body).map_err(|err| auth_error(&err)),
+    }
 }
 
-fn verify(verifier: &Verifier, request: &Request) -> Result<Caller, AuthError> {
-    let empty = bytes::Bytes::new();
-    let body = request
-        .extensions()
-        .get::<RawBody>()
-        .map_or(&empty, |b| &b.0);
-    let headers: Vec<(&str, &[u8])> = request
-        .headers()
+fn verify(verifier: &Verifier, parts: &Parts, body: &[u8]) -> Result<Caller, AuthError> {
+    let headers: Vec<(&str, &[u8])> = parts
+        .headers
         .iter()
         .map(|(name, value)| (name.as_str(), value.as_bytes()))
         .collect();
-    let parts = RequestParts {
-        method: request.method().as_str(),
-        path: request.uri().path(),
-        query: request.uri().query(),
+    let request = RequestParts {
+        method: parts.method.as_str(),
+        path: parts.uri.path(),
+        query: parts.uri.query(),
         headers: &headers,
         body,
     };
-    verifier.verify(&parts, SystemTime::now())
+    verifier.verify(&request, SystemTime::now())
 }
 
-/// Auth errors become API errors through the one error table, so their `__type` and
-/// status live in one place with every other code.
-fn auth_error_response(err: &AuthError) -> Response {
+fn auth_error(err: &AuthError) -> ApiError {
     let code = match err.error_code() {
         AuthErrorCode::MissingAuthenticationToken => ErrorCode::MissingAuthenticationTokenException,
         AuthErrorCode::IncompleteSignature => ErrorCode::IncompleteSignatureException,
@@ -77,5 +58,5 @@ fn auth_error_response(err: &AuthError) -> Response {
         AuthErrorCode::UnrecognizedClient => ErrorCode::UnrecognizedClientException,
     };
     tracing::debug!(reason = ?err, "authentication failed");
-    ApiError::new(code, err.message()).into_response()
+    ApiError::new(code, err.message())
 }
