@@ -1,12 +1,16 @@
-//! The cost of the kubecs request path *without* the network: DescribeServices(10)
-//! through the router in-process (`oneshot`), SigV4-verified, on a real store.
+//! The cost of the kubecs request path *without* the network: DescribeServices(10) and
+//! RegisterTaskDefinition through the router in-process (`oneshot`), SigV4-verified, on a
+//! real, durable store, one request at a time.
 //!
 //! kubecs-bench measures what a client sees (hyper's HTTP/1, the kernel's TCP path and
 //! tokio's wake-ups included); this isolates what kubecs's own code costs, so that a
 //! change to the router, the handlers or the store can be measured without the noise of
 //! the network path (BENCHMARKS.md, "Findings"). Requests are signed before the clock
 //! starts. No tracing subscriber is installed, so the access-log line costs nothing here.
-//! A figure to compare between builds on one machine, not a target.
+//! DescribeServices is timed by the clock (one thread, no waiting); registrations wait
+//! for their flush, so they are measured by the process's CPU time instead (all threads:
+//! the flusher's and sled's too, as kubecs-bench counts the server's). Figures to compare
+//! between builds on one machine, not targets.
 //!
 //! `cargo bench -p kubecs-server --bench in_process`
 
@@ -32,11 +36,60 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    runtime.block_on(describe_services());
+    runtime.block_on(async {
+        let server = TestServer::new();
+        describe_services(&server).await;
+        register_task_definitions(&server).await;
+    });
 }
 
-async fn describe_services() {
-    let server = TestServer::new();
+/// utime + stime of this process so far, in seconds (`/proc/self/stat`, USER_HZ = 100).
+fn process_cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    // Fields after the parenthesised command name, which may contain spaces; utime and
+    // stime are the 12th and 13th of them.
+    let after_name = &stat[stat.rfind(')').unwrap() + 1..];
+    let ticks: u64 = after_name
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .map(|t| t.parse::<u64>().unwrap())
+        .sum();
+    ticks as f64 / 100.0
+}
+
+/// Sends each request in turn and reads its whole answer, which must be a 200.
+async fn send_all(router: &axum::Router, requests: Vec<axum::http::Request<axum::body::Body>>) {
+    for request in requests {
+        let response = router.clone().oneshot(request).await.unwrap();
+        assert_eq!(response.status(), 200);
+        http_body_util::BodyExt::collect(response.into_body())
+            .await
+            .unwrap();
+    }
+}
+
+async fn register_task_definitions(server: &TestServer) {
+    const REGISTRATIONS: u32 = 3_000;
+    let router = kubecs_server::app::router(server.state.clone());
+    let body = serde_json::to_vec(&json!({"family": "bench", "containerDefinitions":
+        [{"name": "c", "image": "nginx", "memory": 128}]}))
+    .unwrap();
+    let requests: Vec<_> = (0..REGISTRATIONS)
+        .map(|_| signed_request("RegisterTaskDefinition", body.clone(), &[]))
+        .collect();
+    let (cpu_before, started) = (process_cpu_seconds(), Instant::now());
+    send_all(&router, requests).await;
+    let per = |seconds: f64| seconds * 1e6 / f64::from(REGISTRATIONS);
+    println!(
+        "RegisterTaskDefinition in-process, one at a time: {:.0} µs of process CPU per \
+         request, {:.0} µs each by the clock ({REGISTRATIONS} registrations)",
+        per(process_cpu_seconds() - cpu_before),
+        per(started.elapsed().as_secs_f64()),
+    );
+}
+
+async fn describe_services(server: &TestServer) {
     assert_eq!(server.call("CreateCluster", json!({})).await.status, 200);
     let registered = server
         .call(
@@ -64,13 +117,7 @@ async fn describe_services() {
             .map(|_| signed_request("DescribeServices", body.clone(), &[]))
             .collect();
         let started = Instant::now();
-        for request in requests {
-            let response = router.clone().oneshot(request).await.unwrap();
-            assert_eq!(response.status(), 200);
-            http_body_util::BodyExt::collect(response.into_body())
-                .await
-                .unwrap();
-        }
+        send_all(&router, requests).await;
         per_request.push(started.elapsed().as_secs_f64() * 1e6 / f64::from(REQUESTS_PER_ROUND));
     }
     per_request.sort_by(f64::total_cmp);
