@@ -1,4 +1,6 @@
 //! One process per data directory: an exclusive advisory lock on `<dir>/kubecs.lock`.
+//! Also: waiting, at open, until a sled instance this process dropped has let go of its
+//! own lock (see [`wait_for_sled_release`]).
 //!
 //! sled locks its own files too, but its error ("could not acquire lock on ...db") names a
 //! file inside the directory and says nothing about another kubecs; ours fails first, with
@@ -74,11 +76,8 @@ const SLED_RELEASE_WAIT: Duration = Duration::from_secs(10);
 /// this reason. We wait here with a lock of our own on a separate open file description,
 /// released before sled opens: nothing else in the process takes it in between.
 pub(crate) fn wait_for_sled_release(sled_dir: &Path) {
-    let Ok(file) = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(sled_dir.join("db"))
-    else {
+    // Read-only: `flock` needs no write access, and this must not touch sled's file.
+    let Ok(file) = File::open(sled_dir.join("db")) else {
         // No database yet (first start) or unreadable: sled will create it or say why.
         return;
     };
