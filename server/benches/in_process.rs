@@ -19,6 +19,11 @@
 #[path = "../tests/support/mod.rs"]
 mod support;
 
+/// kubecs-bench's reading of a process's CPU time, so both count it the same way.
+#[path = "../../bench/src/procfs.rs"]
+#[allow(dead_code, unused_imports)] // its memory reader and its own tests are not used here
+mod procfs;
+
 use serde_json::json;
 use std::time::Instant;
 use support::{signed_request, TestServer};
@@ -43,21 +48,6 @@ fn main() {
     });
 }
 
-/// utime + stime of this process so far, in seconds (`/proc/self/stat`, USER_HZ = 100).
-fn process_cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
-    // Fields after the parenthesised command name, which may contain spaces; utime and
-    // stime are the 12th and 13th of them.
-    let after_name = &stat[stat.rfind(')').unwrap() + 1..];
-    let ticks: u64 = after_name
-        .split_whitespace()
-        .skip(11)
-        .take(2)
-        .map(|t| t.parse::<u64>().unwrap())
-        .sum();
-    ticks as f64 / 100.0
-}
-
 /// Sends each request in turn and reads its whole answer, which must be a 200.
 async fn send_all(router: &axum::Router, requests: Vec<axum::http::Request<axum::body::Body>>) {
     for request in requests {
@@ -78,13 +68,14 @@ async fn register_task_definitions(server: &TestServer) {
     let requests: Vec<_> = (0..REGISTRATIONS)
         .map(|_| signed_request("RegisterTaskDefinition", body.clone(), &[]))
         .collect();
-    let (cpu_before, started) = (process_cpu_seconds(), Instant::now());
+    let process_cpu = || procfs::cpu_time(std::process::id()).unwrap().as_secs_f64();
+    let (cpu_before, started) = (process_cpu(), Instant::now());
     send_all(&router, requests).await;
     let per = |seconds: f64| seconds * 1e6 / f64::from(REGISTRATIONS);
     println!(
         "RegisterTaskDefinition in-process, one at a time: {:.0} µs of process CPU per \
          request, {:.0} µs each by the clock ({REGISTRATIONS} registrations)",
-        per(process_cpu_seconds() - cpu_before),
+        per(process_cpu() - cpu_before),
         per(started.elapsed().as_secs_f64()),
     );
 }

@@ -44,6 +44,25 @@ async fn the_directory_can_be_reopened_right_after_a_registration() {
     }
 }
 
+/// A dropped sled database can keep its files (and its lock on `sled/db`) a moment longer,
+/// in its I/O threads; opening waits for that instead of failing. Here a lock of the
+/// test's own stands in for those threads and is let go a little later.
+#[test]
+fn open_waits_for_a_lingering_lock_on_the_sled_files() {
+    use fs2::FileExt;
+    let dir = tempfile::tempdir().unwrap();
+    drop(Store::open(dir.path()).unwrap());
+    let sled_db = std::fs::File::open(dir.path().join("sled").join("db")).unwrap();
+    sled_db.lock_exclusive().unwrap();
+    let releaser = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        FileExt::unlock(&sled_db).unwrap();
+    });
+    let reopened = Store::open(dir.path());
+    releaser.join().unwrap();
+    assert!(reopened.is_ok(), "{:?}", reopened.err());
+}
+
 #[test]
 fn the_directory_can_be_opened_again_once_the_store_is_dropped() {
     let dir = tempfile::tempdir().unwrap();
