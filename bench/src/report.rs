@@ -148,7 +148,7 @@ pub fn markdown(results: &Results) -> String {
     );
     let _ = writeln!(
         md,
-        "- Each run: closed loop, {} s, concurrency {:?}; every request signed with SigV4 by the tool; kubecs with SigV4 verification and durable (group-committed, fsynced) storage on.\n",
+        "- Each run: closed loop, {} s, concurrency {:?}; every request signed with SigV4 by the tool; kubecs with SigV4 verification and durable storage on (a write-ahead log, group-committed, fdatasynced before each answer).\n",
         results.duration_secs, results.concurrency
     );
     targets_table(results, &mut md);

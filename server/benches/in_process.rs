@@ -9,7 +9,7 @@
 //! starts. No tracing subscriber is installed, so the access-log line costs nothing here.
 //! DescribeServices is timed by the clock (one thread, no waiting); registrations wait
 //! for their flush, so they are measured by the process's CPU time instead (all threads:
-//! the flusher's and sled's too, as kubecs-bench counts the server's). Figures to compare
+//! the log committer's and sled's too, as kubecs-bench counts the server's). Figures to compare
 //! between builds on one machine, not targets.
 //!
 //! `cargo bench -p kubecs-server --bench in_process`

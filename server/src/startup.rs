@@ -15,6 +15,7 @@ pub fn build_state(config: &Config) -> anyhow::Result<AppState> {
     let data_dir = config.data_dir();
     let options = StoreOptions {
         cache_capacity: config.cache_mib.saturating_mul(1024 * 1024),
+        ..StoreOptions::default()
     };
     let store = Store::open_with(&data_dir, &options)
         .with_context(|| format!("cannot open the store in {}", data_dir.display()))?;

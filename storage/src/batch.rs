@@ -1,13 +1,14 @@
 //! `Batch`: writes to several tables that are acknowledged together.
 //!
 //! A request that changes more than one record (CreateService: the service, its tags and
-//! the cluster's active-service count) used to wait for a flush after each write, one
-//! after another. In a batch each write is applied at once — visible to readers, exactly
-//! as with [`Table::update`] — and [`Batch::commit`] waits for one flush that covers them
-//! all. It does not make the writes atomic together (sled's atomic batches cost two extra
-//! log writes each): after a crash any prefix of them may have survived, as before, but
-//! none is acknowledged before all are on disk. Dropping a batch without committing does
-//! not undo its writes; they become durable with the next flush.
+//! the cluster's active-service count) used to wait for a sync after each write, one
+//! after another. In a batch each write is logged at once — later writes, this batch's
+//! and others', decide on it — and [`Batch::commit`] waits for the sync that covers them
+//! all. Each write is its own log record, so the batch is not atomic as a whole: after a
+//! crash any prefix of its writes may have survived, but none is acknowledged before all
+//! are on disk. Readers see the writes once they are durable, which may be before the
+//! commit returns. Dropping a batch without committing does not undo its writes; they
+//! become durable with the next sync.
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -24,6 +25,8 @@ use crate::table::Table;
 #[must_use = "a batch's writes are acknowledged only by `commit`"]
 pub struct Batch {
     store: Store,
+    /// The LSN to wait for: the newest of the batch's writes (or of what they saw).
+    lsn: u64,
     changes: Vec<Change>,
 }
 
@@ -32,6 +35,7 @@ impl Store {
     pub fn batch(&self) -> Batch {
         Batch {
             store: self.clone(),
+            lsn: 0,
             changes: Vec::new(),
         }
     }
@@ -40,46 +44,57 @@ impl Store {
 impl Batch {
     /// Returns once every write applied through this batch — and whatever their closures
     /// saw — is durable, then announces the changed keys on the change feed.
-    pub async fn commit(self) -> Result<(), StoreError> {
-        self.store.commit(self.changes).await
+    pub async fn commit(mut self) -> Result<(), StoreError> {
+        // Taken, so that dropping the emptied batch does not ask for another sync.
+        let lsn = std::mem::take(&mut self.lsn);
+        let changes = std::mem::take(&mut self.changes);
+        self.store.commit(lsn, changes).await
+    }
+}
+
+impl Drop for Batch {
+    /// A batch abandoned after some writes (a later step of the request failed): its
+    /// writes are logged and must not wait for somebody else's sync to become durable
+    /// and visible.
+    fn drop(&mut self) {
+        if self.lsn != 0 {
+            self.store.request_sync(self.lsn);
+        }
     }
 }
 
 impl<K: Key, V: Serialize + DeserializeOwned> Table<K, V> {
-    /// [`Table::update`] as part of `batch`: applied now, acknowledged by
-    /// `batch.commit()`. `f` may run several times (compare-and-swap retries) and must
-    /// be pure.
-    pub fn update_in<Q, F, R, E>(&self, batch: &mut Batch, key: Q, mut f: F) -> Result<R, E>
+    /// [`Table::update`] as part of `batch`: logged now, acknowledged by
+    /// `batch.commit()`.
+    pub fn update_in<Q, F, R, E>(&self, batch: &mut Batch, key: Q, f: F) -> Result<R, E>
     where
         Q: AsKey<K>,
-        F: FnMut(Option<&Record<V>>) -> Result<(Write<V>, R), E>,
+        F: FnOnce(Option<&Record<V>>) -> Result<(Write<V>, R), E>,
         E: From<StoreError>,
     {
         let key = key.encode_key();
-        let name = self.id().tree_name();
-        loop {
-            let old_bytes = self.tree().get(&key).map_err(StoreError::from)?;
+        let (id, name) = (self.id(), self.id().tree_name());
+        let (result, lsn) = self.store().write(|tx| -> Result<_, E> {
+            let old_bytes = tx.get(id, &key)?;
             let old = old_bytes
                 .as_ref()
                 .map(|b| record::decode::<V>(name, &key, b))
                 .transpose()?;
             let (write, result) = f(old.as_ref())?;
             let old_pair = old_bytes.as_deref().zip(old.as_ref());
-            let Some(new) = record::apply(name, old_pair, write)? else {
-                return Ok(result);
-            };
-            match self
-                .tree()
-                .compare_and_swap(&key, old_bytes, new)
-                .map_err(StoreError::from)?
-            {
-                Ok(()) => {
-                    batch.changes.push(Change::new(self.id(), key));
-                    return Ok(result);
-                }
-                Err(_) => continue, // Someone else wrote in between: decide again.
+            match record::apply(name, old_pair, write)? {
+                None => return Ok((result, false)),
+                Some(None) => tx.remove(id, &key),
+                Some(Some(new)) => tx.put(id, &key, new),
             }
+            Ok((result, true))
+        })?;
+        batch.lsn = batch.lsn.max(lsn);
+        let (result, changed) = result;
+        if changed {
+            batch.changes.push(Change::new(id, key));
         }
+        Ok(result)
     }
 }
 
@@ -105,15 +120,17 @@ mod tests {
             Ok::<_, StoreError>((Write::Put(vec!["t".to_owned()]), ()))
         })
         .unwrap();
-        // Readers see applied writes before the commit, as with `update`.
-        assert_eq!(settings.get("a").unwrap().unwrap().value, "one");
+        // A later write of the batch decides on an earlier one before either is durable.
+        let seen = settings
+            .update_in(&mut batch, "a", |current| {
+                Ok::<_, StoreError>((Write::Keep, current.map(|r| r.value.clone())))
+            })
+            .unwrap();
+        assert_eq!(seen.as_deref(), Some("one"));
         assert!(feed.try_recv().is_err(), "nothing announced before commit");
         batch.commit().await.unwrap();
-        assert_eq!(
-            store.flush_count() - flushes_before,
-            1,
-            "one flush for both"
-        );
+        assert_eq!(settings.get("a").unwrap().unwrap().value, "one");
+        assert_eq!(store.flush_count() - flushes_before, 1, "one sync for both");
         let announced = [feed.try_recv().unwrap(), feed.try_recv().unwrap()];
         assert_eq!(announced[0].table, TableId::Settings);
         assert_eq!(announced[1].table, TableId::Tags);

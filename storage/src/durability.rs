@@ -1,159 +1,397 @@
-//! Group commit: writers share fsyncs, and none is acknowledged before its write is on
-//! disk.
+//! Group commit through the write-ahead log: writers share `fdatasync`s, and no write is
+//! acknowledged, or visible to readers, before it is on disk.
 //!
-//! A dedicated thread owns the flushing so that fsync never blocks a tokio worker. A
-//! writer, after applying its write in memory, takes a ticket (a sequence number) and
-//! waits until a flush that *started after* the ticket was issued has completed. The
-//! thread snapshots the highest ticket before each `sled::Db::flush`, so every writer that
-//! arrives while a flush is running is covered by the next one: with N concurrent writers
-//! the number of fsyncs is about N / (writers per flush interval), not N.
+//! A write runs its closure under the committer's lock against the store as it will be
+//! once every earlier write is applied: sled, overlaid with the writes that are logged but
+//! not yet applied (the *pending* ones). The closure's puts and removes become one log
+//! record with the next LSN and join the pending overlay; the writer then waits for its
+//! LSN, which asks for a sync (so a batch's writes, logged one by one and waited for
+//! once, share one). A dedicated thread (so that no sync ever blocks a tokio worker) takes every
+//! pending record at once, appends them to the log segment with one `write` and one
+//! `fdatasync`, applies them to sled in LSN order, and only then acknowledges them. So:
+//! - a record is applied to sled only once it is durable in the log, and sled can never
+//!   get ahead of the log on disk (`wal` explains recovery);
+//! - readers, which read sled, see a write exactly when it is acknowledged;
+//! - writers decide on the newest state, pending writes included, one at a time, so two
+//!   writes never conflict and nothing is retried.
 //!
-//! A flush is expensive in CPU, not only in time: sled seals its log buffer, wakes its
-//! I/O thread pool (every idle pool thread, each time), writes and syncs, and the waiters
-//! are woken. Profiles of kubecs under load showed ~15 context switches and two log
-//! writes per request when each flush covered one or two writers, because a busy server
-//! hands writers to the flusher one at a time. So when writers keep arriving while a
-//! flush runs (the sign of concurrent load), the next flush first *gathers*: it waits
-//! while new writers keep coming, in steps of [`GATHER_IDLE`], for at most
-//! [`GATHER_MAX`]. A lone writer (no arrivals during the previous flush) is flushed at
-//! once, so sequential clients see no added latency. Measured with `perf stat` on
-//! kubecs-bench's UpdateService at concurrency 64 (commands in BENCHMARKS.md): 0.12-0.14
-//! log writes and 1.8-2.0 context switches per request with these bounds, 0.33 and 3.8
-//! without gathering. The bounds are small
-//! because gathering adds up to [`GATHER_MAX`] to a write's latency at middling
-//! concurrency.
+//! When writers keep arriving while a sync runs (the sign of concurrent load), the next
+//! sync first *gathers*: it waits while new writers keep coming, in steps of
+//! [`GATHER_IDLE`], for at most [`GATHER_MAX`]. A lone writer (no arrivals during the
+//! previous sync) is synced at once, so sequential clients see no added latency.
+//!
+//! Every `StoreOptions::log_segment_bytes` of log the thread checkpoints: it flushes sled (which then
+//! holds every applied record on disk), records the LSN, and starts a new segment.
 
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use sled::IVec;
 use tokio::sync::watch;
 
 use crate::error::StoreError;
+use crate::feed::TableId;
+use crate::wal::{self, Op, Segment};
 
-/// While gathering, flush as soon as no writer arrived for this long.
+/// While gathering, sync as soon as no writer arrived for this long.
 const GATHER_IDLE: Duration = Duration::from_micros(100);
-/// Never hold the first gathered writer back longer than this before flushing.
+/// Never hold the first gathered writer back longer than this before syncing.
 const GATHER_MAX: Duration = Duration::from_micros(500);
 
-/// The outcome of the latest completed flush.
+/// The outcome of the latest completed sync.
 #[derive(Debug, Clone)]
-struct Flushed {
-    /// Every ticket up to this one is covered.
-    seq: u64,
-    /// Set when that flush failed. A later successful flush clears it; that is correct
-    /// because sled flushes everything dirty, including writes an earlier flush dropped.
+struct Synced {
+    /// Every LSN up to this one is durable and applied.
+    lsn: u64,
+    /// Set once the log could not be written or sled could not be updated. The store then
+    /// refuses every write: a record missing from the middle of the log would make every
+    /// later one unrecoverable.
     error: Option<Arc<str>>,
 }
 
-#[derive(Debug, Default)]
-struct State {
-    issued: u64,
-    shutdown: bool,
-}
-
-#[derive(Debug, Default)]
-struct Shared {
-    state: Mutex<State>,
-    wake: Condvar,
-    /// Flushes performed, for metrics and for the test that proves writers share them.
-    flushes: AtomicU64,
+/// A write that is logged but not yet applied to sled.
+#[derive(Debug)]
+struct PendingValue {
+    lsn: u64,
+    value: Option<IVec>,
 }
 
 #[derive(Debug)]
-pub(crate) struct GroupCommit {
+struct State {
+    /// The LSN the next record gets.
+    next_lsn: u64,
+    /// Encoded records not yet written to the log.
+    bytes: Vec<u8>,
+    /// Their ops, in LSN order, to apply to sled once the records are durable.
+    ops: Vec<Op>,
+    /// The newest pending value of each key that has one, for writers' reads.
+    overlay: HashMap<(TableId, Vec<u8>), PendingValue>,
+    /// The highest LSN a writer waits for. Records are synced when someone waits for
+    /// them, not when they are logged, so the writes of one batch share a sync.
+    requested: u64,
+    /// The highest LSN synced and applied.
+    synced: u64,
+    /// Set when the committer failed (see [`Synced::error`]).
+    failed: Option<Arc<str>>,
+    shutdown: bool,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    wake: Condvar,
+    /// One sled tree per `TableId`, indexed by discriminant.
+    trees: Vec<sled::Tree>,
+    /// Log syncs performed, for metrics and for the tests that prove writers share them.
+    syncs: AtomicU64,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The store's writer side: see the module documentation.
+pub(crate) struct Committer {
     shared: Arc<Shared>,
-    done: watch::Receiver<Flushed>,
+    done: watch::Receiver<Synced>,
     thread: Option<JoinHandle<()>>,
 }
 
-impl GroupCommit {
-    pub(crate) fn start(db: sled::Db) -> std::io::Result<GroupCommit> {
-        let shared = Arc::new(Shared::default());
-        let (tx, done) = watch::channel(Flushed {
-            seq: 0,
+impl std::fmt::Debug for Committer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Committer").finish_non_exhaustive()
+    }
+}
+
+/// A write in progress: reads see pending writes, and puts/removes are collected into
+/// one log record.
+pub(crate) struct WriteTx<'a> {
+    state: &'a State,
+    trees: &'a [sled::Tree],
+    ops: Vec<Op>,
+}
+
+impl WriteTx<'_> {
+    /// The value at `key` as this write must see it: its own earlier ops, then pending
+    /// writes, then sled.
+    pub(crate) fn get(&self, table: TableId, key: &[u8]) -> Result<Option<IVec>, StoreError> {
+        if let Some(op) = self
+            .ops
+            .iter()
+            .rev()
+            .find(|op| op.table == table && op.key == key)
+        {
+            return Ok(op.value.clone());
+        }
+        if !self.state.overlay.is_empty() {
+            if let Some(pending) = self.state.overlay.get(&(table, key.to_vec())) {
+                return Ok(pending.value.clone());
+            }
+        }
+        Ok(self.trees[table as usize].get(key)?)
+    }
+
+    pub(crate) fn put(&mut self, table: TableId, key: &[u8], value: impl Into<IVec>) {
+        self.ops.push(Op {
+            table,
+            key: key.to_vec(),
+            value: Some(value.into()),
+        });
+    }
+
+    pub(crate) fn remove(&mut self, table: TableId, key: &[u8]) {
+        self.ops.push(Op {
+            table,
+            key: key.to_vec(),
+            value: None,
+        });
+    }
+}
+
+/// What the thread needs besides the shared state.
+struct Log {
+    db: sled::Db,
+    wal_dir: PathBuf,
+    segment: Segment,
+    /// Checkpoint once the segment is this long.
+    segment_bytes: u64,
+}
+
+impl Committer {
+    /// Starts the committer over `trees` (one per `TableId`, in order), appending to
+    /// `segment`, whose first record will be `next_lsn`, checkpointing every
+    /// `segment_bytes` of log.
+    pub(crate) fn start(
+        db: sled::Db,
+        trees: Vec<sled::Tree>,
+        wal_dir: &Path,
+        segment: Segment,
+        next_lsn: u64,
+        segment_bytes: u64,
+    ) -> std::io::Result<Committer> {
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State {
+                next_lsn,
+                bytes: Vec::new(),
+                ops: Vec::new(),
+                overlay: HashMap::new(),
+                requested: next_lsn - 1,
+                synced: next_lsn - 1,
+                failed: None,
+                shutdown: false,
+            }),
+            wake: Condvar::new(),
+            trees,
+            syncs: AtomicU64::new(0),
+        });
+        let (tx, done) = watch::channel(Synced {
+            lsn: next_lsn - 1,
             error: None,
         });
         let thread_shared = Arc::clone(&shared);
+        let mut log = Log {
+            db,
+            wal_dir: wal_dir.to_path_buf(),
+            segment,
+            segment_bytes,
+        };
         let thread = std::thread::Builder::new()
-            .name("kubecs-storage-flush".into())
-            .spawn(move || flush_loop(&db, &thread_shared, &tx))?;
-        Ok(GroupCommit {
+            .name("kubecs-storage-commit".into())
+            .spawn(move || commit_loop(&mut log, &thread_shared, &tx))?;
+        Ok(Committer {
             shared,
             done,
             thread: Some(thread),
         })
     }
 
-    pub(crate) fn flushes(&self) -> u64 {
-        self.shared.flushes.load(Ordering::Relaxed)
+    pub(crate) fn syncs(&self) -> u64 {
+        self.shared.syncs.load(Ordering::Relaxed)
     }
 
-    /// Returns once everything written before this call is durable.
-    pub(crate) async fn wait_durable(&self) -> Result<(), StoreError> {
-        let ticket = {
-            let mut state = self
-                .shared
-                .state
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            state.issued += 1;
-            state.issued
+    /// Runs `f` as one write (see the module documentation) and logs what it put and
+    /// removed. Returns `f`'s result and the LSN to wait on with
+    /// [`Committer::wait_durable`] before acknowledging it: the write's own, or, when it
+    /// changed nothing, the newest pending one, since `f` may have decided on what a
+    /// pending write did. When `f` fails, nothing is written.
+    ///
+    /// `f` runs under the committer's lock, so it must be quick and must not wait.
+    pub(crate) fn write<R, E>(
+        &self,
+        f: impl FnOnce(&mut WriteTx<'_>) -> Result<R, E>,
+    ) -> Result<(R, u64), E>
+    where
+        E: From<StoreError>,
+    {
+        let mut state = self.shared.lock();
+        if let Some(error) = &state.failed {
+            return Err(E::from(StoreError::Flush(Arc::clone(error))));
+        }
+        if state.shutdown {
+            return Err(E::from(StoreError::Closed));
+        }
+        let mut tx = WriteTx {
+            state: &state,
+            trees: &self.shared.trees,
+            ops: Vec::new(),
         };
-        self.shared.wake.notify_one();
+        let result = f(&mut tx)?;
+        let ops = tx.ops;
+        if ops.is_empty() {
+            return Ok((result, state.next_lsn - 1));
+        }
+        let lsn = state.next_lsn;
+        state.next_lsn += 1;
+        wal::encode_record(lsn, &ops, &mut state.bytes);
+        for op in &ops {
+            state.overlay.insert(
+                (op.table, op.key.clone()),
+                PendingValue {
+                    lsn,
+                    value: op.value.clone(),
+                },
+            );
+        }
+        state.ops.extend(ops);
+        Ok((result, lsn))
+    }
+
+    /// Returns once the write with `lsn`, and every one before it, is durable and
+    /// visible to readers.
+    pub(crate) async fn wait_durable(&self, lsn: u64) -> Result<(), StoreError> {
+        self.request_sync(lsn);
         let mut done = self.done.clone();
-        let flushed = done
-            .wait_for(|f| f.seq >= ticket)
+        let synced = done
+            .wait_for(|s| s.lsn >= lsn || s.error.is_some())
             .await
             .map_err(|_| StoreError::Closed)?;
-        match &flushed.error {
-            Some(e) => Err(StoreError::Flush(Arc::clone(e))),
-            None => Ok(()),
+        match &synced.error {
+            Some(e) if synced.lsn < lsn => Err(StoreError::Flush(Arc::clone(e))),
+            _ => Ok(()),
         }
+    }
+
+    /// Asks for a sync of everything up to `lsn`, without waiting for it.
+    pub(crate) fn request_sync(&self, lsn: u64) {
+        if self.done.borrow().lsn >= lsn {
+            return;
+        }
+        let mut state = self.shared.lock();
+        if lsn > state.requested {
+            state.requested = lsn;
+            drop(state);
+            self.shared.wake.notify_one();
+        }
+    }
+
+    /// The LSN of the newest write so far (durable or not).
+    pub(crate) fn last_lsn(&self) -> u64 {
+        self.shared.lock().next_lsn - 1
     }
 }
 
-fn flush_loop(db: &sled::Db, shared: &Shared, done: &watch::Sender<Flushed>) {
-    let mut completed = 0;
-    // Whether writers arrived during the previous flush: concurrent load.
+fn commit_loop(log: &mut Log, shared: &Shared, done: &watch::Sender<Synced>) {
+    // Whether writers arrived during the previous sync: concurrent load.
     let mut loaded = false;
     loop {
         {
-            let mut state = shared.state.lock().unwrap_or_else(PoisonError::into_inner);
-            while state.issued == completed && !state.shutdown {
+            let mut state = shared.lock();
+            while (state.requested <= state.synced || state.bytes.is_empty()) && !state.shutdown {
                 state = shared
                     .wake
                     .wait(state)
                     .unwrap_or_else(PoisonError::into_inner);
             }
-            if state.issued == completed {
-                // Shut down with nobody waiting; sled flushes once more when dropped.
-                return;
+            if state.bytes.is_empty() {
+                break; // Shut down with nothing pending.
             }
         }
         if loaded {
             gather(shared);
         }
-        let target = shared
-            .state
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .issued;
-        shared.flushes.fetch_add(1, Ordering::Relaxed);
-        let error = db.flush().err().map(|e| {
-            tracing::error!(error = %e, "kubecs-storage: flush to disk failed");
-            Arc::<str>::from(e.to_string())
+        let (bytes, ops, last) = {
+            let mut state = shared.lock();
+            (
+                std::mem::take(&mut state.bytes),
+                std::mem::take(&mut state.ops),
+                state.next_lsn - 1,
+            )
+        };
+        shared.syncs.fetch_add(1, Ordering::Relaxed);
+        if let Err(error) = sync_and_apply(log, &shared.trees, &bytes, &ops) {
+            fail(shared, done, &error);
+            return;
+        }
+        let mut state = shared.lock();
+        state.overlay.retain(|_, pending| pending.lsn > last);
+        state.synced = last;
+        loaded = !state.bytes.is_empty();
+        drop(state);
+        done.send_replace(Synced {
+            lsn: last,
+            error: None,
         });
-        completed = target;
-        done.send_replace(Flushed { seq: target, error });
-        loaded = shared
-            .state
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .issued
-            > target;
+        if log.segment.len() >= log.segment_bytes {
+            if let Err(error) = checkpoint(log, last) {
+                fail(shared, done, &error);
+                return;
+            }
+        }
     }
+    // A clean shutdown leaves sled complete on disk and nothing to replay.
+    let last = shared.lock().next_lsn - 1;
+    if let Err(error) = checkpoint(log, last) {
+        tracing::warn!(%error, "kubecs-storage: checkpoint at shutdown failed; the log will be replayed at the next open");
+    }
+}
+
+fn sync_and_apply(
+    log: &mut Log,
+    trees: &[sled::Tree],
+    bytes: &[u8],
+    ops: &[Op],
+) -> Result<(), String> {
+    log.segment
+        .append_durably(bytes)
+        .map_err(|e| format!("writing the log {}: {e}", log.segment.path().display()))?;
+    for op in ops {
+        apply(trees, op).map_err(|e| format!("applying a logged write to sled: {e}"))?;
+    }
+    Ok(())
+}
+
+/// Applies one logged op to sled.
+pub(crate) fn apply(trees: &[sled::Tree], op: &Op) -> sled::Result<()> {
+    let tree = &trees[op.table as usize];
+    match &op.value {
+        Some(value) => tree.insert(&op.key, value.clone()).map(drop),
+        None => tree.remove(&op.key).map(drop),
+    }
+}
+
+/// Makes sled hold everything up to `lsn` on disk, records that, and starts a new segment.
+fn checkpoint(log: &mut Log, lsn: u64) -> Result<(), String> {
+    log.db
+        .flush()
+        .map_err(|e| format!("flushing sled at a checkpoint: {e}"))?;
+    log.segment = wal::restart(&log.wal_dir, lsn)
+        .map_err(|e| format!("checkpointing the log in {}: {e}", log.wal_dir.display()))?;
+    Ok(())
+}
+
+fn fail(shared: &Shared, done: &watch::Sender<Synced>, error: &str) {
+    tracing::error!(
+        error,
+        "kubecs-storage: the write-ahead log failed; refusing writes"
+    );
+    let error = Arc::<str>::from(error);
+    shared.lock().failed = Some(Arc::clone(&error));
+    done.send_modify(|s| s.error = Some(error));
 }
 
 /// Waits while writers keep arriving (see the module comment). Sleeps rather than waiting
@@ -161,8 +399,8 @@ fn flush_loop(db: &sled::Db, shared: &Shared, done: &watch::Sender<Flushed>) {
 fn gather(shared: &Shared) {
     let started = Instant::now();
     let issued = || {
-        let state = shared.state.lock().unwrap_or_else(PoisonError::into_inner);
-        (state.issued, state.shutdown)
+        let state = shared.lock();
+        (state.next_lsn, state.shutdown)
     };
     let (mut seen, _) = issued();
     while started.elapsed() + GATHER_IDLE <= GATHER_MAX {
@@ -175,13 +413,9 @@ fn gather(shared: &Shared) {
     }
 }
 
-impl Drop for GroupCommit {
+impl Drop for Committer {
     fn drop(&mut self) {
-        self.shared
-            .state
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .shutdown = true;
+        self.shared.lock().shutdown = true;
         self.shared.wake.notify_one();
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();

@@ -29,6 +29,12 @@ pub enum OpenError {
         #[source]
         source: sled::Error,
     },
+    #[error("cannot recover the write-ahead log in {}: {source}", dir.display())]
+    Log {
+        dir: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error(
         "data directory {} has store format version {found}, newer than this kubecs supports ({supported}); use a newer kubecs",
         dir.display()
@@ -66,22 +72,14 @@ pub enum StoreError {
         #[source]
         source: serde_json::Error,
     },
-    /// The write was applied in memory but the flush that should have made it durable
-    /// failed, so the caller must not acknowledge it.
+    /// The write-ahead log could not be written (or a logged write applied), so the write
+    /// may not be durable and must not be acknowledged; the store refuses writes from
+    /// then on.
     #[error("flush to disk failed, the write may not be durable: {0}")]
     Flush(Arc<str>),
-    /// The flusher is gone (the store is being dropped).
+    /// The committer is gone (the store is being dropped).
     #[error("the store is closed")]
     Closed,
     #[error("task definition family {0} has used every revision number")]
     RevisionsExhausted(String),
-}
-
-impl From<sled::transaction::TransactionError<StoreError>> for StoreError {
-    fn from(e: sled::transaction::TransactionError<StoreError>) -> Self {
-        match e {
-            sled::transaction::TransactionError::Abort(e) => e,
-            sled::transaction::TransactionError::Storage(e) => StoreError::Sled(e),
-        }
-    }
 }

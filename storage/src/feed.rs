@@ -14,7 +14,8 @@ use crate::key::{Key, KeyError};
 /// a busy reconciler, small enough to stay a few hundred KiB.
 pub(crate) const FEED_CAPACITY: usize = 4096;
 
-/// The tables of the store.
+/// The tables of the store. The discriminants are written in the write-ahead log (`wal`):
+/// a new table goes at the end, and none is ever reordered or removed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum TableId {
     Clusters,
@@ -27,7 +28,7 @@ pub enum TableId {
     /// The status index of task-definition revisions: keyed like `TaskDefinitions`, each
     /// value the revision's bare status string (not a [`Record`](crate::Record), so a
     /// `Store::table` view of it reads as `Corrupt`). It is derived data kept in step with
-    /// `TaskDefinitions` inside the same transactions, and never appears in the change
+    /// `TaskDefinitions` in the same writes, and never appears in the change
     /// feed: a change of it is always announced as a change of the revision.
     TaskDefinitionStatus,
 }

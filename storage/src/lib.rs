@@ -1,7 +1,7 @@
 //! kubecs's desired state in an embedded sled store, behind a typed API.
 //!
 //! - [`Store::open`] takes the data directory (one process per directory), migrates an
-//!   older format and starts the group-commit flusher.
+//!   older format, replays the write-ahead log and starts its group-commit committer.
 //! - Tables ([`Table`], [`TaskDefinitions`]) are typed views: `get`, atomic `update`,
 //!   `compare_and_set_observed` for the reconciler, key-ordered `page`s with opaque
 //!   [`PageToken`]s, and `scan_all` for resyncs.
@@ -10,7 +10,6 @@
 //! Nothing outside this crate sees sled: the engine can change without touching handlers.
 
 mod batch;
-mod combine;
 mod derived;
 mod durability;
 mod ecs;
@@ -26,6 +25,7 @@ mod store;
 mod table;
 mod task_definitions;
 mod token;
+mod wal;
 
 pub use batch::Batch;
 pub use derived::DerivedCache;

@@ -10,6 +10,11 @@
 //! - 2: the `task_definition_status` index ((family, revision) → status), written in the
 //!   same transactions as the revisions, so ListTaskDefinitions pages without reading
 //!   revision records. A version-1 store has no such tree (or an empty one).
+//! - 3: writes are made durable by kubecs's own write-ahead log (`wal/` beside `sled/`),
+//!   and sled is only brought up to date with it in the background and at checkpoints. The
+//!   data in sled is laid out as in format 2, but after a crash the newest acknowledged
+//!   writes may be in the log only, so a build that does not replay the log must not open
+//!   the store. The 2 → 3 step changes nothing: a format-2 store has no log to replay.
 //!
 //! Each step is idempotent and the version is bumped (and flushed) only after its step is
 //! durable, so a crash in the middle of a migration redoes the step on the next open.
@@ -27,7 +32,7 @@ use crate::table::decode_key;
 use crate::task_definitions::{self, Family};
 
 /// The format this build writes.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 
 pub(crate) const META_TREE: &str = "meta";
 pub(crate) const FORMAT_KEY: &[u8] = b"format_version";
@@ -63,6 +68,7 @@ pub(crate) fn run(db: &sled::Db, dir: &Path) -> Result<(), OpenError> {
         let step = match from {
             0 => v0_to_v1,
             1 => v1_to_v2,
+            2 => v2_to_v3,
             _ => unreachable_step,
         };
         let fail = |source| OpenError::Migration {
@@ -233,5 +239,11 @@ fn v1_to_v2(db: &sled::Db) -> Result<(), StoreError> {
         }
     }
     index.apply_batch(batch)?;
+    Ok(())
+}
+
+/// 2 → 3: nothing to convert (see the module documentation); the version bump is the
+/// point, so that older builds refuse a store whose newest writes may be in the log only.
+fn v2_to_v3(_: &sled::Db) -> Result<(), StoreError> {
     Ok(())
 }

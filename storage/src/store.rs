@@ -1,15 +1,13 @@
-//! `Store`: one open data directory — its lock, the sled database, the group-commit
-//! flusher and the change feed. Tables are typed views handed out by accessor methods.
+//! `Store`: one open data directory — its lock, the sled database, the write-ahead log
+//! and its committer, and the change feed. Tables are typed views handed out by accessor
+//! methods.
 
-use std::any::{Any, TypeId};
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use tokio::sync::broadcast;
 
-use crate::combine::Combiner;
-use crate::durability::GroupCommit;
+use crate::durability::{self, Committer, WriteTx};
 use crate::error::{OpenError, StoreError};
 use crate::feed::{Change, ChangeReceiver, TableId, FEED_CAPACITY};
 use crate::key::Key;
@@ -17,6 +15,7 @@ use crate::lock::{self, DirLock};
 use crate::migrate;
 use crate::table::Table;
 use crate::task_definitions::{Revisioned, TaskDefinitions};
+use crate::wal;
 
 /// Subdirectory of the data directory that sled owns; our lock file sits beside it.
 pub(crate) const SLED_DIR: &str = "sled";
@@ -27,12 +26,16 @@ pub struct StoreOptions {
     /// Bytes of sled page cache. sled's default (1 GiB) is far above our 100 MB resident
     /// target; the working set of desired state is small and hot.
     pub cache_capacity: u64,
+    /// Bytes of write-ahead log after which the committer checkpoints (flushes sled) and
+    /// starts a new segment: bounds the log on disk and the replay after a crash.
+    pub log_segment_bytes: u64,
 }
 
 impl Default for StoreOptions {
     fn default() -> Self {
         StoreOptions {
             cache_capacity: 32 * 1024 * 1024,
+            log_segment_bytes: 16 * 1024 * 1024,
         }
     }
 }
@@ -44,13 +47,12 @@ pub struct Store {
 }
 
 struct Inner {
-    // Field order is drop order: stop the flusher (it flushes what is pending) before the
-    // database handle goes, and release the directory lock last.
-    commit: GroupCommit,
+    // Field order is drop order: stop the committer (it logs and applies what is pending,
+    // then checkpoints) before the database handle goes, and release the directory lock
+    // last.
+    commit: Committer,
     /// One tree per `TableId`, in `TableId::ALL` order (indexed by the discriminant).
     trees: Vec<sled::Tree>,
-    /// One combiner per kind of combined operation (see `combine`), made on first use.
-    combiners: Mutex<HashMap<TypeId, Arc<dyn Any + Send + Sync>>>,
     db: sled::Db,
     feed: broadcast::Sender<Change>,
     dir: PathBuf,
@@ -72,7 +74,7 @@ impl Store {
     }
 
     /// Opens the store in `dir`: takes the directory lock, opens sled, migrates an older
-    /// format, and starts the flusher.
+    /// format, replays the write-ahead log onto sled, and starts the committer.
     pub fn open_with(dir: &Path, options: &StoreOptions) -> Result<Store, OpenError> {
         let io = |source| OpenError::Io {
             dir: dir.to_path_buf(),
@@ -96,13 +98,41 @@ impl Store {
             .map(|&id| db.open_tree(id.tree_name()))
             .collect::<Result<Vec<_>, _>>()
             .map_err(sled_err)?;
-        let commit = GroupCommit::start(db.clone()).map_err(io)?;
+        let wal_dir = wal::dir_of(dir);
+        let log_err = |source| OpenError::Log {
+            dir: wal_dir.clone(),
+            source,
+        };
+        let recovered = wal::recover(&wal_dir, |op| {
+            durability::apply(&trees, op).map_err(std::io::Error::other)
+        })
+        .map_err(log_err)?;
+        if recovered.replayed > 0 {
+            tracing::info!(
+                dir = %dir.display(),
+                records = recovered.replayed,
+                from = recovered.checkpoint,
+                to = recovered.last_lsn,
+                "replayed the write-ahead log"
+            );
+        }
+        // sled holds the replayed records on disk before the checkpoint says so.
+        db.flush().map_err(sled_err)?;
+        let segment = wal::restart(&wal_dir, recovered.last_lsn).map_err(log_err)?;
+        let commit = Committer::start(
+            db.clone(),
+            trees.clone(),
+            &wal_dir,
+            segment,
+            recovered.last_lsn + 1,
+            options.log_segment_bytes,
+        )
+        .map_err(io)?;
         let (feed, _) = broadcast::channel(FEED_CAPACITY);
         Ok(Store {
             inner: Arc::new(Inner {
                 commit,
                 trees,
-                combiners: Mutex::default(),
                 db,
                 feed,
                 dir: dir.to_path_buf(),
@@ -116,10 +146,11 @@ impl Store {
         &self.inner.dir
     }
 
-    /// Makes everything written so far durable (for shutdown; writes already wait for
-    /// their own flush).
+    /// Returns once everything written so far is durable (for shutdown; writes already
+    /// wait for their own).
     pub async fn flush(&self) -> Result<(), StoreError> {
-        self.inner.commit.wait_durable().await
+        let last = self.inner.commit.last_lsn();
+        self.inner.commit.wait_durable(last).await
     }
 
     /// Subscribes to the change feed. Subscribe *before* the start-up `scan_all` so no
@@ -139,9 +170,10 @@ impl Store {
         self.inner.trees[id as usize].clone()
     }
 
-    /// How many fsyncs the group-commit flusher has done since open.
+    /// How many syncs of the write-ahead log the committer has done since open: durable
+    /// writes that shared a sync count once.
     pub fn flush_count(&self) -> u64 {
-        self.inner.commit.flushes()
+        self.inner.commit.syncs()
     }
 
     /// A typed view of any table with types of the caller's choosing. Prefer the named
@@ -152,41 +184,33 @@ impl Store {
         Table::new(self.clone(), id, self.tree(id))
     }
 
-    /// Waits until the writes just applied are durable, then announces them.
     /// Task-definition tables with revision values of the caller's choosing (see
     /// [`Store::table`]).
     pub fn task_definitions_of<V: Revisioned>(&self) -> TaskDefinitions<V> {
         TaskDefinitions::new(self.clone())
     }
 
-    /// This store's combiner for `Op`s, made by `make` on first use.
-    pub(crate) fn combiner<Op, Out>(
+    /// Runs `f` as one write: see [`Committer::write`]. Acknowledge it only after
+    /// [`Store::commit`] with the returned LSN.
+    pub(crate) fn write<R, E>(
         &self,
-        make: impl FnOnce() -> Combiner<Op, Out>,
-    ) -> Arc<Combiner<Op, Out>>
+        f: impl FnOnce(&mut WriteTx<'_>) -> Result<R, E>,
+    ) -> Result<(R, u64), E>
     where
-        Op: Send + 'static,
-        Out: Send + 'static,
+        E: From<StoreError>,
     {
-        let mut combiners = self
-            .inner
-            .combiners
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        let id = TypeId::of::<Combiner<Op, Out>>();
-        if let Some(existing) = combiners.get(&id) {
-            // Keyed by the type, so the downcast always succeeds.
-            if let Ok(combiner) = Arc::clone(existing).downcast::<Combiner<Op, Out>>() {
-                return combiner;
-            }
-        }
-        let combiner = Arc::new(make());
-        combiners.insert(id, Arc::clone(&combiner) as Arc<dyn Any + Send + Sync>);
-        combiner
+        self.inner.commit.write(f)
     }
 
-    pub(crate) async fn commit(&self, changes: Vec<Change>) -> Result<(), StoreError> {
-        self.inner.commit.wait_durable().await?;
+    /// Asks for the writes up to `lsn` to be synced, without waiting (see `Batch`'s drop).
+    pub(crate) fn request_sync(&self, lsn: u64) {
+        self.inner.commit.request_sync(lsn);
+    }
+
+    /// Waits until the write with `lsn` (and every earlier one) is durable, then
+    /// announces `changes`.
+    pub(crate) async fn commit(&self, lsn: u64, changes: Vec<Change>) -> Result<(), StoreError> {
+        self.inner.commit.wait_durable(lsn).await?;
         for change in changes {
             // No subscriber is fine: the reconciler resyncs from `scan_all` at start-up.
             let _ = self.inner.feed.send(change);

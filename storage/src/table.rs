@@ -110,8 +110,12 @@ impl<K: Key, V: Serialize + DeserializeOwned> Table<K, V> {
         &self.tree
     }
 
-    /// The record at `key`, if any. May observe a write whose acknowledgement (flush) is
-    /// still pending; `update` waits for durability before returning what it decided.
+    pub(crate) fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The record at `key`, if any, as of the last durable write: a write becomes
+    /// visible here when it is acknowledged.
     pub fn get<Q: AsKey<K>>(&self, key: Q) -> Result<Option<Record<V>>, StoreError> {
         let key = key.encode_key();
         self.tree
@@ -122,14 +126,15 @@ impl<K: Key, V: Serialize + DeserializeOwned> Table<K, V> {
 
     /// Atomically reads the record at `key`, lets `f` decide, and applies its `Write`.
     ///
-    /// Runs as a compare-and-swap retried on conflict, so `f` may run several times and
-    /// must be pure. `Put` bumps `generation` unless the value is unchanged, and keeps
-    /// `observed_generation`. Returns once the write — and whatever `f` saw, in case it
-    /// was another writer's not-yet-acknowledged write — is durable.
+    /// `f` sees the newest state, including writes not yet acknowledged, and runs once,
+    /// under the store's write lock (see `durability`), so it must be quick. `Put` bumps
+    /// `generation` unless the value is unchanged, and keeps `observed_generation`.
+    /// Returns once the write — and whatever `f` saw, in case it was another writer's
+    /// not-yet-acknowledged write — is durable.
     pub async fn update<Q, F, R, E>(&self, key: Q, f: F) -> Result<R, E>
     where
         Q: AsKey<K>,
-        F: FnMut(Option<&Record<V>>) -> Result<(Write<V>, R), E>,
+        F: FnOnce(Option<&Record<V>>) -> Result<(Write<V>, R), E>,
         E: From<StoreError>,
     {
         let mut batch = self.store.batch();
@@ -146,19 +151,20 @@ impl<K: Key, V: Serialize + DeserializeOwned> Table<K, V> {
         &self,
         key: Q,
         expected_generation: u64,
-        mut f: F,
+        f: F,
     ) -> Result<Observed<V>, E>
     where
         Q: AsKey<K>,
-        F: FnMut(&V) -> Result<Option<V>, E>,
+        F: FnOnce(&V) -> Result<Option<V>, E>,
         E: From<StoreError>,
     {
         let key = key.encode_key();
-        let record = loop {
-            let Some(old_bytes) = self.tree.get(&key).map_err(StoreError::from)? else {
+        let (id, name) = (self.id, self.name());
+        let (outcome, lsn) = self.store.write(|tx| -> Result<_, E> {
+            let Some(old_bytes) = tx.get(id, &key)? else {
                 return Ok(Observed::Missing);
             };
-            let mut record = record::decode::<V>(self.name(), &key, &old_bytes)?;
+            let mut record = record::decode::<V>(name, &key, &old_bytes)?;
             if record.generation != expected_generation {
                 return Ok(Observed::Stale {
                     generation: record.generation,
@@ -169,18 +175,15 @@ impl<K: Key, V: Serialize + DeserializeOwned> Table<K, V> {
             }
             record.observed_generation = expected_generation;
             record.schema_version = record::RECORD_SCHEMA_VERSION;
-            let new = record::encode(self.name(), &record)?;
-            if self
-                .tree
-                .compare_and_swap(&key, Some(old_bytes), Some(new))
-                .map_err(StoreError::from)?
-                .is_ok()
-            {
-                break record;
-            }
+            tx.put(id, &key, record::encode(name, &record)?);
+            Ok(Observed::Applied(record))
+        })?;
+        let changes = match outcome {
+            Observed::Applied(_) => vec![Change::new(id, key)],
+            _ => Vec::new(),
         };
-        self.store.commit(vec![Change::new(self.id, key)]).await?;
-        Ok(Observed::Applied(record))
+        self.store.commit(lsn, changes).await?;
+        Ok(outcome)
     }
 
     /// Up to `limit` records with keys under `prefix`, ascending, resuming after `after`.

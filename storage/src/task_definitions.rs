@@ -1,31 +1,26 @@
 //! Task-definition families and revisions.
 //!
-//! Three trees change together in one sled transaction: `task_definition_families`
+//! Three trees change together in one write (one log record): `task_definition_families`
 //! (family → [`Family`], holding the revision counter), `task_definitions`
 //! ((family, revision) → value) and `task_definition_status` ((family, revision) → the
 //! revision's status, an index). The counter only ever grows, so a revision number is
-//! never handed out twice, even after its revision is deleted; concurrent registrations
-//! conflict on the counter, sled retries the losers, and each gets the next number.
+//! never handed out twice, even after its revision is deleted; writes are decided one at
+//! a time on the newest state, so concurrent registrations each get the next number.
 //!
 //! The status index exists for ListTaskDefinitions: a page filters by status and answers
 //! keys only, so it walks the index (~25 bytes an entry) instead of decoding whole
 //! revisions (~1.5 KB of JSON each), which in a store larger than the page cache also
-//! means reading them back from the log. Because it is written in the same transactions
-//! as the revisions it can never disagree with them, not even after a crash.
-
-use std::cell::RefCell;
+//! means reading them back from the log. Because it is written in the same records as the
+//! revisions it can never disagree with them, not even after a crash.
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
-use sled::Transactional;
 
-use crate::combine::Combiner;
 use crate::error::StoreError;
 use crate::feed::{Change, TableId};
 use crate::key::{printable, AsKey, KeyPrefix};
 use crate::record::{self, Record, Write};
-use crate::register::{self, Registration};
+use crate::register;
 use crate::store::Store;
 use crate::table::{decode_key, walk_page, KeyPage, Order, Page, Table};
 use crate::token::PageToken;
@@ -135,43 +130,6 @@ impl<V> std::fmt::Debug for TaskDefinitions<V> {
     }
 }
 
-type TxResult<T, E> = Result<T, ConflictableTransactionError<E>>;
-
-fn abort<E: From<StoreError>>(e: StoreError) -> ConflictableTransactionError<E> {
-    ConflictableTransactionError::Abort(E::from(e))
-}
-
-fn finish<T, E: From<StoreError>>(r: Result<T, TransactionError<E>>) -> Result<T, E> {
-    r.map_err(|e| match e {
-        TransactionError::Abort(e) => e,
-        TransactionError::Storage(e) => E::from(StoreError::Sled(e)),
-    })
-}
-
-fn read<T: DeserializeOwned, E: From<StoreError>>(
-    tree: &TransactionalTree,
-    table: TableId,
-    key: &[u8],
-) -> TxResult<Option<Record<T>>, E> {
-    match tree.get(key)? {
-        Some(bytes) => Ok(Some(
-            record::decode(table.tree_name(), key, &bytes).map_err(abort)?,
-        )),
-        None => Ok(None),
-    }
-}
-
-fn store<T: Serialize, E: From<StoreError>>(
-    tree: &TransactionalTree,
-    table: TableId,
-    key: &[u8],
-    record: &Record<T>,
-) -> TxResult<(), E> {
-    let bytes = record::encode(table.tree_name(), record).map_err(abort)?;
-    tree.insert(key, bytes)?;
-    Ok(())
-}
-
 impl<V: Revisioned> TaskDefinitions<V> {
     pub(crate) fn new(store: Store) -> Self {
         TaskDefinitions {
@@ -183,60 +141,47 @@ impl<V: Revisioned> TaskDefinitions<V> {
     }
 
     /// Registers the next revision of `family`: `f` receives the allocated number and
-    /// builds the value (it may run more than once under contention, so it must be pure).
-    /// Returns the revision and its record once durable. Concurrent registrations share
-    /// one transaction (see `register`), which is why `f` must be `Send + 'static`.
+    /// builds the value (it runs under the store's write lock, so it must be quick).
+    /// Returns the revision and its record once durable.
     pub async fn register_revision<F, E>(&self, family: &str, f: F) -> Result<(u32, Record<V>), E>
     where
-        F: FnMut(u32) -> Result<V, E> + Send + 'static,
-        E: From<StoreError> + Send + 'static,
-        V: Send + 'static,
+        F: FnOnce(u32) -> Result<V, E>,
+        E: From<StoreError>,
     {
-        let combiner = self.store.combiner(|| {
-            Combiner::new(register::runner(
-                self.families.tree().clone(),
-                self.revisions.tree().clone(),
-                self.statuses.clone(),
-            ))
-        });
-        let registration = Registration {
-            family: family.to_owned(),
-            build: Box::new(f),
-        };
-        let (revision, record, revision_key, family_key) = combiner.submit(registration).await??;
+        let ((revision, record, revision_key, family_key), lsn) =
+            self.store.write(|tx| register::register(tx, family, f))?;
         self.store
-            .commit(vec![
-                Change::new(TableId::TaskDefinitions, revision_key),
-                Change::new(TableId::TaskDefinitionFamilies, family_key),
-            ])
+            .commit(
+                lsn,
+                vec![
+                    Change::new(TableId::TaskDefinitions, revision_key),
+                    Change::new(TableId::TaskDefinitionFamilies, family_key),
+                ],
+            )
             .await?;
         Ok((revision, record))
     }
 
     /// Atomically changes one revision (deregister: `Put` it INACTIVE; delete: `Delete`),
     /// keeping the family's counts in step. The revision counter is left alone, so a
-    /// deleted revision's number is never reused. `f` must be pure, as for
-    /// [`Table::update`].
+    /// deleted revision's number is never reused. `f` runs once, under the store's write
+    /// lock, as for [`Table::update`].
     pub async fn update_revision<F, R, E>(&self, family: &str, revision: u32, f: F) -> Result<R, E>
     where
-        F: FnMut(Option<&Record<V>>) -> Result<(Write<V>, R), E>,
+        F: FnOnce(Option<&Record<V>>) -> Result<(Write<V>, R), E>,
         E: From<StoreError>,
     {
-        let f = RefCell::new(f);
         let family_key = AsKey::<String>::encode_key(family);
         let revision_key = AsKey::<(String, u32)>::encode_key(&(family, revision));
-        let trees = (self.families.tree(), self.revisions.tree(), &self.statuses);
-        let (changed, result) = finish(trees.transaction(|(fams, revs, stats)| {
-            let old_bytes = revs.get(&revision_key)?;
-            let old = match &old_bytes {
-                Some(b) => Some(
+        let ((changed, result), lsn) = self.store.write(|tx| {
+            let old_bytes = tx.get(TableId::TaskDefinitions, &revision_key)?;
+            let old = old_bytes
+                .as_ref()
+                .map(|b| {
                     record::decode::<V>(TableId::TaskDefinitions.tree_name(), &revision_key, b)
-                        .map_err(abort)?,
-                ),
-                None => None,
-            };
-            let (write, result) =
-                (f.borrow_mut())(old.as_ref()).map_err(ConflictableTransactionError::Abort)?;
+                })
+                .transpose()?;
+            let (write, result) = f(old.as_ref())?;
             let was_active = old.as_ref().is_some_and(|r| r.value.is_active());
             // The status is taken before `apply` consumes the value; a Delete has none (it
             // removes the index entry).
@@ -249,7 +194,7 @@ impl<V: Revisioned> TaskDefinitions<V> {
                 // Creating a revision that was never allocated (or putting back a deleted
                 // one) would break the counter: a later registration would be handed the
                 // number and overwrite it, and the family's counts would drift.
-                return Err(abort(StoreError::Corrupt {
+                return Err(E::from(StoreError::Corrupt {
                     table: TableId::TaskDefinitions.tree_name(),
                     key: printable(&revision_key),
                     reason: "update_revision may not create revisions; use register_revision"
@@ -257,33 +202,38 @@ impl<V: Revisioned> TaskDefinitions<V> {
                 }));
             }
             let old_pair = old_bytes.as_deref().zip(old.as_ref());
-            let new = record::apply(TableId::TaskDefinitions.tree_name(), old_pair, write)
-                .map_err(abort)?;
-            // The index entry moves with the record, in this transaction: removed with it,
-            // rewritten with every new version of it.
-            match new {
-                None => return Ok((false, result)),
-                Some(None) => {
-                    revs.remove(revision_key.as_slice())?;
-                    stats.remove(revision_key.as_slice())?;
-                }
-                Some(Some(bytes)) => {
-                    revs.insert(revision_key.as_slice(), bytes)?;
-                    stats.insert(revision_key.as_slice(), status)?;
-                }
-            }
-            let Some(mut meta) =
-                read::<Family, E>(fams, TableId::TaskDefinitionFamilies, &family_key)?
+            let new = record::apply(TableId::TaskDefinitions.tree_name(), old_pair, write)?;
+            let families_table = TableId::TaskDefinitionFamilies.tree_name();
+            let Some(mut meta) = tx
+                .get(TableId::TaskDefinitionFamilies, &family_key)?
+                .map(|b| record::decode::<Family>(families_table, &family_key, &b))
+                .transpose()?
             else {
+                if new.is_none() {
+                    return Ok((false, result));
+                }
                 // Only a stored revision gets here (a Put of a missing one was refused
                 // above, a Delete of one changes nothing), and a revision can only exist
                 // under a family record that counted it.
-                return Err(abort(StoreError::Corrupt {
-                    table: TableId::TaskDefinitionFamilies.tree_name(),
+                return Err(E::from(StoreError::Corrupt {
+                    table: families_table,
                     key: printable(&family_key),
                     reason: "revision stored without its family".into(),
                 }));
             };
+            // The index entry moves with the record, in this write: removed with it,
+            // rewritten with every new version of it.
+            match new {
+                None => return Ok((false, result)),
+                Some(None) => {
+                    tx.remove(TableId::TaskDefinitions, &revision_key);
+                    tx.remove(TableId::TaskDefinitionStatus, &revision_key);
+                }
+                Some(Some(bytes)) => {
+                    tx.put(TableId::TaskDefinitions, &revision_key, bytes);
+                    tx.put(TableId::TaskDefinitionStatus, &revision_key, status);
+                }
+            }
             let was_present = old.is_some();
             // Saturating: counts are only bookkeeping for list filters, and a miscount
             // must not turn into a panic on a request path.
@@ -298,9 +248,13 @@ impl<V: Revisioned> TaskDefinitions<V> {
                 .saturating_add(u32::from(is_active))
                 .saturating_sub(u32::from(was_active));
             meta.generation += 1;
-            store(fams, TableId::TaskDefinitionFamilies, &family_key, &meta)?;
+            tx.put(
+                TableId::TaskDefinitionFamilies,
+                &family_key,
+                record::encode(families_table, &meta)?,
+            );
             Ok((true, result))
-        }))?;
+        })?;
         let changes = if changed {
             vec![
                 Change::new(TableId::TaskDefinitions, revision_key),
@@ -309,7 +263,7 @@ impl<V: Revisioned> TaskDefinitions<V> {
         } else {
             Vec::new()
         };
-        self.store.commit(changes).await?;
+        self.store.commit(lsn, changes).await?;
         Ok(result)
     }
 

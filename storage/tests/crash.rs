@@ -108,7 +108,7 @@ fn kill_9_never_loses_an_acknowledged_revision_nor_reuses_a_number() {
             assert_eq!(record.value.revision, i32::try_from(*revision).ok());
         }
         // Whatever survived is a gap-free 1..=counter per family: no number skipped by a
-        // half-applied transaction, none stored above the counter (which would be reused).
+        // half-applied write, none stored above the counter (which would be reused).
         for family in ["web", "worker", "batch"] {
             let Some(meta) = td.family(family).unwrap() else {
                 continue;

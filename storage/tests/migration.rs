@@ -251,7 +251,7 @@ async fn a_format_1_store_opens_with_its_status_index_built() {
         assert_eq!(list(&tds, Order::Ascending, "INACTIVE"), [1, 2]);
     }
     assert_eq!(stored_format(dir.path()), FORMAT_VERSION.to_be_bytes());
-    assert_eq!(FORMAT_VERSION, 2);
+    assert_eq!(FORMAT_VERSION, 3);
     // Reopened: no migration runs again, and the index is as the writes left it.
     let store = Store::open(dir.path()).unwrap();
     let tds = store.task_definitions();
@@ -266,7 +266,7 @@ fn a_migration_to_format_2_interrupted_half_way_is_redone_from_scratch() {
     let store = Store::open(dir.path()).unwrap();
     assert_v1_fixture_lists_correctly(&store.task_definitions());
     drop(store);
-    assert_eq!(stored_format(dir.path()), 2u32.to_be_bytes());
+    assert_eq!(stored_format(dir.path()), FORMAT_VERSION.to_be_bytes());
 }
 
 #[test]

@@ -26,7 +26,7 @@ fn a_second_open_of_the_same_directory_fails_naming_the_directory() {
     );
 }
 
-/// Registrations run in a batch task of the store's; that task must not keep the database
+/// Writes are made durable by the store's committer thread; it must not keep the database
 /// (and its lock) open once the last handle is dropped, or a restart in the same process
 /// fails to open the directory.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

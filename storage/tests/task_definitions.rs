@@ -53,8 +53,8 @@ async fn sixty_four_concurrent_registrations_get_revisions_one_to_sixty_four() {
     );
 }
 
-/// Concurrent registrations share transactions (the store's combiner): one that refuses,
-/// in the same batch as others, writes nothing, takes no number and fails alone.
+/// Concurrent registrations share log syncs: one that refuses, among others waiting for
+/// the same sync, writes nothing, takes no number and fails alone.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn refused_registrations_among_concurrent_ones_fail_alone_and_take_no_number() {
     let (_dir, store) = open();
