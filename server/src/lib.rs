@@ -7,6 +7,7 @@
 //! - [`ops`]: the handlers, one module per resource family.
 //! - [`error`]: `ApiError` and its HTTP form.
 
+pub mod allocator;
 pub mod app;
 pub mod arn;
 pub mod compat;

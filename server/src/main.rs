@@ -10,6 +10,7 @@ use std::process::ExitCode;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
+    kubecs_server::allocator::limit_retention();
     let config = Config::parse();
     // Dropped last (after the runtime), writing out every buffered log line.
     let log = kubecs_server::telemetry::init(config.log_format);

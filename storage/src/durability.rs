@@ -298,6 +298,11 @@ impl Committer {
 fn commit_loop(log: &mut Log, shared: &Shared, done: &watch::Sender<Synced>) {
     // Whether writers arrived during the previous sync: concurrent load.
     let mut loaded = false;
+    // The buffers of the previous round, swapped back in empty: the pending buffers keep
+    // their capacity instead of being allocated anew (and grown by doubling) every round
+    // by the writers and freed here, on another thread.
+    let mut bytes = Vec::new();
+    let mut ops = Vec::new();
     loop {
         {
             let mut state = shared.lock();
@@ -314,13 +319,13 @@ fn commit_loop(log: &mut Log, shared: &Shared, done: &watch::Sender<Synced>) {
         if loaded {
             gather(shared);
         }
-        let (bytes, ops, last) = {
+        bytes.clear();
+        ops.clear();
+        let last = {
             let mut state = shared.lock();
-            (
-                std::mem::take(&mut state.bytes),
-                std::mem::take(&mut state.ops),
-                state.next_lsn - 1,
-            )
+            std::mem::swap(&mut state.bytes, &mut bytes);
+            std::mem::swap(&mut state.ops, &mut ops);
+            state.next_lsn - 1
         };
         shared.syncs.fetch_add(1, Ordering::Relaxed);
         if let Err(error) = sync_and_apply(log, &shared.trees, &bytes, &ops) {
