@@ -11,7 +11,10 @@
 //! `fdatasync`, applies them to sled in LSN order, and only then acknowledges them. So:
 //! - a record is applied to sled only once it is durable in the log, and sled can never
 //!   get ahead of the log on disk (`wal` explains recovery);
-//! - readers, which read sled, see a write exactly when it is acknowledged;
+//! - readers, which read sled, see a write once it is durable, before its writer is
+//!   answered; the keys of one write appear one after another within microseconds, in
+//!   the order the write made them (a registration's revision before its status index
+//!   entry, so a listed revision can always be described);
 //! - writers decide on the newest state, pending writes included, one at a time, so two
 //!   writes never conflict and nothing is retried.
 //!

@@ -287,8 +287,11 @@ pub(crate) struct Recovered {
 /// returns where it ended. The caller then flushes sled, checkpoints `last_lsn` and starts
 /// a new segment (see [`restart`]).
 ///
-/// A torn or corrupt record ends the log only in the last segment; in an earlier one it
-/// would hide records that were acknowledged, so it is an error.
+/// A torn or corrupt record ends its segment. That is the normal end of the last one (the
+/// process died while appending), and can end an earlier one too when a crash came
+/// between [`restart`] creating the new segment and deleting the old ones. Records must
+/// follow each other without a gap, so corruption that hides records which a later
+/// segment follows on from is an error, not a silent loss.
 pub(crate) fn recover(
     wal_dir: &Path,
     mut apply: impl FnMut(&Op) -> io::Result<()>,
@@ -298,17 +301,15 @@ pub(crate) fn recover(
     let segments = segments(wal_dir)?;
     let mut last_lsn = checkpoint;
     let mut replayed = 0;
-    for (i, (_, path)) in segments.iter().enumerate() {
+    for (_, path) in &segments {
         let bytes = std::fs::read(path)?;
         let (records, valid) = decode_records(&bytes);
-        if valid != bytes.len() && i + 1 != segments.len() {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!(
-                    "corrupt record at byte {valid} of {}, which is not the last log segment",
-                    path.display()
-                ),
-            ));
+        if valid != bytes.len() {
+            tracing::warn!(
+                segment = %path.display(),
+                at = valid,
+                "the log segment ends in a torn or corrupt record; what follows is ignored"
+            );
         }
         for record in records {
             if record.lsn <= last_lsn {
@@ -477,15 +478,29 @@ mod tests {
         let (recovered, _) = replay(wal).unwrap();
         assert_eq!(recovered.last_lsn, 2);
 
-        // The same damage in a segment that is not the last one hides acknowledged
-        // records: refused, not skipped.
-        let mut later = Segment::create(wal, 3).unwrap();
-        append(&mut later, 3..=3);
-        let err = replay(wal).unwrap_err();
-        assert!(
-            err.to_string().contains("not the last log segment"),
-            "{err}"
-        );
+        // A crash inside `restart(2)`, after it created segment 3 and before it deleted
+        // segment 1: the torn tail is no longer in the last segment, and nothing is
+        // missing, so the log opens; records go on in segment 3.
+        let mut next = Segment::create(wal, 3).unwrap();
+        assert_eq!(replay(wal).unwrap().0.last_lsn, 2);
+        append(&mut next, 3..=3);
+        assert_eq!(replay(wal).unwrap().0.last_lsn, 3);
+
+        // Damage that hides records a later segment follows on from is refused.
+        let dir = tempfile::tempdir().unwrap();
+        let mut first = restart(dir.path(), 0).unwrap();
+        let mut bytes = Vec::new();
+        encode_record(1, &ops(1), &mut bytes);
+        let second = bytes.len() + 10; // Inside record 2.
+        for lsn in 2..=4 {
+            encode_record(lsn, &ops(lsn), &mut bytes);
+        }
+        bytes[second] ^= 0xff;
+        first.append_durably(&bytes).unwrap();
+        let mut later = Segment::create(dir.path(), 5).unwrap();
+        append(&mut later, 5..=5);
+        let err = replay(dir.path()).unwrap_err();
+        assert!(err.to_string().contains("records are missing"), "{err}");
 
         // A gap in the numbers is refused too.
         let dir = tempfile::tempdir().unwrap();
