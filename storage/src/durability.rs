@@ -6,9 +6,10 @@
 //! not yet applied (the *pending* ones). The closure's puts and removes become one log
 //! record with the next LSN and join the pending overlay; the writer then waits for its
 //! LSN, which asks for a sync (so a batch's writes, logged one by one and waited for
-//! once, share one). A dedicated thread (so that no sync ever blocks a tokio worker) takes every
-//! pending record at once, appends them to the log segment with one `write` and one
-//! `fdatasync`, applies them to sled in LSN order, and only then acknowledges them. So:
+//! once, share one). A dedicated thread (so that no sync ever blocks a tokio worker)
+//! takes every pending record at once, appends them to the log segment with one `write`
+//! and one `fdatasync`, applies them to sled in LSN order, and only then acknowledges
+//! them. So:
 //! - a record is applied to sled only once it is durable in the log, and sled can never
 //!   get ahead of the log on disk (`wal` explains recovery);
 //! - readers, which read sled, see a write once it is durable, before its writer is
@@ -23,8 +24,9 @@
 //! [`GATHER_IDLE`], for at most [`GATHER_MAX`]. A lone writer (no arrivals during the
 //! previous sync) is synced at once, so sequential clients see no added latency.
 //!
-//! Every `StoreOptions::log_segment_bytes` of log the thread checkpoints: it flushes sled (which then
-//! holds every applied record on disk), records the LSN, and starts a new segment.
+//! Every `StoreOptions::log_segment_bytes` of log the thread checkpoints: it flushes sled
+//! (which then holds every applied record on disk), records the LSN, and starts a new
+//! segment.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
