@@ -73,8 +73,10 @@ struct State {
     bytes: Vec<u8>,
     /// Their ops, in LSN order, to apply to sled once the records are durable.
     ops: Vec<Op>,
-    /// The newest pending value of each key that has one, for writers' reads.
-    overlay: HashMap<(TableId, Vec<u8>), PendingValue>,
+    /// The newest pending value of each key that has one, for writers' reads: one map per
+    /// `TableId` (indexed by discriminant), so a lookup borrows the key instead of
+    /// building an owned one.
+    overlay: Vec<HashMap<Vec<u8>, PendingValue>>,
     /// The highest LSN a writer waits for. Records are synced when someone waits for
     /// them, not when they are logged, so the writes of one batch share a sync.
     requested: u64,
@@ -133,10 +135,8 @@ impl WriteTx<'_> {
         {
             return Ok(op.value.clone());
         }
-        if !self.state.overlay.is_empty() {
-            if let Some(pending) = self.state.overlay.get(&(table, key.to_vec())) {
-                return Ok(pending.value.clone());
-            }
+        if let Some(pending) = self.state.overlay[table as usize].get(key) {
+            return Ok(pending.value.clone());
         }
         Ok(self.trees[table as usize].get(key)?)
     }
@@ -184,7 +184,7 @@ impl Committer {
                 next_lsn,
                 bytes: Vec::new(),
                 ops: Vec::new(),
-                overlay: HashMap::new(),
+                overlay: TableId::ALL.iter().map(|_| HashMap::new()).collect(),
                 requested: next_lsn - 1,
                 synced: next_lsn - 1,
                 failed: None,
@@ -254,8 +254,8 @@ impl Committer {
         state.next_lsn += 1;
         wal::encode_record(lsn, &ops, &mut state.bytes);
         for op in &ops {
-            state.overlay.insert(
-                (op.table, op.key.clone()),
+            state.overlay[op.table as usize].insert(
+                op.key.clone(),
                 PendingValue {
                     lsn,
                     value: op.value.clone(),
@@ -338,7 +338,9 @@ fn commit_loop(log: &mut Log, shared: &Shared, done: &watch::Sender<Synced>) {
             return;
         }
         let mut state = shared.lock();
-        state.overlay.retain(|_, pending| pending.lsn > last);
+        for pending in &mut state.overlay {
+            pending.retain(|_, pending| pending.lsn > last);
+        }
         state.synced = last;
         loaded = !state.bytes.is_empty();
         drop(state);

@@ -115,7 +115,7 @@ impl<K: Key, V: Serialize + DeserializeOwned> Table<K, V> {
     }
 
     /// The record at `key`, if any, as of the last durable write: a write becomes
-    /// visible here when it is acknowledged.
+    /// visible here once it is on disk, just before its writer is answered.
     pub fn get<Q: AsKey<K>>(&self, key: Q) -> Result<Option<Record<V>>, StoreError> {
         let key = key.encode_key();
         self.tree
