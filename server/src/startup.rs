@@ -13,13 +13,20 @@ use std::time::Duration;
 pub fn build_state(config: &Config) -> anyhow::Result<AppState> {
     let auth = auth(config)?;
     let data_dir = config.data_dir();
-    let options = StoreOptions {
-        cache_capacity: config.cache_mib.saturating_mul(1024 * 1024),
-        ..StoreOptions::default()
-    };
+    let options = store_options(config);
     let store = Store::open_with(&data_dir, &options)
         .with_context(|| format!("cannot open the store in {}", data_dir.display()))?;
     Ok(AppState::new(config, store, auth))
+}
+
+/// The store's settings: the configured page cache, and the committer thread handing its
+/// freed memory back to the allocator when writes stop (`allocator`).
+fn store_options(config: &Config) -> StoreOptions {
+    StoreOptions {
+        cache_capacity: config.cache_mib.saturating_mul(1024 * 1024),
+        on_idle: Some(crate::allocator::collect_this_thread),
+        ..StoreOptions::default()
+    }
 }
 
 fn auth(config: &Config) -> anyhow::Result<Auth> {
@@ -57,4 +64,20 @@ fn auth(config: &Config) -> anyhow::Result<Auth> {
         max_skew: Duration::from_secs(config.max_clock_skew_secs),
     };
     Ok(Auth::SigV4(Verifier::new(verify, credentials)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[test]
+    fn the_store_gets_the_configured_cache_and_the_idle_collection() {
+        let options = store_options(&Config::parse_from(["kubecs", "--cache-mib", "12"]));
+        assert_eq!(options.cache_capacity, 12 * 1024 * 1024);
+        assert!(
+            options.on_idle.is_some(),
+            "the committer thread's freed memory would stay committed"
+        );
+    }
 }

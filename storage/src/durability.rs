@@ -27,6 +27,13 @@
 //! Every `StoreOptions::log_segment_bytes` of log the thread checkpoints: it flushes sled
 //! (which then holds every applied record on disk), records the LSN, and starts a new
 //! segment.
+//!
+//! Once the thread has had nothing to commit for [`IDLE_AFTER`] after committing, it calls
+//! `StoreOptions::on_idle` (once per idle spell). The thread allocates sled's new nodes;
+//! readers on other threads free the replaced ones into its heap, and an allocator that
+//! tidies a heap only as its thread allocates keeps all that while the thread sleeps:
+//! about 10 MiB of resident memory after the benchmark's large preload (BENCHMARKS.md,
+//! fifth round).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -40,12 +47,17 @@ use tokio::sync::watch;
 
 use crate::error::StoreError;
 use crate::feed::TableId;
+use crate::store::StoreOptions;
 use crate::wal::{self, Op, Segment};
 
 /// While gathering, sync as soon as no writer arrived for this long.
 const GATHER_IDLE: Duration = Duration::from_micros(100);
 /// Never hold the first gathered writer back longer than this before syncing.
 const GATHER_MAX: Duration = Duration::from_micros(500);
+/// Time without a write after which the thread counts as idle (`StoreOptions::on_idle`).
+/// Long against the gaps between writes under any load, so the hook never runs between
+/// the writes of one burst.
+const IDLE_AFTER: Duration = Duration::from_millis(100);
 
 /// The outcome of the latest completed sync.
 #[derive(Debug, Clone)]
@@ -165,19 +177,21 @@ struct Log {
     segment: Segment,
     /// Checkpoint once the segment is this long.
     segment_bytes: u64,
+    /// `StoreOptions::on_idle`.
+    on_idle: Option<fn()>,
 }
 
 impl Committer {
     /// Starts the committer over `trees` (one per `TableId`, in order), appending to
     /// `segment`, whose first record will be `next_lsn`, checkpointing every
-    /// `segment_bytes` of log.
+    /// `options.log_segment_bytes` of log.
     pub(crate) fn start(
         db: sled::Db,
         trees: Vec<sled::Tree>,
         wal_dir: &Path,
         segment: Segment,
         next_lsn: u64,
-        segment_bytes: u64,
+        options: &StoreOptions,
     ) -> std::io::Result<Committer> {
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
@@ -203,7 +217,8 @@ impl Committer {
             db,
             wal_dir: wal_dir.to_path_buf(),
             segment,
-            segment_bytes,
+            segment_bytes: options.log_segment_bytes,
+            on_idle: options.on_idle,
         };
         let thread = std::thread::Builder::new()
             .name("kubecs-storage-commit".into())
@@ -308,19 +323,42 @@ fn commit_loop(log: &mut Log, shared: &Shared, done: &watch::Sender<Synced>) {
     // by the writers and freed here, on another thread.
     let mut bytes = Vec::new();
     let mut ops = Vec::new();
+    // Whether the thread committed anything since it last called `on_idle`.
+    let mut worked = false;
     loop {
         {
+            let idle = |state: &State| {
+                (state.requested <= state.synced || state.bytes.is_empty()) && !state.shutdown
+            };
             let mut state = shared.lock();
-            while (state.requested <= state.synced || state.bytes.is_empty()) && !state.shutdown {
-                state = shared
-                    .wake
-                    .wait(state)
-                    .unwrap_or_else(PoisonError::into_inner);
+            while idle(&state) {
+                match log.on_idle.filter(|_| worked) {
+                    Some(on_idle) => {
+                        let (guard, wait) = shared
+                            .wake
+                            .wait_timeout(state, IDLE_AFTER)
+                            .unwrap_or_else(PoisonError::into_inner);
+                        state = guard;
+                        if wait.timed_out() && idle(&state) {
+                            drop(state);
+                            on_idle();
+                            worked = false;
+                            state = shared.lock();
+                        }
+                    }
+                    None => {
+                        state = shared
+                            .wake
+                            .wait(state)
+                            .unwrap_or_else(PoisonError::into_inner);
+                    }
+                }
             }
             if state.bytes.is_empty() {
                 break; // Shut down with nothing pending.
             }
         }
+        worked = true;
         if loaded {
             gather(shared);
         }

@@ -29,6 +29,13 @@ pub struct StoreOptions {
     /// Bytes of write-ahead log after which the committer checkpoints (flushes sled) and
     /// starts a new segment: bounds the log on disk and the replay after a crash.
     pub log_segment_bytes: u64,
+    /// Called on the committer's thread once it has had no write to commit for a while
+    /// after committing some (see `durability`), and not again before the next write.
+    /// The kubecs binary returns that thread's freed memory to its allocator here: an
+    /// allocator that frees lazily as a thread allocates (mimalloc) otherwise keeps what
+    /// the idle thread freed, or was handed back by other threads, committed for as long
+    /// as no write comes.
+    pub on_idle: Option<fn()>,
 }
 
 impl Default for StoreOptions {
@@ -36,6 +43,7 @@ impl Default for StoreOptions {
         StoreOptions {
             cache_capacity: 32 * 1024 * 1024,
             log_segment_bytes: 16 * 1024 * 1024,
+            on_idle: None,
         }
     }
 }
@@ -125,7 +133,7 @@ impl Store {
             &wal_dir,
             segment,
             recovered.last_lsn + 1,
-            options.log_segment_bytes,
+            options,
         )
         .map_err(io)?;
         let (feed, _) = broadcast::channel(FEED_CAPACITY);

@@ -7,6 +7,8 @@
 mod common;
 
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use common::{clusters, task_definitions, TestError, Thing};
 use kubecs_storage::{Batch, Store, StoreOptions, Table, Write};
@@ -132,4 +134,50 @@ async fn a_clean_close_leaves_an_empty_log() {
     // sled alone has the write (read with sled itself, no log replay).
     let db = sled::open(dir.path().join("sled")).unwrap();
     assert!(db.open_tree("clusters").unwrap().len() == 1);
+}
+
+static IDLE_CALLS: AtomicUsize = AtomicUsize::new(0);
+
+fn count_idle_call() {
+    IDLE_CALLS.fetch_add(1, Ordering::SeqCst);
+}
+
+/// `on_idle` runs once after writes stop, not while nothing was written, and again only
+/// after the next write.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_idle_hook_runs_once_per_idle_spell_after_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = StoreOptions {
+        on_idle: Some(count_idle_call),
+        ..StoreOptions::default()
+    };
+    let store = Store::open_with(dir.path(), &options).unwrap();
+    // A fresh store has committed nothing: no idle call.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(IDLE_CALLS.load(Ordering::SeqCst), 0);
+
+    let until = |calls: usize| async move {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while IDLE_CALLS.load(Ordering::SeqCst) < calls {
+            assert!(
+                Instant::now() < deadline,
+                "on_idle never ran a {calls}th time"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    for round in 1..=2 {
+        for i in 0..20 {
+            clusters(&store)
+                .update(format!("c{round}-{i}"), |_| {
+                    Ok::<_, TestError>((Write::Put(Thing::active(i)), ()))
+                })
+                .await
+                .unwrap();
+        }
+        until(round).await;
+        // Idle on: no further call without a write.
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        assert_eq!(IDLE_CALLS.load(Ordering::SeqCst), round);
+    }
 }
