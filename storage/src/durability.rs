@@ -6,10 +6,9 @@
 //! not yet applied (the *pending* ones). The closure's puts and removes become one log
 //! record with the next LSN and join the pending overlay; the writer then waits for its
 //! LSN, which asks for a sync (so a batch's writes, logged one by one and waited for
-//! once, share one). A dedicated thread (so that no sync ever blocks a tokio worker)
-//! takes every pending record at once, appends them to the log segment with one `write`
-//! and one `fdatasync`, applies them to sled in LSN order, and only then acknowledges
-//! them. So:
+//! once, share one). A sync takes every pending record at once, appends them to the log
+//! segment with one `write` and one `fdatasync`, applies them to sled in LSN order, and
+//! only then acknowledges them. So:
 //! - a record is applied to sled only once it is durable in the log, and sled can never
 //!   get ahead of the log on disk (`wal` explains recovery);
 //! - readers, which read sled, see a write once it is durable, before its writer is
@@ -19,13 +18,20 @@
 //! - writers decide on the newest state, pending writes included, one at a time, so two
 //!   writes never conflict and nothing is retried.
 //!
-//! When writers keep arriving while a sync runs (the sign of concurrent load), the next
-//! sync first *gathers*: it waits while new writers keep coming, in steps of
+//! Who syncs: a dedicated thread, so that tokio workers do not wait on the disk, except
+//! for a *lone* writer. A writer whose write is the newest, with nobody else waiting, the
+//! log free and no load at the previous sync, syncs on its own thread instead
+//! (`Committer::sync_alone`): handing a write to the thread and being woken back costs
+//! more CPU than the sync itself. Whoever syncs holds the log from taking the records
+//! until they are acknowledged, so syncs never overlap or reorder.
+//!
+//! When writers keep arriving while a sync runs (the sign of concurrent load), the
+//! thread's next sync first *gathers*: it waits while new writers keep coming, in steps of
 //! [`GATHER_IDLE`], for at most [`GATHER_MAX`]. A lone writer (no arrivals during the
 //! previous sync) is synced at once, so sequential clients see no added latency.
 //!
-//! Every `StoreOptions::log_segment_bytes` of log the thread checkpoints: it flushes sled
-//! (which then holds every applied record on disk), records the LSN, and starts a new
+//! Every `StoreOptions::log_segment_bytes` of log, whoever synced checkpoints: it flushes
+//! sled (which then holds every applied record on disk), records the LSN, and starts a new
 //! segment.
 //!
 //! Once the thread has had nothing to commit for [`IDLE_AFTER`] after committing, it calls
@@ -38,7 +44,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, TryLockError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -97,20 +103,44 @@ struct State {
     /// Set when the committer failed (see [`Synced::error`]).
     failed: Option<Arc<str>>,
     shutdown: bool,
+    /// Whether writers arrived while the previous sync ran: the sign of concurrent load,
+    /// on which the next sync gathers and no writer syncs alone.
+    loaded: bool,
+    /// The thread sleeps until woken, with `on_idle` already run: the next sync that a
+    /// lone writer does wakes it, so that it runs `on_idle` again once writes stop.
+    asleep: bool,
 }
 
 struct Shared {
     state: Mutex<State>,
     wake: Condvar,
+    /// The log and what syncing needs. Whoever syncs (the thread, or a writer alone)
+    /// holds it from taking the pending records until they are applied, so records reach
+    /// the log and sled in LSN order. Lock order: `log`, then `state`.
+    log: Mutex<Log>,
+    /// Acknowledges synced LSNs to waiting writers.
+    done: watch::Sender<Synced>,
     /// One sled tree per `TableId`, indexed by discriminant.
     trees: Vec<sled::Tree>,
+    /// `StoreOptions::on_idle`.
+    on_idle: Option<fn()>,
     /// Log syncs performed, for metrics and for the tests that prove writers share them.
     syncs: AtomicU64,
+    /// Of those, the syncs a lone writer did itself.
+    syncs_alone: AtomicU64,
 }
 
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The log, for a sync. A sync that panicked took its records out of the pending ones
+    /// without logging them: later records would follow a hole, so the store fails.
+    fn lock_log(&self) -> Result<MutexGuard<'_, Log>, Arc<str>> {
+        self.log
+            .lock()
+            .map_err(|_| fail(self, "a sync of the write-ahead log panicked"))
     }
 }
 
@@ -170,15 +200,18 @@ impl WriteTx<'_> {
     }
 }
 
-/// What the thread needs besides the shared state.
+/// The log segment and what a sync needs besides the shared state.
 struct Log {
     db: sled::Db,
     wal_dir: PathBuf,
     segment: Segment,
     /// Checkpoint once the segment is this long.
     segment_bytes: u64,
-    /// `StoreOptions::on_idle`.
-    on_idle: Option<fn()>,
+    /// The buffers of the previous sync, emptied, to swap in for the pending ones: these
+    /// keep their capacity instead of being allocated anew (and grown by doubling) for
+    /// every sync by the writers and freed by whoever synced.
+    bytes: Vec<u8>,
+    ops: Vec<Op>,
 }
 
 impl Committer {
@@ -203,26 +236,32 @@ impl Committer {
                 synced: next_lsn - 1,
                 failed: None,
                 shutdown: false,
+                loaded: false,
+                asleep: false,
             }),
             wake: Condvar::new(),
+            log: Mutex::new(Log {
+                db,
+                wal_dir: wal_dir.to_path_buf(),
+                segment,
+                segment_bytes: options.log_segment_bytes,
+                bytes: Vec::new(),
+                ops: Vec::new(),
+            }),
+            done: watch::Sender::new(Synced {
+                lsn: next_lsn - 1,
+                error: None,
+            }),
             trees,
-            syncs: AtomicU64::new(0),
-        });
-        let (tx, done) = watch::channel(Synced {
-            lsn: next_lsn - 1,
-            error: None,
-        });
-        let thread_shared = Arc::clone(&shared);
-        let mut log = Log {
-            db,
-            wal_dir: wal_dir.to_path_buf(),
-            segment,
-            segment_bytes: options.log_segment_bytes,
             on_idle: options.on_idle,
-        };
+            syncs: AtomicU64::new(0),
+            syncs_alone: AtomicU64::new(0),
+        });
+        let done = shared.done.subscribe();
+        let thread_shared = Arc::clone(&shared);
         let thread = std::thread::Builder::new()
             .name("kubecs-storage-commit".into())
-            .spawn(move || commit_loop(&mut log, &thread_shared, &tx))?;
+            .spawn(move || commit_loop(&thread_shared))?;
         Ok(Committer {
             shared,
             done,
@@ -232,6 +271,12 @@ impl Committer {
 
     pub(crate) fn syncs(&self) -> u64 {
         self.shared.syncs.load(Ordering::Relaxed)
+    }
+
+    /// Of [`Committer::syncs`], those a lone writer did on its own thread.
+    #[cfg(test)]
+    pub(crate) fn syncs_alone(&self) -> u64 {
+        self.shared.syncs_alone.load(Ordering::Relaxed)
     }
 
     /// Runs `f` as one write (see the module documentation) and logs what it put and
@@ -284,6 +329,9 @@ impl Committer {
     /// Returns once the write with `lsn`, and every one before it, is durable and
     /// visible to readers.
     pub(crate) async fn wait_durable(&self, lsn: u64) -> Result<(), StoreError> {
+        if let Some(synced) = self.sync_alone(lsn) {
+            return synced;
+        }
         self.request_sync(lsn);
         let mut done = self.done.clone();
         let synced = done
@@ -294,6 +342,42 @@ impl Committer {
             Some(e) if synced.lsn < lsn => Err(StoreError::Flush(Arc::clone(e))),
             _ => Ok(()),
         }
+    }
+
+    /// Syncs the write with `lsn` on the caller's thread when it is the newest write,
+    /// nobody else waits, the log is free and the last sync saw no load; returns
+    /// `None` (the caller waits for the thread) otherwise. Handing a lone write to the
+    /// thread and back costs two thread wake-ups, more CPU than the sync itself on this
+    /// kind of machine (BENCHMARKS.md, fifth round). The caller's thread blocks for one
+    /// `write` + `fdatasync` + sled inserts instead (and, every `log_segment_bytes`, a
+    /// checkpoint); only a writer with nothing to wait behind ever does that.
+    fn sync_alone(&self, lsn: u64) -> Option<Result<(), StoreError>> {
+        if self.done.borrow().lsn >= lsn {
+            return None;
+        }
+        let mut log = match self.shared.log.try_lock() {
+            Ok(log) => log,
+            Err(TryLockError::WouldBlock) => return None,
+            Err(TryLockError::Poisoned(_)) => {
+                let error = fail(&self.shared, "a sync of the write-ahead log panicked");
+                return Some(Err(StoreError::Flush(error)));
+            }
+        };
+        {
+            let state = self.shared.lock();
+            // Earlier pending records nobody waits for yet (the caller's own batch, or
+            // writers about to wait) are synced along; their writers then find them done.
+            let alone = state.next_lsn == lsn + 1
+                && state.requested <= state.synced
+                && !state.loaded
+                && !state.shutdown
+                && state.failed.is_none();
+            if !alone {
+                return None;
+            }
+        }
+        self.shared.syncs_alone.fetch_add(1, Ordering::Relaxed);
+        Some(sync_pending(&self.shared, &mut log).map_err(StoreError::Flush))
     }
 
     /// Asks for a sync of everything up to `lsn`, without waiting for it.
@@ -315,16 +399,10 @@ impl Committer {
     }
 }
 
-fn commit_loop(log: &mut Log, shared: &Shared, done: &watch::Sender<Synced>) {
-    // Whether writers arrived during the previous sync: concurrent load.
-    let mut loaded = false;
-    // The buffers of the previous round, swapped back in empty: the pending buffers keep
-    // their capacity instead of being allocated anew (and grown by doubling) every round
-    // by the writers and freed here, on another thread.
-    let mut bytes = Vec::new();
-    let mut ops = Vec::new();
-    // Whether the thread committed anything since it last called `on_idle`.
-    let mut worked = false;
+fn commit_loop(shared: &Shared) {
+    // The synced LSN when `on_idle` last ran: it runs again once writes moved it on and
+    // then stopped for `IDLE_AFTER`, whichever thread synced them.
+    let mut idle_at = shared.lock().synced;
     loop {
         {
             let idle = |state: &State| {
@@ -332,72 +410,112 @@ fn commit_loop(log: &mut Log, shared: &Shared, done: &watch::Sender<Synced>) {
             };
             let mut state = shared.lock();
             while idle(&state) {
-                match log.on_idle.filter(|_| worked) {
+                match shared.on_idle.filter(|_| state.synced != idle_at) {
                     Some(on_idle) => {
+                        let before = state.synced;
                         let (guard, wait) = shared
                             .wake
                             .wait_timeout(state, IDLE_AFTER)
                             .unwrap_or_else(PoisonError::into_inner);
                         state = guard;
-                        if wait.timed_out() && idle(&state) {
+                        if wait.timed_out() && idle(&state) && state.synced == before {
+                            idle_at = state.synced;
                             drop(state);
                             on_idle();
-                            worked = false;
                             state = shared.lock();
                         }
                     }
                     None => {
+                        state.asleep = shared.on_idle.is_some();
                         state = shared
                             .wake
                             .wait(state)
                             .unwrap_or_else(PoisonError::into_inner);
+                        state.asleep = false;
                     }
                 }
             }
             if state.bytes.is_empty() {
+                if state.failed.is_some() {
+                    return; // No checkpoint past records that were never logged.
+                }
                 break; // Shut down with nothing pending.
             }
-        }
-        worked = true;
-        if loaded {
-            gather(shared);
-        }
-        bytes.clear();
-        ops.clear();
-        let last = {
-            let mut state = shared.lock();
-            std::mem::swap(&mut state.bytes, &mut bytes);
-            std::mem::swap(&mut state.ops, &mut ops);
-            state.next_lsn - 1
-        };
-        shared.syncs.fetch_add(1, Ordering::Relaxed);
-        if let Err(error) = sync_and_apply(log, &shared.trees, &bytes, &ops) {
-            fail(shared, done, &error);
-            return;
-        }
-        let mut state = shared.lock();
-        for pending in &mut state.overlay {
-            pending.retain(|_, pending| pending.lsn > last);
-        }
-        state.synced = last;
-        loaded = !state.bytes.is_empty();
-        drop(state);
-        done.send_replace(Synced {
-            lsn: last,
-            error: None,
-        });
-        if log.segment.len() >= log.segment_bytes {
-            if let Err(error) = checkpoint(log, last) {
-                fail(shared, done, &error);
-                return;
+            if state.loaded {
+                drop(state);
+                gather(shared);
             }
+        }
+        let Ok(mut log) = shared.lock_log() else {
+            return;
+        };
+        {
+            let state = shared.lock();
+            if state.failed.is_some() {
+                return; // A lone writer's sync failed: nothing may follow the hole.
+            }
+            if state.bytes.is_empty() {
+                continue; // A lone writer synced them while this thread waited for the log.
+            }
+        }
+        if sync_pending(shared, &mut log).is_err() {
+            return;
         }
     }
     // A clean shutdown leaves sled complete on disk and nothing to replay.
+    let Ok(mut log) = shared.lock_log() else {
+        return;
+    };
     let last = shared.lock().next_lsn - 1;
-    if let Err(error) = checkpoint(log, last) {
+    if let Err(error) = checkpoint(&mut log, last) {
         tracing::warn!(%error, "kubecs-storage: checkpoint at shutdown failed; the log will be replayed at the next open");
     }
+}
+
+/// Syncs every pending record: appends them to the log with one `write` and one
+/// `fdatasync`, applies them to sled, acknowledges them, and checkpoints when the segment
+/// is full. The caller holds the log. On failure the store is failed (see [`fail`]) and
+/// the error returned.
+fn sync_pending(shared: &Shared, log: &mut Log) -> Result<(), Arc<str>> {
+    let mut bytes = std::mem::take(&mut log.bytes);
+    let mut ops = std::mem::take(&mut log.ops);
+    let last = {
+        let mut state = shared.lock();
+        std::mem::swap(&mut state.bytes, &mut bytes);
+        std::mem::swap(&mut state.ops, &mut ops);
+        state.next_lsn - 1
+    };
+    shared.syncs.fetch_add(1, Ordering::Relaxed);
+    let synced = sync_and_apply(log, &shared.trees, &bytes, &ops);
+    // Emptied now, not at the next sync: the ops hold the values.
+    bytes.clear();
+    ops.clear();
+    log.bytes = bytes;
+    log.ops = ops;
+    if let Err(error) = synced {
+        return Err(fail(shared, &error));
+    }
+    let mut state = shared.lock();
+    for pending in &mut state.overlay {
+        pending.retain(|_, pending| pending.lsn > last);
+    }
+    state.synced = last;
+    state.loaded = !state.bytes.is_empty();
+    let wake_thread = std::mem::take(&mut state.asleep);
+    drop(state);
+    shared.done.send_replace(Synced {
+        lsn: last,
+        error: None,
+    });
+    if wake_thread {
+        shared.wake.notify_one();
+    }
+    if log.segment.len() >= log.segment_bytes {
+        if let Err(error) = checkpoint(log, last) {
+            return Err(fail(shared, &error));
+        }
+    }
+    Ok(())
 }
 
 fn sync_and_apply(
@@ -434,14 +552,17 @@ fn checkpoint(log: &mut Log, lsn: u64) -> Result<(), String> {
     Ok(())
 }
 
-fn fail(shared: &Shared, done: &watch::Sender<Synced>, error: &str) {
+fn fail(shared: &Shared, error: &str) -> Arc<str> {
     tracing::error!(
         error,
         "kubecs-storage: the write-ahead log failed; refusing writes"
     );
     let error = Arc::<str>::from(error);
     shared.lock().failed = Some(Arc::clone(&error));
-    done.send_modify(|s| s.error = Some(error));
+    shared
+        .done
+        .send_modify(|s| s.error = Some(Arc::clone(&error)));
+    error
 }
 
 /// Waits while writers keep arriving (see the module comment). Sleeps rather than waiting

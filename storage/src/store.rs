@@ -226,3 +226,38 @@ impl Store {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::{Store, StoreError, TableId, Write};
+
+    /// A lone writer syncs its own write instead of handing it to the committer thread
+    /// and waiting to be handed it back, and the write is durable and visible on return.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_lone_writer_syncs_its_own_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let settings = store.table::<String, String>(TableId::Settings);
+        for i in 0..10 {
+            let key = format!("k{i}");
+            settings
+                .update(key.as_str(), |_| {
+                    Ok::<_, StoreError>((Write::Put(format!("v{i}")), ()))
+                })
+                .await
+                .unwrap();
+            assert_eq!(
+                settings.get(key.as_str()).unwrap().unwrap().value,
+                format!("v{i}")
+            );
+        }
+        assert_eq!(store.flush_count(), 10);
+        assert_eq!(store.inner.commit.syncs_alone(), 10);
+        drop(settings);
+        drop(store);
+        // Durable: the log was synced by the writers themselves and checkpointed at close.
+        let store = Store::open(dir.path()).unwrap();
+        let settings = store.table::<String, String>(TableId::Settings);
+        assert_eq!(settings.get("k9").unwrap().unwrap().value, "v9");
+    }
+}
