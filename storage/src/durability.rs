@@ -23,7 +23,8 @@
 //! log free and no load at the previous sync, syncs on its own thread instead
 //! (`Committer::sync_alone`): handing a write to the thread and being woken back costs
 //! more CPU than the sync itself. Whoever syncs holds the log from taking the records
-//! until they are acknowledged, so syncs never overlap or reorder.
+//! until they are applied, so syncs never overlap or reorder; acknowledgements only ever
+//! move forward.
 //!
 //! When writers keep arriving while a sync runs (the sign of concurrent load), the
 //! thread's next sync first *gathers*: it waits while new writers keep coming, in steps of
@@ -106,6 +107,14 @@ struct State {
     /// Whether writers arrived while the previous sync ran: the sign of concurrent load,
     /// on which the next sync gathers and no writer syncs alone.
     loaded: bool,
+    /// Writers that asked the thread for a sync and wait for it, since the last sync took
+    /// the pending records.
+    waiters: u32,
+    /// Whether the previous sync answered more than one waiting writer. Under concurrent
+    /// load the writers answered by one sync come back together, so none of them counts
+    /// as alone even if none arrived while that sync ran: each syncing alone would split
+    /// every group commit in two.
+    shared_sync: bool,
     /// The thread sleeps until woken, with `on_idle` already run: the next sync that a
     /// lone writer does wakes it, so that it runs `on_idle` again once writes stop.
     asleep: bool,
@@ -237,6 +246,8 @@ impl Committer {
                 failed: None,
                 shutdown: false,
                 loaded: false,
+                waiters: 0,
+                shared_sync: false,
                 asleep: false,
             }),
             wake: Condvar::new(),
@@ -332,7 +343,7 @@ impl Committer {
         if let Some(synced) = self.sync_alone(lsn) {
             return synced;
         }
-        self.request_sync(lsn);
+        self.request_sync_for(lsn, 1);
         let mut done = self.done.clone();
         let synced = done
             .wait_for(|s| s.lsn >= lsn || s.error.is_some())
@@ -345,7 +356,8 @@ impl Committer {
     }
 
     /// Syncs the write with `lsn` on the caller's thread when it is the newest write,
-    /// nobody else waits, the log is free and the last sync saw no load; returns
+    /// nobody else waits, the log is free and the last sync saw no load (one writer
+    /// answered, none arriving while it ran); returns
     /// `None` (the caller waits for the thread) otherwise. Handing a lone write to the
     /// thread and back costs two thread wake-ups, more CPU than the sync itself on this
     /// kind of machine (BENCHMARKS.md, fifth round). The caller's thread blocks for one
@@ -355,7 +367,7 @@ impl Committer {
         if self.done.borrow().lsn >= lsn {
             return None;
         }
-        let mut log = match self.shared.log.try_lock() {
+        let log = match self.shared.log.try_lock() {
             Ok(log) => log,
             Err(TryLockError::WouldBlock) => return None,
             Err(TryLockError::Poisoned(_)) => {
@@ -367,9 +379,11 @@ impl Committer {
             let state = self.shared.lock();
             // Earlier pending records nobody waits for yet (the caller's own batch, or
             // writers about to wait) are synced along; their writers then find them done.
-            let alone = state.next_lsn == lsn + 1
+            let alone = state.synced < lsn
+                && state.next_lsn == lsn + 1
                 && state.requested <= state.synced
                 && !state.loaded
+                && !state.shared_sync
                 && !state.shutdown
                 && state.failed.is_none();
             if !alone {
@@ -377,15 +391,21 @@ impl Committer {
             }
         }
         self.shared.syncs_alone.fetch_add(1, Ordering::Relaxed);
-        Some(sync_pending(&self.shared, &mut log).map_err(StoreError::Flush))
+        Some(sync_pending(&self.shared, log, 1).map_err(StoreError::Flush))
     }
 
     /// Asks for a sync of everything up to `lsn`, without waiting for it.
     pub(crate) fn request_sync(&self, lsn: u64) {
+        self.request_sync_for(lsn, 0);
+    }
+
+    /// [`Committer::request_sync`] on behalf of `waiters` writers that will wait for it.
+    fn request_sync_for(&self, lsn: u64, waiters: u32) {
         if self.done.borrow().lsn >= lsn {
             return;
         }
         let mut state = self.shared.lock();
+        state.waiters += waiters;
         if lsn > state.requested {
             state.requested = lsn;
             drop(state);
@@ -446,7 +466,7 @@ fn commit_loop(shared: &Shared) {
                 gather(shared);
             }
         }
-        let Ok(mut log) = shared.lock_log() else {
+        let Ok(log) = shared.lock_log() else {
             return;
         };
         {
@@ -458,7 +478,7 @@ fn commit_loop(shared: &Shared) {
                 continue; // A lone writer synced them while this thread waited for the log.
             }
         }
-        if sync_pending(shared, &mut log).is_err() {
+        if sync_pending(shared, log, 0).is_err() {
             return;
         }
     }
@@ -474,19 +494,27 @@ fn commit_loop(shared: &Shared) {
 
 /// Syncs every pending record: appends them to the log with one `write` and one
 /// `fdatasync`, applies them to sled, acknowledges them, and checkpoints when the segment
-/// is full. The caller holds the log. On failure the store is failed (see [`fail`]) and
-/// the error returned.
-fn sync_pending(shared: &Shared, log: &mut Log) -> Result<(), Arc<str>> {
+/// is full. The caller holds the log, and is one of the writers it answers when `caller`
+/// is 1 (a lone writer), none when 0 (the thread). On failure the store is failed (see
+/// [`fail`]) and the error returned.
+fn sync_pending(
+    shared: &Shared,
+    mut log: MutexGuard<'_, Log>,
+    caller: u32,
+) -> Result<(), Arc<str>> {
     let mut bytes = std::mem::take(&mut log.bytes);
     let mut ops = std::mem::take(&mut log.ops);
-    let last = {
+    let (waiters, last) = {
         let mut state = shared.lock();
         std::mem::swap(&mut state.bytes, &mut bytes);
         std::mem::swap(&mut state.ops, &mut ops);
-        state.next_lsn - 1
+        (
+            std::mem::take(&mut state.waiters) + caller,
+            state.next_lsn - 1,
+        )
     };
     shared.syncs.fetch_add(1, Ordering::Relaxed);
-    let synced = sync_and_apply(log, &shared.trees, &bytes, &ops);
+    let synced = sync_and_apply(&mut log, &shared.trees, &bytes, &ops);
     // Emptied now, not at the next sync: the ops hold the values.
     bytes.clear();
     ops.clear();
@@ -501,17 +529,26 @@ fn sync_pending(shared: &Shared, log: &mut Log) -> Result<(), Arc<str>> {
     }
     state.synced = last;
     state.loaded = !state.bytes.is_empty();
+    state.shared_sync = waiters > 1;
     let wake_thread = std::mem::take(&mut state.asleep);
     drop(state);
-    shared.done.send_replace(Synced {
-        lsn: last,
-        error: None,
+    // Free the log before answering, so that an answered writer that writes again at
+    // once finds it free and may sync alone; keep it through a checkpoint that is due.
+    let checkpoint_due = log.segment.len() >= log.segment_bytes;
+    let log = checkpoint_due.then_some(log);
+    // Monotonic: once the log is free, a later sync may answer before this one does.
+    shared.done.send_if_modified(|synced| {
+        let newer = last > synced.lsn;
+        if newer {
+            synced.lsn = last;
+        }
+        newer
     });
     if wake_thread {
         shared.wake.notify_one();
     }
-    if log.segment.len() >= log.segment_bytes {
-        if let Err(error) = checkpoint(log, last) {
+    if let Some(mut log) = log {
+        if let Err(error) = checkpoint(&mut log, last) {
             return Err(fail(shared, &error));
         }
     }
@@ -591,5 +628,91 @@ impl Drop for Committer {
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use crate::{Store, StoreError, Table, TableId, Write};
+
+    fn settings(store: &Store) -> Table<String, String> {
+        store.table::<String, String>(TableId::Settings)
+    }
+
+    async fn put(settings: &Table<String, String>, key: &str, value: &str) {
+        settings
+            .update(key, |_| {
+                Ok::<_, StoreError>((Write::Put(value.to_owned()), ()))
+            })
+            .await
+            .unwrap();
+    }
+
+    /// A lone writer syncs its own write instead of handing it to the committer thread
+    /// and waiting to be handed it back, and the write is durable and visible on return.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_lone_writer_syncs_its_own_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let table = settings(&store);
+        for i in 0..10 {
+            let (key, value) = (format!("k{i}"), format!("v{i}"));
+            put(&table, &key, &value).await;
+            assert_eq!(table.get(key.as_str()).unwrap().unwrap().value, value);
+        }
+        assert_eq!(store.flush_count(), 10);
+        assert_eq!(store.committer().syncs_alone(), 10);
+        drop(table);
+        drop(store);
+        // Durable: the log was synced by the writers themselves and checkpointed at close.
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(settings(&store).get("k9").unwrap().unwrap().value, "v9");
+    }
+
+    /// Writers answered together by one sync come back together: the first of them to
+    /// write again must not sync alone (that would split the next group commit in two),
+    /// while writers one after another do.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    // The test holds the log on purpose while writers queue: they only `try_lock` it, and
+    // the committer thread that blocks on it is not a tokio worker.
+    #[allow(clippy::await_holding_lock)]
+    async fn after_a_shared_sync_the_next_writer_is_not_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let table = settings(&store);
+        let committer = store.committer();
+        // Hold the log so that four writers all wait for the thread, then let it go.
+        let held = committer.shared.lock_log().unwrap();
+        let writers: Vec<_> = (0..4)
+            .map(|i| {
+                let table = table.clone();
+                tokio::spawn(async move { put(&table, &format!("w{i}"), "v").await })
+            })
+            .collect();
+        while committer.shared.lock().waiters < 4 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        drop(held);
+        for writer in writers {
+            writer.await.unwrap();
+        }
+        let alone = committer.syncs_alone();
+        put(&table, "after-shared", "v").await;
+        assert_eq!(
+            committer.syncs_alone(),
+            alone,
+            "synced alone after a shared sync"
+        );
+        // The thread may still hold the log for a moment after answering, so the first
+        // writer after its sync may be handed to it too; from then on each is alone.
+        for i in 0..3 {
+            put(&table, &format!("lone{i}"), "v").await;
+        }
+        assert!(
+            committer.syncs_alone() >= alone + 2,
+            "lone writers were not synced alone"
+        );
     }
 }

@@ -210,6 +210,12 @@ impl Store {
         self.inner.commit.write(f)
     }
 
+    /// The committer, for the durability tests.
+    #[cfg(test)]
+    pub(crate) fn committer(&self) -> &Committer {
+        &self.inner.commit
+    }
+
     /// Asks for the writes up to `lsn` to be synced, without waiting (see `Batch`'s drop).
     pub(crate) fn request_sync(&self, lsn: u64) {
         self.inner.commit.request_sync(lsn);
@@ -224,40 +230,5 @@ impl Store {
             let _ = self.inner.feed.send(change);
         }
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use crate::{Store, StoreError, TableId, Write};
-
-    /// A lone writer syncs its own write instead of handing it to the committer thread
-    /// and waiting to be handed it back, and the write is durable and visible on return.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_lone_writer_syncs_its_own_write() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
-        let settings = store.table::<String, String>(TableId::Settings);
-        for i in 0..10 {
-            let key = format!("k{i}");
-            settings
-                .update(key.as_str(), |_| {
-                    Ok::<_, StoreError>((Write::Put(format!("v{i}")), ()))
-                })
-                .await
-                .unwrap();
-            assert_eq!(
-                settings.get(key.as_str()).unwrap().unwrap().value,
-                format!("v{i}")
-            );
-        }
-        assert_eq!(store.flush_count(), 10);
-        assert_eq!(store.inner.commit.syncs_alone(), 10);
-        drop(settings);
-        drop(store);
-        // Durable: the log was synced by the writers themselves and checkpointed at close.
-        let store = Store::open(dir.path()).unwrap();
-        let settings = store.table::<String, String>(TableId::Settings);
-        assert_eq!(settings.get("k9").unwrap().unwrap().value, "v9");
     }
 }
