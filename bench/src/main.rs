@@ -2,10 +2,12 @@
 //! requests in the same run, and writes the figures as JSON and into BENCHMARKS.md.
 //!
 //! Three phases, each on fresh stores: (1) the write and read operations on a store with a
-//! cluster and a few services; (2) ListTaskDefinitions on a small store; (3) the same on a
-//! large store (100,000 revisions and 10,000 services by default), then kubecs's memory
-//! and the time to reopen that store. kubecs and moto take turns on each (scenario,
-//! concurrency) so that noise from the shared machine hits both alike.
+//! cluster and a few services; (2) filling a small store for ListTaskDefinitions; (3)
+//! filling a large one (100,000 revisions and 10,000 services by default), then
+//! ListTaskDefinitions on both, then kubecs's memory and the time to reopen the large
+//! store. kubecs and moto take turns on each (scenario, concurrency), and the small and
+//! the large store take turns on each concurrency, so that noise from the shared machine
+//! (its speed swings by 2× within minutes) hits both sides of each ratio alike.
 
 mod cli;
 mod client;
@@ -119,37 +121,21 @@ async fn run(s: &cli::Settings) -> anyhow::Result<Results> {
         return finish(s, results, moto);
     }
 
-    // Phase 2: ListTaskDefinitions on the small store.
+    // Phase 2: the small store, listed in phase 3 in turns with the large one.
     let small_label = format!("{} revisions", thousands(s.small_revisions));
-    {
-        let (kubecs, _) =
-            Server::start_kubecs(&s.kubecs_bin, &work.path().join("small"), &logs).await?;
-        if let Some(m) = &moto {
-            m.reset_moto().await?;
-        }
-        for server in std::iter::once(&kubecs).chain(moto.as_ref()) {
-            scenarios::prepare_minimal(&mut Conn::open(&server.endpoint).await?).await?;
-            preload_revisions(
-                &mut results,
-                server,
-                s.small_revisions,
-                KUBECS_PRELOAD_LIMIT,
-            )
-            .await?;
-        }
-        for &c in &s.concurrency {
-            let list = Scenario::ListTaskDefinitionsPage;
-            measure_pair(
-                s,
-                &mut results,
-                &kubecs,
-                moto.as_ref(),
-                list,
-                &small_label,
-                c,
-            )
-            .await?;
-        }
+    let (small, _) = Server::start_kubecs(&s.kubecs_bin, &work.path().join("small"), &logs).await?;
+    if let Some(m) = &moto {
+        m.reset_moto().await?;
+    }
+    for server in std::iter::once(&small).chain(moto.as_ref()) {
+        scenarios::prepare_minimal(&mut Conn::open(&server.endpoint).await?).await?;
+        preload_revisions(
+            &mut results,
+            server,
+            s.small_revisions,
+            KUBECS_PRELOAD_LIMIT,
+        )
+        .await?;
     }
 
     // Phase 3: the large store, kubecs first (moto may take minutes to fill).
@@ -185,14 +171,18 @@ async fn run(s: &cli::Settings) -> anyhow::Result<Results> {
         let mem = procfs::memory(kubecs.pid()).unwrap_or_default();
         (large.rss_after_preload_mib, large.hwm_after_preload_mib) =
             (kib_to_mib(mem.rss_kib), kib_to_mib(mem.hwm_kib));
+        let list = Scenario::ListTaskDefinitionsPage;
         for &c in &s.concurrency {
-            let list = Scenario::ListTaskDefinitionsPage;
-            measure_pair(s, &mut results, &kubecs, None, list, &large_label, c).await?;
+            let small_store = (&small, moto.as_ref(), &small_label);
+            for (server, peer, label) in [small_store, (&kubecs, None, &large_label)] {
+                measure_pair(s, &mut results, server, peer, list, label, c).await?;
+            }
         }
         let mem = procfs::memory(kubecs.pid()).unwrap_or_default();
         (large.rss_after_list_runs_mib, large.hwm_after_list_runs_mib) =
             (kib_to_mib(mem.rss_kib), kib_to_mib(mem.hwm_kib));
     } // Dropping the server stops it: SIGTERM, drain, flush.
+    drop(small);
     {
         let (kubecs, open) = Server::start_kubecs(&s.kubecs_bin, &large_dir, &logs).await?;
         large.open_to_healthy_ms = open.as_secs_f64() * 1e3;
