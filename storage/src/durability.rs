@@ -6,9 +6,10 @@
 //! not yet applied (the *pending* ones). The closure's puts and removes become one log
 //! record with the next LSN and join the pending overlay; the writer then waits for its
 //! LSN, which asks for a sync (so a batch's writes, logged one by one and waited for
-//! once, share one). A sync takes every pending record at once, appends them to the log
-//! segment with one `write` and one `fdatasync`, applies them to sled in LSN order, and
-//! only then acknowledges them. So:
+//! once, share one). A dedicated thread (so that no sync ever blocks a tokio worker)
+//! takes every pending record at once, appends them to the log segment with one `write`
+//! and one `fdatasync`, applies them to sled in LSN order, and only then acknowledges
+//! them. So:
 //! - a record is applied to sled only once it is durable in the log, and sled can never
 //!   get ahead of the log on disk (`wal` explains recovery);
 //! - readers, which read sled, see a write once it is durable, before its writer is
@@ -18,21 +19,13 @@
 //! - writers decide on the newest state, pending writes included, one at a time, so two
 //!   writes never conflict and nothing is retried.
 //!
-//! Who syncs: a dedicated thread, so that tokio workers do not wait on the disk, except
-//! for a *lone* writer. A writer whose write is the newest, with nobody else waiting, the
-//! log free and no load at the previous sync, syncs on its own thread instead
-//! (`Committer::sync_alone`): handing a write to the thread and being woken back costs
-//! more CPU than the sync itself. Whoever syncs holds the log from taking the records
-//! until they are applied, so syncs never overlap or reorder; acknowledgements only ever
-//! move forward.
-//!
-//! When writers keep arriving while a sync runs (the sign of concurrent load), the
-//! thread's next sync first *gathers*: it waits while new writers keep coming, in steps of
+//! When writers keep arriving while a sync runs (the sign of concurrent load), the next
+//! sync first *gathers*: it waits while new writers keep coming, in steps of
 //! [`GATHER_IDLE`], for at most [`GATHER_MAX`]. A lone writer (no arrivals during the
 //! previous sync) is synced at once, so sequential clients see no added latency.
 //!
-//! Every `StoreOptions::log_segment_bytes` of log, whoever synced checkpoints: it flushes
-//! sled (which then holds every applied record on disk), records the LSN, and starts a new
+//! Every `StoreOptions::log_segment_bytes` of log the thread checkpoints: it flushes sled
+//! (which then holds every applied record on disk), records the LSN, and starts a new
 //! segment.
 //!
 //! Once the thread has had nothing to commit for [`IDLE_AFTER`] after committing, it calls
@@ -45,7 +38,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, TryLockError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -104,52 +97,20 @@ struct State {
     /// Set when the committer failed (see [`Synced::error`]).
     failed: Option<Arc<str>>,
     shutdown: bool,
-    /// Whether writers arrived while the previous sync ran: the sign of concurrent load,
-    /// on which the next sync gathers and no writer syncs alone.
-    loaded: bool,
-    /// Writers that asked the thread for a sync and wait for it, since the last sync took
-    /// the pending records.
-    waiters: u32,
-    /// Whether the previous sync answered more than one waiting writer. Under concurrent
-    /// load the writers answered by one sync come back together, so none of them counts
-    /// as alone even if none arrived while that sync ran: each syncing alone would split
-    /// every group commit in two.
-    shared_sync: bool,
-    /// The thread sleeps until woken, with `on_idle` already run: the next sync that a
-    /// lone writer does wakes it, so that it runs `on_idle` again once writes stop.
-    asleep: bool,
 }
 
 struct Shared {
     state: Mutex<State>,
     wake: Condvar,
-    /// The log and what syncing needs. Whoever syncs (the thread, or a writer alone)
-    /// holds it from taking the pending records until they are applied, so records reach
-    /// the log and sled in LSN order. Lock order: `log`, then `state`.
-    log: Mutex<Log>,
-    /// Acknowledges synced LSNs to waiting writers.
-    done: watch::Sender<Synced>,
     /// One sled tree per `TableId`, indexed by discriminant.
     trees: Vec<sled::Tree>,
-    /// `StoreOptions::on_idle`.
-    on_idle: Option<fn()>,
     /// Log syncs performed, for metrics and for the tests that prove writers share them.
     syncs: AtomicU64,
-    /// Of those, the syncs a lone writer did itself.
-    syncs_alone: AtomicU64,
 }
 
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// The log, for a sync. A sync that panicked took its records out of the pending ones
-    /// without logging them: later records would follow a hole, so the store fails.
-    fn lock_log(&self) -> Result<MutexGuard<'_, Log>, Arc<str>> {
-        self.log
-            .lock()
-            .map_err(|_| fail(self, "a sync of the write-ahead log panicked"))
     }
 }
 
@@ -209,18 +170,15 @@ impl WriteTx<'_> {
     }
 }
 
-/// The log segment and what a sync needs besides the shared state.
+/// What the thread needs besides the shared state.
 struct Log {
     db: sled::Db,
     wal_dir: PathBuf,
     segment: Segment,
     /// Checkpoint once the segment is this long.
     segment_bytes: u64,
-    /// The buffers of the previous sync, emptied, to swap in for the pending ones: these
-    /// keep their capacity instead of being allocated anew (and grown by doubling) for
-    /// every sync by the writers and freed by whoever synced.
-    bytes: Vec<u8>,
-    ops: Vec<Op>,
+    /// `StoreOptions::on_idle`.
+    on_idle: Option<fn()>,
 }
 
 impl Committer {
@@ -245,34 +203,26 @@ impl Committer {
                 synced: next_lsn - 1,
                 failed: None,
                 shutdown: false,
-                loaded: false,
-                waiters: 0,
-                shared_sync: false,
-                asleep: false,
             }),
             wake: Condvar::new(),
-            log: Mutex::new(Log {
-                db,
-                wal_dir: wal_dir.to_path_buf(),
-                segment,
-                segment_bytes: options.log_segment_bytes,
-                bytes: Vec::new(),
-                ops: Vec::new(),
-            }),
-            done: watch::Sender::new(Synced {
-                lsn: next_lsn - 1,
-                error: None,
-            }),
             trees,
-            on_idle: options.on_idle,
             syncs: AtomicU64::new(0),
-            syncs_alone: AtomicU64::new(0),
         });
-        let done = shared.done.subscribe();
+        let (tx, done) = watch::channel(Synced {
+            lsn: next_lsn - 1,
+            error: None,
+        });
         let thread_shared = Arc::clone(&shared);
+        let mut log = Log {
+            db,
+            wal_dir: wal_dir.to_path_buf(),
+            segment,
+            segment_bytes: options.log_segment_bytes,
+            on_idle: options.on_idle,
+        };
         let thread = std::thread::Builder::new()
             .name("kubecs-storage-commit".into())
-            .spawn(move || commit_loop(&thread_shared))?;
+            .spawn(move || commit_loop(&mut log, &thread_shared, &tx))?;
         Ok(Committer {
             shared,
             done,
@@ -282,12 +232,6 @@ impl Committer {
 
     pub(crate) fn syncs(&self) -> u64 {
         self.shared.syncs.load(Ordering::Relaxed)
-    }
-
-    /// Of [`Committer::syncs`], those a lone writer did on its own thread.
-    #[cfg(test)]
-    pub(crate) fn syncs_alone(&self) -> u64 {
-        self.shared.syncs_alone.load(Ordering::Relaxed)
     }
 
     /// Runs `f` as one write (see the module documentation) and logs what it put and
@@ -340,10 +284,7 @@ impl Committer {
     /// Returns once the write with `lsn`, and every one before it, is durable and
     /// visible to readers.
     pub(crate) async fn wait_durable(&self, lsn: u64) -> Result<(), StoreError> {
-        if let Some(synced) = self.sync_alone(lsn) {
-            return synced;
-        }
-        self.request_sync_for(lsn, 1);
+        self.request_sync(lsn);
         let mut done = self.done.clone();
         let synced = done
             .wait_for(|s| s.lsn >= lsn || s.error.is_some())
@@ -355,57 +296,12 @@ impl Committer {
         }
     }
 
-    /// Syncs the write with `lsn` on the caller's thread when it is the newest write,
-    /// nobody else waits, the log is free and the last sync saw no load (one writer
-    /// answered, none arriving while it ran); returns
-    /// `None` (the caller waits for the thread) otherwise. Handing a lone write to the
-    /// thread and back costs two thread wake-ups, more CPU than the sync itself on this
-    /// kind of machine (BENCHMARKS.md, fifth round). The caller's thread blocks for one
-    /// `write` + `fdatasync` + sled inserts instead (and, every `log_segment_bytes`, a
-    /// checkpoint); only a writer with nothing to wait behind ever does that.
-    fn sync_alone(&self, lsn: u64) -> Option<Result<(), StoreError>> {
-        if self.done.borrow().lsn >= lsn {
-            return None;
-        }
-        let log = match self.shared.log.try_lock() {
-            Ok(log) => log,
-            Err(TryLockError::WouldBlock) => return None,
-            Err(TryLockError::Poisoned(_)) => {
-                let error = fail(&self.shared, "a sync of the write-ahead log panicked");
-                return Some(Err(StoreError::Flush(error)));
-            }
-        };
-        {
-            let state = self.shared.lock();
-            // Earlier pending records nobody waits for yet (the caller's own batch, or
-            // writers about to wait) are synced along; their writers then find them done.
-            let alone = state.synced < lsn
-                && state.next_lsn == lsn + 1
-                && state.requested <= state.synced
-                && !state.loaded
-                && !state.shared_sync
-                && !state.shutdown
-                && state.failed.is_none();
-            if !alone {
-                return None;
-            }
-        }
-        self.shared.syncs_alone.fetch_add(1, Ordering::Relaxed);
-        Some(sync_pending(&self.shared, log, 1).map_err(StoreError::Flush))
-    }
-
     /// Asks for a sync of everything up to `lsn`, without waiting for it.
     pub(crate) fn request_sync(&self, lsn: u64) {
-        self.request_sync_for(lsn, 0);
-    }
-
-    /// [`Committer::request_sync`] on behalf of `waiters` writers that will wait for it.
-    fn request_sync_for(&self, lsn: u64, waiters: u32) {
         if self.done.borrow().lsn >= lsn {
             return;
         }
         let mut state = self.shared.lock();
-        state.waiters += waiters;
         if lsn > state.requested {
             state.requested = lsn;
             drop(state);
@@ -419,10 +315,16 @@ impl Committer {
     }
 }
 
-fn commit_loop(shared: &Shared) {
-    // The synced LSN when `on_idle` last ran: it runs again once writes moved it on and
-    // then stopped for `IDLE_AFTER`, whichever thread synced them.
-    let mut idle_at = shared.lock().synced;
+fn commit_loop(log: &mut Log, shared: &Shared, done: &watch::Sender<Synced>) {
+    // Whether writers arrived during the previous sync: concurrent load.
+    let mut loaded = false;
+    // The buffers of the previous round, swapped back in empty: the pending buffers keep
+    // their capacity instead of being allocated anew (and grown by doubling) every round
+    // by the writers and freed here, on another thread.
+    let mut bytes = Vec::new();
+    let mut ops = Vec::new();
+    // Whether the thread committed anything since it last called `on_idle`.
+    let mut worked = false;
     loop {
         {
             let idle = |state: &State| {
@@ -430,129 +332,72 @@ fn commit_loop(shared: &Shared) {
             };
             let mut state = shared.lock();
             while idle(&state) {
-                match shared.on_idle.filter(|_| state.synced != idle_at) {
+                match log.on_idle.filter(|_| worked) {
                     Some(on_idle) => {
-                        let before = state.synced;
                         let (guard, wait) = shared
                             .wake
                             .wait_timeout(state, IDLE_AFTER)
                             .unwrap_or_else(PoisonError::into_inner);
                         state = guard;
-                        if wait.timed_out() && idle(&state) && state.synced == before {
-                            idle_at = state.synced;
+                        if wait.timed_out() && idle(&state) {
                             drop(state);
                             on_idle();
+                            worked = false;
                             state = shared.lock();
                         }
                     }
                     None => {
-                        state.asleep = shared.on_idle.is_some();
                         state = shared
                             .wake
                             .wait(state)
                             .unwrap_or_else(PoisonError::into_inner);
-                        state.asleep = false;
                     }
                 }
             }
             if state.bytes.is_empty() {
-                if state.failed.is_some() {
-                    return; // No checkpoint past records that were never logged.
-                }
                 break; // Shut down with nothing pending.
             }
-            if state.loaded {
-                drop(state);
-                gather(shared);
-            }
         }
-        let Ok(log) = shared.lock_log() else {
-            return;
+        worked = true;
+        if loaded {
+            gather(shared);
+        }
+        bytes.clear();
+        ops.clear();
+        let last = {
+            let mut state = shared.lock();
+            std::mem::swap(&mut state.bytes, &mut bytes);
+            std::mem::swap(&mut state.ops, &mut ops);
+            state.next_lsn - 1
         };
-        {
-            let state = shared.lock();
-            if state.failed.is_some() {
-                return; // A lone writer's sync failed: nothing may follow the hole.
-            }
-            if state.bytes.is_empty() {
-                continue; // A lone writer synced them while this thread waited for the log.
-            }
-        }
-        if sync_pending(shared, log, 0).is_err() {
+        shared.syncs.fetch_add(1, Ordering::Relaxed);
+        if let Err(error) = sync_and_apply(log, &shared.trees, &bytes, &ops) {
+            fail(shared, done, &error);
             return;
+        }
+        let mut state = shared.lock();
+        for pending in &mut state.overlay {
+            pending.retain(|_, pending| pending.lsn > last);
+        }
+        state.synced = last;
+        loaded = !state.bytes.is_empty();
+        drop(state);
+        done.send_replace(Synced {
+            lsn: last,
+            error: None,
+        });
+        if log.segment.len() >= log.segment_bytes {
+            if let Err(error) = checkpoint(log, last) {
+                fail(shared, done, &error);
+                return;
+            }
         }
     }
     // A clean shutdown leaves sled complete on disk and nothing to replay.
-    let Ok(mut log) = shared.lock_log() else {
-        return;
-    };
     let last = shared.lock().next_lsn - 1;
-    if let Err(error) = checkpoint(&mut log, last) {
+    if let Err(error) = checkpoint(log, last) {
         tracing::warn!(%error, "kubecs-storage: checkpoint at shutdown failed; the log will be replayed at the next open");
     }
-}
-
-/// Syncs every pending record: appends them to the log with one `write` and one
-/// `fdatasync`, applies them to sled, acknowledges them, and checkpoints when the segment
-/// is full. The caller holds the log, and is one of the writers it answers when `caller`
-/// is 1 (a lone writer), none when 0 (the thread). On failure the store is failed (see
-/// [`fail`]) and the error returned.
-fn sync_pending(
-    shared: &Shared,
-    mut log: MutexGuard<'_, Log>,
-    caller: u32,
-) -> Result<(), Arc<str>> {
-    let mut bytes = std::mem::take(&mut log.bytes);
-    let mut ops = std::mem::take(&mut log.ops);
-    let (waiters, last) = {
-        let mut state = shared.lock();
-        std::mem::swap(&mut state.bytes, &mut bytes);
-        std::mem::swap(&mut state.ops, &mut ops);
-        (
-            std::mem::take(&mut state.waiters) + caller,
-            state.next_lsn - 1,
-        )
-    };
-    shared.syncs.fetch_add(1, Ordering::Relaxed);
-    let synced = sync_and_apply(&mut log, &shared.trees, &bytes, &ops);
-    // Emptied now, not at the next sync: the ops hold the values.
-    bytes.clear();
-    ops.clear();
-    log.bytes = bytes;
-    log.ops = ops;
-    if let Err(error) = synced {
-        return Err(fail(shared, &error));
-    }
-    let mut state = shared.lock();
-    for pending in &mut state.overlay {
-        pending.retain(|_, pending| pending.lsn > last);
-    }
-    state.synced = last;
-    state.loaded = !state.bytes.is_empty();
-    state.shared_sync = waiters > 1;
-    let wake_thread = std::mem::take(&mut state.asleep);
-    drop(state);
-    // Free the log before answering, so that an answered writer that writes again at
-    // once finds it free and may sync alone; keep it through a checkpoint that is due.
-    let checkpoint_due = log.segment.len() >= log.segment_bytes;
-    let log = checkpoint_due.then_some(log);
-    // Monotonic: once the log is free, a later sync may answer before this one does.
-    shared.done.send_if_modified(|synced| {
-        let newer = last > synced.lsn;
-        if newer {
-            synced.lsn = last;
-        }
-        newer
-    });
-    if wake_thread {
-        shared.wake.notify_one();
-    }
-    if let Some(mut log) = log {
-        if let Err(error) = checkpoint(&mut log, last) {
-            return Err(fail(shared, &error));
-        }
-    }
-    Ok(())
 }
 
 fn sync_and_apply(
@@ -589,17 +434,14 @@ fn checkpoint(log: &mut Log, lsn: u64) -> Result<(), String> {
     Ok(())
 }
 
-fn fail(shared: &Shared, error: &str) -> Arc<str> {
+fn fail(shared: &Shared, done: &watch::Sender<Synced>, error: &str) {
     tracing::error!(
         error,
         "kubecs-storage: the write-ahead log failed; refusing writes"
     );
     let error = Arc::<str>::from(error);
     shared.lock().failed = Some(Arc::clone(&error));
-    shared
-        .done
-        .send_modify(|s| s.error = Some(Arc::clone(&error)));
-    error
+    done.send_modify(|s| s.error = Some(error));
 }
 
 /// Waits while writers keep arriving (see the module comment). Sleeps rather than waiting
@@ -628,91 +470,5 @@ impl Drop for Committer {
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::time::Duration;
-
-    use crate::{Store, StoreError, Table, TableId, Write};
-
-    fn settings(store: &Store) -> Table<String, String> {
-        store.table::<String, String>(TableId::Settings)
-    }
-
-    async fn put(settings: &Table<String, String>, key: &str, value: &str) {
-        settings
-            .update(key, |_| {
-                Ok::<_, StoreError>((Write::Put(value.to_owned()), ()))
-            })
-            .await
-            .unwrap();
-    }
-
-    /// A lone writer syncs its own write instead of handing it to the committer thread
-    /// and waiting to be handed it back, and the write is durable and visible on return.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_lone_writer_syncs_its_own_write() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
-        let table = settings(&store);
-        for i in 0..10 {
-            let (key, value) = (format!("k{i}"), format!("v{i}"));
-            put(&table, &key, &value).await;
-            assert_eq!(table.get(key.as_str()).unwrap().unwrap().value, value);
-        }
-        assert_eq!(store.flush_count(), 10);
-        assert_eq!(store.committer().syncs_alone(), 10);
-        drop(table);
-        drop(store);
-        // Durable: the log was synced by the writers themselves and checkpointed at close.
-        let store = Store::open(dir.path()).unwrap();
-        assert_eq!(settings(&store).get("k9").unwrap().unwrap().value, "v9");
-    }
-
-    /// Writers answered together by one sync come back together: the first of them to
-    /// write again must not sync alone (that would split the next group commit in two),
-    /// while writers one after another do.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    // The test holds the log on purpose while writers queue: they only `try_lock` it, and
-    // the committer thread that blocks on it is not a tokio worker.
-    #[allow(clippy::await_holding_lock)]
-    async fn after_a_shared_sync_the_next_writer_is_not_alone() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
-        let table = settings(&store);
-        let committer = store.committer();
-        // Hold the log so that four writers all wait for the thread, then let it go.
-        let held = committer.shared.lock_log().unwrap();
-        let writers: Vec<_> = (0..4)
-            .map(|i| {
-                let table = table.clone();
-                tokio::spawn(async move { put(&table, &format!("w{i}"), "v").await })
-            })
-            .collect();
-        while committer.shared.lock().waiters < 4 {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-        drop(held);
-        for writer in writers {
-            writer.await.unwrap();
-        }
-        let alone = committer.syncs_alone();
-        put(&table, "after-shared", "v").await;
-        assert_eq!(
-            committer.syncs_alone(),
-            alone,
-            "synced alone after a shared sync"
-        );
-        // The thread may still hold the log for a moment after answering, so the first
-        // writer after its sync may be handed to it too; from then on each is alone.
-        for i in 0..3 {
-            put(&table, &format!("lone{i}"), "v").await;
-        }
-        assert!(
-            committer.syncs_alone() >= alone + 2,
-            "lone writers were not synced alone"
-        );
     }
 }

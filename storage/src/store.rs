@@ -210,12 +210,6 @@ impl Store {
         self.inner.commit.write(f)
     }
 
-    /// The committer, for the durability tests.
-    #[cfg(test)]
-    pub(crate) fn committer(&self) -> &Committer {
-        &self.inner.commit
-    }
-
     /// Asks for the writes up to `lsn` to be synced, without waiting (see `Batch`'s drop).
     pub(crate) fn request_sync(&self, lsn: u64) {
         self.inner.commit.request_sync(lsn);
