@@ -5,11 +5,14 @@
 //! - [`Validate`]: the model's constraints (generated), reported as [`Violation`]s.
 //! - [`ErrorCode`]: every error kubecs can answer with, its `__type` and HTTP status.
 //! - [`Timestamp`]: epoch seconds on the wire, as the AWS JSON protocol wants.
+//! - [`arn`]: ECS ARNs and "name or ARN" references; [`status`]: status names.
 //!
 //! serde only: no I/O, no async, no HTTP.
 
+pub mod arn;
 mod enums;
 mod errors;
+pub mod status;
 mod timestamp;
 mod validate;
 
@@ -20,6 +23,7 @@ pub mod shapes;
 #[path = "generated/validate.rs"]
 mod validate_impls;
 
+pub use arn::{ArnBuilder, ArnError, TaskDefinitionRef};
 pub use errors::{error_body, ErrorCode};
 pub use operations::{
     ops, Operation, API_VERSION, JSON_VERSION, MODEL_ERRORS, SIGNING_NAME, TARGET_PREFIX,

@@ -146,10 +146,25 @@ def test_an_unknown_access_key_is_unrecognized_client_exception(client, kubecs_c
     assert_refused(outcome, "UnrecognizedClientException", BAD_TOKEN, kubecs_creds.endpoint, "unknown-key")
 
 
-def test_a_client_configured_for_eu_west_1_is_invalid_signature_exception_naming_the_region(client, kubecs_creds):
-    outcome = client.create_cluster("wrong-region", region="eu-west-1")
-    assert_refused(outcome, "InvalidSignatureException", "eu-west-1", kubecs_creds.endpoint, "wrong-region")
-    assert "region" in outcome.message
+def test_a_client_configured_for_eu_west_1_works_in_that_region(client, kubecs_creds):
+    outcome = client.create_cluster("in-eu-west-1", region="eu-west-1")
+    assert (outcome.code, outcome.status, outcome.attempts) == (None, 200, 1), outcome
+    assert outcome.cluster["clusterArn"] == "arn:aws:ecs:eu-west-1:000000000000:cluster/in-eu-west-1"
+    # Each region has its own clusters: us-east-1 does not see it.
+    described = ecs_client(kubecs_creds.endpoint).describe_clusters(clusters=["in-eu-west-1"])
+    assert described["failures"][0]["reason"] == "MISSING"
+    west = ecs_client(kubecs_creds.endpoint, region="eu-west-1").describe_clusters(clusters=["in-eu-west-1"])
+    assert [c["status"] for c in west["clusters"]] == ["ACTIVE"]
+
+
+def test_regions_narrows_the_regions_served_and_refuses_others_as_aws_does(start_kubecs, monkeypatch):
+    server = start_kubecs("--regions", "us-east-1,us-west-2")
+    boto = Boto3(server.endpoint, monkeypatch)
+    outcome = boto.create_cluster("wrong-region", region="eu-west-1")
+    assert_refused(outcome, "InvalidSignatureException",
+                   "Credential should be scoped to a valid region, not 'eu-west-1'.", server.endpoint, "wrong-region")
+    ok = boto.create_cluster("in-us-west-2", region="us-west-2")
+    assert ok.code is None, ok
 
 
 def test_a_scope_for_another_service_is_invalid_signature_exception(client, kubecs_creds):

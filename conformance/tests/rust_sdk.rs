@@ -184,10 +184,43 @@ async fn requests_signed_wrongly_by_the_sdk_are_refused_with_aws_codes_and_chang
     )
     .await;
     assert_eq!(code, "UnrecognizedClientException");
+    // A region outside `--regions` is refused as AWS refuses it.
+    let dir = tempfile::tempdir().unwrap();
+    let narrow = Kubecs::start_on(dir.path(), |config| {
+        config.regions = vec!["us-east-1".into()];
+    })
+    .await
+    .unwrap();
     let (code, message) =
-        auth_failure(&kubecs, &client_with(&kubecs, "test", "test", "eu-west-1")).await;
+        auth_failure(&narrow, &client_with(&narrow, "test", "test", "eu-west-1")).await;
     assert_eq!(code, "InvalidSignatureException");
-    assert!(message.contains("region"), "{message}");
+    assert_eq!(
+        message,
+        "Credential should be scoped to a valid region, not 'eu-west-1'. "
+    );
+}
+
+#[tokio::test]
+async fn a_client_of_another_region_gets_that_region_s_own_resources() {
+    let kubecs = Kubecs::start().await.unwrap();
+    let west = client_with(&kubecs, "test", "test", "eu-west-1");
+    let created = west
+        .create_cluster()
+        .cluster_name("west")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        created.cluster().and_then(|c| c.cluster_arn()),
+        Some("arn:aws:ecs:eu-west-1:000000000000:cluster/west")
+    );
+    let east = client(&kubecs)
+        .describe_clusters()
+        .clusters("west")
+        .send()
+        .await
+        .unwrap();
+    assert!(east.clusters().is_empty());
 }
 
 #[tokio::test]

@@ -4,4 +4,5 @@
 //! So far it holds the pure status transitions the control loop will apply (events,
 //! finishing a drain); the Kubernetes side arrives with the reconciler issue.
 
+pub mod drain;
 pub mod status;

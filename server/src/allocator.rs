@@ -41,18 +41,6 @@ pub fn purge_delay() -> c_long {
     unsafe { libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY) }
 }
 
-/// Tidies the calling thread's mimalloc heap now (`mi_collect`): takes back what other
-/// threads freed into it and returns its empty pages. mimalloc otherwise does this as the
-/// thread allocates, so a thread that goes to sleep keeps it all committed. The store calls
-/// this on its committer thread once writes stop (`StoreOptions::on_idle`): that thread
-/// allocates sled's new nodes, and readers free the replaced ones into its heap.
-#[allow(unsafe_code)]
-pub fn collect_this_thread() {
-    // SAFETY: mi_collect only tidies the calling thread's own heap, which any thread may
-    // do at any time.
-    unsafe { libmimalloc_sys::mi_collect(false) };
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

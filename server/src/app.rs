@@ -1,6 +1,5 @@
 //! The application: shared state, the router, and serving with graceful shutdown.
 
-use crate::arn::ArnBuilder;
 use crate::config::Config;
 use crate::context::{Caches, Clock};
 use crate::http;
@@ -16,8 +15,8 @@ use tokio::net::TcpListener;
 #[derive(Debug)]
 pub struct AppState {
     pub store: Store,
+    /// The default region: what requests that name none (`--auth off`) act in.
     pub region: Arc<str>,
-    pub arns: Arc<ArnBuilder>,
     pub account_id: String,
     pub clock: Clock,
     pub max_body_bytes: usize,
@@ -31,7 +30,6 @@ impl AppState {
         Self {
             store,
             region: Arc::from(config.region.as_str()),
-            arns: Arc::new(ArnBuilder::new(&config.region, &config.account_id)),
             account_id: config.account_id.clone(),
             clock: Clock::System,
             max_body_bytes: config.max_body_bytes,

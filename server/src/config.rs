@@ -20,9 +20,17 @@ pub struct Config {
     #[arg(long, env = "KUBECS_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
 
-    /// The AWS region kubecs answers as (ARNs, SigV4 scope).
+    /// The default region: for requests that carry none (`--auth off`), and the region the
+    /// data of a store from before regions (format 3) belongs to. Signed requests act in
+    /// the region they were signed for.
     #[arg(long, env = "KUBECS_REGION", default_value = "us-east-1")]
     pub region: String,
+
+    /// Regions served (comma-separated). Default: every region, each with its own
+    /// clusters, task definitions and services. Requests signed for another region are
+    /// refused as AWS refuses them.
+    #[arg(long, env = "KUBECS_REGIONS", value_delimiter = ',')]
+    pub regions: Vec<String>,
 
     /// The AWS account id in ARNs, when the caller's credentials do not name one.
     #[arg(long, env = "KUBECS_ACCOUNT_ID", default_value = "000000000000")]

@@ -1,10 +1,10 @@
-//! What every handler gets besides its typed request: the store, who is calling, where
-//! we are (region, account, ARNs), the request id and the time the request arrived.
+//! What every handler gets besides its typed request: the store as the request's region
+//! sees it, who is calling, where we are (region, account, ARNs), the request id and the
+//! time the request arrived.
 
-use crate::arn::ArnBuilder;
-use kubecs_api_models::Timestamp;
+use kubecs_api_models::{ArnBuilder, Timestamp};
 use kubecs_sigv4::Caller;
-use kubecs_storage::{DerivedCache, Store};
+use kubecs_storage::{DerivedCache, Region};
 use serde_json::value::RawValue;
 use std::sync::Arc;
 
@@ -28,7 +28,8 @@ impl Clock {
 /// Per-request context handed to handlers.
 #[derive(Debug, Clone)]
 pub struct Ctx {
-    pub store: Store,
+    /// The tables of the region the request was signed for.
+    pub store: Region,
     pub region: Arc<str>,
     pub arns: Arc<ArnBuilder>,
     pub caller: Caller,

@@ -47,8 +47,38 @@ impl std::fmt::Display for ApiError {
 }
 
 impl From<StoreError> for ApiError {
+    /// A store fault is a server fault (500). When the store cannot write (a full disk),
+    /// the client is told so in general words, since that is what it must wait for; the
+    /// log has the path and the system error.
     fn from(err: StoreError) -> Self {
-        ApiError::internal(&err)
+        match &err {
+            StoreError::Unavailable(reason) => {
+                tracing::error!(%err, "a write was refused: the store cannot write its log");
+                let why = if reason.contains("No space left on device") {
+                    "the disk that holds its data is full"
+                } else {
+                    "its data cannot be written"
+                };
+                Self::new(
+                    ErrorCode::ServerException,
+                    format!("The change was not made: {why}. Nothing already stored is lost; retry once the server's store recovers."),
+                )
+            }
+            StoreError::Failed(_) => {
+                tracing::error!(%err, "a write was refused: the store has failed");
+                Self::new(
+                    ErrorCode::ServerException,
+                    "The change was not made: the server's store has failed and the server is restarting. Retry shortly.",
+                )
+            }
+            _ => ApiError::internal(&err),
+        }
+    }
+}
+
+impl From<kubecs_api_models::ArnError> for ApiError {
+    fn from(err: kubecs_api_models::ArnError) -> Self {
+        Self::new(err.code, err.message)
     }
 }
 

@@ -9,7 +9,6 @@
 
 pub mod allocator;
 pub mod app;
-pub mod arn;
 pub mod compat;
 pub mod config;
 pub mod context;
@@ -38,11 +37,29 @@ pub async fn run(config: config::Config) -> anyhow::Result<()> {
         startup_ms = started.elapsed().as_millis() as u64,
         "kubecs listening: aws ecs --endpoint-url http://{addr} ..."
     );
-    app::serve(
+    // A store that has failed for good (its files' state unknown) cannot recover in this
+    // process: stop serving and exit non-zero, so that a supervisor restarts kubecs and
+    // the store is recovered from its log at start.
+    let store = state.store.clone();
+    let (failed_tx, mut failed_rx) = tokio::sync::oneshot::channel();
+    let shutdown = async move {
+        tokio::select! {
+            () = app::shutdown_signal() => {}
+            reason = store.failed() => {
+                tracing::error!(%reason, "the store failed: shutting down so that kubecs is restarted");
+                let _ = failed_tx.send(reason);
+            }
+        }
+    };
+    let served = app::serve(
         listener,
         state,
-        app::shutdown_signal(),
+        shutdown,
         Duration::from_secs(config.shutdown_grace_secs),
     )
-    .await
+    .await;
+    if let Ok(reason) = failed_rx.try_recv() {
+        anyhow::bail!("the store failed ({reason}); restart kubecs to recover it from its log");
+    }
+    served
 }

@@ -5,12 +5,18 @@ use crate::app::AppState;
 use crate::config::{AuthMode, Config};
 use crate::http::auth::Auth;
 use anyhow::{bail, Context};
-use kubecs_sigv4::{StaticCredentials, Verifier, VerifyConfig};
+use kubecs_sigv4::{Regions, StaticCredentials, Verifier, VerifyConfig};
 use kubecs_storage::{Store, StoreOptions};
 use std::time::Duration;
 
 /// Opens the store and builds the shared state, or says exactly why it cannot.
 pub fn build_state(config: &Config) -> anyhow::Result<AppState> {
+    if !kubecs_sigv4::is_region_name(&config.region) {
+        bail!(
+            "--region: {:?} is not a region name (like us-east-1)",
+            config.region
+        );
+    }
     let auth = auth(config)?;
     let data_dir = config.data_dir();
     let options = store_options(config);
@@ -19,14 +25,34 @@ pub fn build_state(config: &Config) -> anyhow::Result<AppState> {
     Ok(AppState::new(config, store, auth))
 }
 
-/// The store's settings: the configured page cache, and the committer thread handing its
-/// freed memory back to the allocator when writes stop (`allocator`).
+/// The store's settings: the configured page cache, and the region that the data of a
+/// store from before regions belongs to.
 fn store_options(config: &Config) -> StoreOptions {
     StoreOptions {
         cache_capacity: config.cache_mib.saturating_mul(1024 * 1024),
-        on_idle: Some(crate::allocator::collect_this_thread),
+        legacy_region: config.region.clone(),
         ..StoreOptions::default()
     }
+}
+
+/// The regions requests may be signed for; refuses names that are no region.
+fn regions(config: &Config) -> anyhow::Result<Regions> {
+    if config.regions.is_empty() {
+        return Ok(Regions::Any);
+    }
+    for region in &config.regions {
+        if !kubecs_sigv4::is_region_name(region) {
+            bail!("--regions: {region:?} is not a region name (like us-east-1)");
+        }
+    }
+    if !config.regions.contains(&config.region) {
+        bail!(
+            "--region {} is not one of --regions {}",
+            config.region,
+            config.regions.join(",")
+        );
+    }
+    Ok(Regions::Only(config.regions.clone()))
 }
 
 fn auth(config: &Config) -> anyhow::Result<Auth> {
@@ -59,7 +85,7 @@ fn auth(config: &Config) -> anyhow::Result<Auth> {
         tracing::info!(keys = credentials.len(), "loaded credentials");
     }
     let verify = VerifyConfig {
-        region: config.region.clone(),
+        regions: regions(config)?,
         service: kubecs_api_models::SIGNING_NAME.to_owned(),
         max_skew: Duration::from_secs(config.max_clock_skew_secs),
     };
@@ -72,12 +98,32 @@ mod tests {
     use clap::Parser;
 
     #[test]
-    fn the_store_gets_the_configured_cache_and_the_idle_collection() {
-        let options = store_options(&Config::parse_from(["kubecs", "--cache-mib", "12"]));
+    fn the_store_gets_the_configured_cache_and_the_default_region_for_old_data() {
+        let options = store_options(&Config::parse_from([
+            "kubecs",
+            "--cache-mib",
+            "12",
+            "--region",
+            "eu-west-1",
+        ]));
         assert_eq!(options.cache_capacity, 12 * 1024 * 1024);
-        assert!(
-            options.on_idle.is_some(),
-            "the committer thread's freed memory would stay committed"
+        assert_eq!(options.legacy_region, "eu-west-1");
+    }
+
+    #[test]
+    fn every_region_is_served_unless_an_allow_list_is_given() {
+        assert_eq!(
+            regions(&Config::parse_from(["kubecs"])).unwrap(),
+            Regions::Any
         );
+        let only = Config::parse_from(["kubecs", "--regions", "us-east-1,eu-west-1"]);
+        assert_eq!(
+            regions(&only).unwrap(),
+            Regions::Only(vec!["us-east-1".into(), "eu-west-1".into()])
+        );
+        let bad = Config::parse_from(["kubecs", "--regions", "mars"]);
+        assert!(regions(&bad).is_err());
+        let without_default = Config::parse_from(["kubecs", "--regions", "eu-west-1"]);
+        assert!(regions(&without_default).is_err());
     }
 }

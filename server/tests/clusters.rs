@@ -1,6 +1,9 @@
 //! Clusters end to end through the router: ECS semantics and errors, and durability
 //! across a restart.
 
+// Test helpers outside #[test] functions may panic too.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use axum::http::StatusCode;
@@ -203,36 +206,137 @@ async fn delete_cluster_makes_it_inactive_and_it_stays_describable() {
     assert_eq!(reborn["status"], "ACTIVE");
 }
 
+/// Registers a one-container task definition `family` and returns its ARN.
+async fn register(server: &TestServer, family: &str) -> String {
+    let answer = server
+        .call(
+            "RegisterTaskDefinition",
+            json!({"family": family, "containerDefinitions": [
+                {"name": "app", "image": "nginx", "memory": 64}
+            ]}),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+    answer.body["taskDefinition"]["taskDefinitionArn"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
 #[tokio::test]
-async fn delete_cluster_is_refused_while_services_are_active() {
-    use kubecs_api_models::Service;
-    use kubecs_storage::Write;
+async fn delete_cluster_is_refused_while_services_are_active_or_draining() {
     let server = TestServer::new();
     create(&server, json!({"clusterName": "busy"})).await;
-    // Services arrive with a later issue; put one in the store directly.
-    let services = server.state.store.services();
-    let service = kubecs_storage::ServiceState {
-        service: Service {
-            service_name: Some("web".into()),
-            status: Some("ACTIVE".into()),
-            ..Service::default()
-        },
-        client_token: None,
-    };
-    services
-        .update(("busy", "web"), |_| {
-            Ok::<_, kubecs_storage::StoreError>((Write::Put(service.clone()), ()))
-        })
-        .await
-        .unwrap();
+    register(&server, "web").await;
+    let created = server
+        .call(
+            "CreateService",
+            json!({"cluster": "busy", "serviceName": "web", "taskDefinition": "web", "desiredCount": 0}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::OK, "{}", created.text);
+    let answer = server
+        .call("DeleteCluster", json!({"cluster": "busy"}))
+        .await;
+    assert_eq!(answer.error_type(), "ClusterContainsServicesException");
+    // A deleted service is DRAINING until its workload is gone: still refused.
+    let deleted = server
+        .call(
+            "DeleteService",
+            json!({"cluster": "busy", "service": "web"}),
+        )
+        .await;
+    assert_eq!(deleted.body["service"]["status"], "DRAINING");
     let answer = server
         .call("DeleteCluster", json!({"cluster": "busy"}))
         .await;
     assert_eq!(answer.error_type(), "ClusterContainsServicesException");
     let described = server
-        .call("DescribeClusters", json!({"clusters": ["busy"]}))
+        .call(
+            "DescribeClusters",
+            json!({"clusters": ["busy"], "include": ["STATISTICS"]}),
+        )
         .await;
-    assert_eq!(described.body["clusters"][0]["status"], "ACTIVE");
+    let cluster = &described.body["clusters"][0];
+    assert_eq!(cluster["status"], "ACTIVE");
+    let stat = |name: &str| {
+        cluster["statistics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|kv| kv["name"] == name)
+            .map(|kv| kv["value"].as_str().unwrap().to_owned())
+    };
+    // An EC2 service, counted as EC2 (not Fargate), and now draining.
+    assert_eq!(stat("drainingEC2ServiceCount").as_deref(), Some("1"));
+    assert_eq!(stat("activeEC2ServiceCount").as_deref(), Some("0"));
+    assert_eq!(stat("drainingFargateServiceCount").as_deref(), Some("0"));
+}
+
+/// DeleteCluster racing CreateService: either the cluster is deleted and no service was
+/// acknowledged into it, or the delete is refused. Before the check moved into the write,
+/// creates were acknowledged into a cluster the delete then marked INACTIVE.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn delete_cluster_never_strands_a_service_created_concurrently() {
+    let server = std::sync::Arc::new(TestServer::new());
+    register(&server, "web").await;
+    let mut deleted_runs = 0;
+    for run in 0..20 {
+        let cluster = format!("race{run}");
+        create(&server, json!({"clusterName": cluster})).await;
+        let mut creates = Vec::new();
+        for i in 0..8 {
+            let (server, cluster) = (server.clone(), cluster.clone());
+            creates.push(tokio::spawn(async move {
+                server
+                    .call(
+                        "CreateService",
+                        json!({"cluster": cluster, "serviceName": format!("s{i}"),
+                               "taskDefinition": "web", "desiredCount": 0}),
+                    )
+                    .await
+                    .status
+                    == StatusCode::OK
+            }));
+            if i == 3 {
+                tokio::task::yield_now().await;
+            }
+        }
+        let delete = {
+            let (server, cluster) = (server.clone(), cluster.clone());
+            tokio::spawn(async move {
+                server
+                    .call("DeleteCluster", json!({"cluster": cluster}))
+                    .await
+            })
+        };
+        let mut created = 0;
+        for c in creates {
+            created += usize::from(c.await.unwrap());
+        }
+        let delete = delete.await.unwrap();
+        if delete.status == StatusCode::OK {
+            deleted_runs += 1;
+            assert_eq!(
+                created, 0,
+                "run {run}: services acknowledged into a deleted cluster"
+            );
+        } else {
+            assert_eq!(delete.error_type(), "ClusterContainsServicesException");
+            let listed = server
+                .call(
+                    "ListServices",
+                    json!({"cluster": cluster, "maxResults": 100}),
+                )
+                .await;
+            assert_eq!(
+                listed.body["serviceArns"].as_array().unwrap().len(),
+                created,
+                "run {run}"
+            );
+        }
+    }
+    eprintln!("{deleted_runs} of 20 runs deleted the cluster first");
 }
 
 #[tokio::test]

@@ -24,6 +24,7 @@ async fn task_definition(
     let (revision, _) = server
         .state
         .store
+        .region("us-east-1")
         .task_definitions()
         .register_revision(family, move |rev| {
             let family = &name;
@@ -416,16 +417,12 @@ async fn a_deleted_service_drains_then_becomes_inactive_and_the_name_is_free_aga
 
     // The reconciler's part, driven through the storage API as it will drive it: once
     // the workload is gone it marks the service INACTIVE, for the generation it saw.
-    let services = server.state.store.services();
-    let record = services.get(("default", "d")).unwrap().unwrap();
-    let outcome = services
-        .compare_and_set_observed(("default", "d"), record.generation, |state| {
-            let mut next = state.clone();
-            next.service = kubecs_reconciler::status::complete_drain(&state.service);
-            Ok::<_, StoreError>(Some(next))
-        })
-        .await
-        .unwrap();
+    let region = server.state.store.region("us-east-1");
+    let record = region.services().get(("default", "d")).unwrap().unwrap();
+    let outcome =
+        kubecs_reconciler::drain::finish_drain(&region, "default", "d", record.generation)
+            .await
+            .unwrap();
     assert!(matches!(outcome, Observed::Applied(_)));
 
     let gone = describe(&server, "d").await;
@@ -433,6 +430,18 @@ async fn a_deleted_service_drains_then_becomes_inactive_and_the_name_is_free_aga
     assert_eq!(gone["deployments"], json!([]));
     let list = server.call("ListServices", json!({})).await;
     assert_eq!(list.body["serviceArns"], json!([]));
+    // The cluster no longer counts it: nothing stops its deletion now.
+    let stats = server
+        .call("DescribeClusters", json!({"include": ["STATISTICS"]}))
+        .await;
+    let draining = stats.body["clusters"][0]["statistics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|kv| kv["name"] == "drainingEC2ServiceCount")
+        .unwrap()["value"]
+        .clone();
+    assert_eq!(draining, "0");
     let again = create(
         &server,
         json!({"serviceName": "d", "taskDefinition": "web", "desiredCount": 1}),
@@ -443,6 +452,30 @@ async fn a_deleted_service_drains_then_becomes_inactive_and_the_name_is_free_aga
 }
 
 #[tokio::test]
+async fn a_role_name_is_stored_as_the_iam_role_arn_ecs_returns() {
+    let server = setup().await;
+    for (role, expected) in [
+        (
+            "ecsServiceRole",
+            "arn:aws:iam::000000000000:role/ecsServiceRole",
+        ),
+        (
+            "/service-role/x",
+            "arn:aws:iam::000000000000:role/service-role/x",
+        ),
+        ("arn:aws:iam::123:role/mine", "arn:aws:iam::123:role/mine"),
+    ] {
+        let name = format!("r{}", role.len());
+        let service = create(
+            &server,
+            json!({"serviceName": name, "taskDefinition": "web", "desiredCount": 0, "role": role}),
+        )
+        .await;
+        assert_eq!(service["roleArn"], expected, "{role}");
+    }
+}
+
+#[tokio::test]
 async fn a_slow_reconciler_cannot_overwrite_a_newer_desire() {
     let server = setup().await;
     create(
@@ -450,7 +483,7 @@ async fn a_slow_reconciler_cannot_overwrite_a_newer_desire() {
         json!({"serviceName": "r", "taskDefinition": "web", "desiredCount": 1}),
     )
     .await;
-    let services = server.state.store.services();
+    let services = server.state.store.region("us-east-1").services();
     let seen = services.get(("default", "r")).unwrap().unwrap().generation;
     server
         .call("UpdateService", json!({"service": "r", "desiredCount": 5}))

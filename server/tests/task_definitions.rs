@@ -602,6 +602,7 @@ async fn tags_are_checked_stored_and_returned() {
     let stored = server
         .state
         .store
+        .region("us-east-1")
         .tags()
         .get(format!("{ARN_PREFIX}tagged:1").as_str())
         .unwrap()

@@ -32,4 +32,4 @@ pub use key::{KeyCache, SigningKey};
 pub use request::RequestParts;
 pub use sign::{presign, sign, SignError, Signed, SigningParams};
 pub use signature::Signature;
-pub use verify::{Caller, Verifier, VerifyConfig, DEFAULT_MAX_SKEW};
+pub use verify::{is_region_name, Caller, Regions, Verifier, VerifyConfig, DEFAULT_MAX_SKEW};

@@ -24,11 +24,48 @@ use crate::signature::Signature;
 /// AWS's allowed clock skew.
 pub const DEFAULT_MAX_SKEW: Duration = Duration::from_secs(15 * 60);
 
+/// Which regions a credential may be scoped to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Regions {
+    /// Any well-formed region name (`us-east-2`, `eu-west-1`, `cn-north-1`, ...), as a
+    /// local AWS endpoint serves whatever region a client's profile names.
+    Any,
+    /// Only these.
+    Only(Vec<String>),
+}
+
+impl Regions {
+    /// Whether a credential scoped to `region` is accepted.
+    pub fn accepts(&self, region: &str) -> bool {
+        match self {
+            Regions::Any => is_region_name(region),
+            Regions::Only(allowed) => allowed.iter().any(|r| r == region),
+        }
+    }
+}
+
+/// Whether `name` has the shape of an AWS region name: lowercase words joined by hyphens,
+/// ending in a number (`us-east-1`, `ap-southeast-2`, `us-gov-west-1`), at most 32 bytes.
+pub fn is_region_name(name: &str) -> bool {
+    let parts: Vec<&str> = name.split('-').collect();
+    let Some((number, words)) = parts.split_last() else {
+        return false;
+    };
+    name.len() <= 32
+        && words.len() >= 2
+        && words
+            .iter()
+            .all(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_lowercase()))
+        && !number.is_empty()
+        && number.len() <= 3
+        && number.bytes().all(|b| b.is_ascii_digit())
+}
+
 /// What the verifier accepts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifyConfig {
-    /// The one region kubecs serves; credentials scoped elsewhere are refused.
-    pub region: String,
+    /// The regions served; credentials scoped elsewhere are refused as AWS refuses them.
+    pub regions: Regions,
     /// The signing name, `ecs`.
     pub service: String,
     /// How far the request time may be from the server's clock, either way.
@@ -36,10 +73,10 @@ pub struct VerifyConfig {
 }
 
 impl VerifyConfig {
-    /// ECS in `region`, with AWS's 15-minute skew.
+    /// ECS in `region` only, with AWS's 15-minute skew.
     pub fn ecs(region: impl Into<String>) -> Self {
         Self {
-            region: region.into(),
+            regions: Regions::Only(vec![region.into()]),
             service: "ecs".to_owned(),
             max_skew: DEFAULT_MAX_SKEW,
         }
@@ -55,6 +92,8 @@ pub struct Caller {
     pub account_id: String,
     /// Its principal's ARN.
     pub principal_arn: String,
+    /// The region the request was signed for: the region whose resources it acts on.
+    pub region: String,
 }
 
 /// Verifies requests against one configuration and credential set, caching derived keys.
@@ -108,7 +147,7 @@ impl<P: CredentialsProvider> Verifier<P> {
                 msg::wrong_service(&self.config.service),
             ));
         }
-        if scope.region != self.config.region {
+        if !self.config.regions.accepts(scope.region) {
             return Err(AuthError::new(
                 Reason::WrongRegion,
                 msg::wrong_region(scope.region),
@@ -196,6 +235,7 @@ impl<P: CredentialsProvider> Verifier<P> {
             access_key_id: credential.access_key_id().to_owned(),
             account_id: credential.account_id().to_owned(),
             principal_arn: credential.principal_arn().to_owned(),
+            region: scope.region.to_owned(),
         })
     }
 

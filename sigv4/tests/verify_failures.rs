@@ -518,3 +518,49 @@ fn a_garbled_signature_value_is_a_mismatch() {
         assert_eq!(e.reason(), Reason::SignatureMismatch, "{sig:?}: {e}");
     }
 }
+
+#[test]
+fn any_region_is_served_when_configured_and_the_caller_carries_it() {
+    let req = aws_signed(
+        Owned::ecs(),
+        &AwsSign {
+            region: "eu-west-1",
+            ..AwsSign::default()
+        },
+    );
+    let mut config = kubecs_sigv4::VerifyConfig::ecs(REGION);
+    config.regions = kubecs_sigv4::Regions::Any;
+    let verifier = kubecs_sigv4::Verifier::new(config, common::credentials());
+    let caller = req.verify_with(&verifier, t0()).unwrap();
+    assert_eq!(caller.region, "eu-west-1");
+}
+
+#[test]
+fn region_names_have_aws_s_shape() {
+    for good in [
+        "us-east-1",
+        "eu-west-1",
+        "ap-southeast-2",
+        "us-gov-west-1",
+        "cn-north-1",
+        "il-central-1",
+    ] {
+        assert!(kubecs_sigv4::is_region_name(good), "{good}");
+    }
+    for bad in [
+        "",
+        "us",
+        "us-east",
+        "US-EAST-1",
+        "us-east-1a",
+        "us_east_1",
+        "-east-1",
+        "us--1",
+        "a-b-1234",
+    ] {
+        assert!(!kubecs_sigv4::is_region_name(bad), "{bad}");
+    }
+    let only = kubecs_sigv4::Regions::Only(vec!["us-east-2".into()]);
+    assert!(only.accepts("us-east-2"));
+    assert!(!only.accepts("us-east-1"));
+}

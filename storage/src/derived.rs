@@ -113,7 +113,7 @@ impl<K: Key, V: Serialize + DeserializeOwned> Table<K, V> {
         F: FnOnce(Record<V>) -> Result<T, E>,
         E: From<StoreError>,
     {
-        let key = key.encode_key();
+        let key = self.full_key(key);
         let Some(bytes) = self.tree().get(&key).map_err(StoreError::from)? else {
             return Ok(None);
         };
@@ -136,6 +136,7 @@ mod tests {
     async fn put(store: &Store, key: &str, value: &str) {
         let v = value.to_owned();
         store
+            .region("r")
             .table::<String, String>(crate::TableId::Settings)
             .update(key, move |_| {
                 Ok::<_, StoreError>((Write::Put(v.clone()), ()))
@@ -151,6 +152,7 @@ mod tests {
         calls: &AtomicUsize,
     ) -> Option<String> {
         store
+            .region("r")
             .table::<String, String>(crate::TableId::Settings)
             .get_derived(key, cache, |record| {
                 calls.fetch_add(1, Ordering::Relaxed);
@@ -179,6 +181,7 @@ mod tests {
             "a changed record is derived again"
         );
         store
+            .region("r")
             .table::<String, String>(crate::TableId::Settings)
             .update("a", |_| Ok::<_, StoreError>((Write::<String>::Delete, ())))
             .await

@@ -4,70 +4,79 @@
 //! A write runs its closure under the committer's lock against the store as it will be
 //! once every earlier write is applied: sled, overlaid with the writes that are logged but
 //! not yet applied (the *pending* ones). The closure's puts and removes become one log
-//! record with the next LSN and join the pending overlay; the writer then waits for its
-//! LSN, which asks for a sync (so a batch's writes, logged one by one and waited for
-//! once, share one). A dedicated thread (so that no sync ever blocks a tokio worker)
-//! takes every pending record at once, appends them to the log segment with one `write`
-//! and one `fdatasync`, applies them to sled in LSN order, and only then acknowledges
-//! them. So:
+//! record with the next LSN and the store's digest after it (`digest`), and join the
+//! pending overlay; the writer then waits for its LSN. A dedicated thread (so that no
+//! sync ever blocks a tokio worker) takes every pending record at once, appends them to
+//! the log segment with one `write` and one `fdatasync`, applies them to sled in LSN
+//! order, and only then acknowledges them. So:
 //! - a record is applied to sled only once it is durable in the log, and sled can never
 //!   get ahead of the log on disk (`wal` explains recovery);
 //! - readers, which read sled, see a write once it is durable, before its writer is
-//!   answered; the keys of one write appear one after another within microseconds, in
-//!   the order the write made them (a registration's revision before its status index
-//!   entry, so a listed revision can always be described);
+//!   answered;
 //! - writers decide on the newest state, pending writes included, one at a time, so two
 //!   writes never conflict and nothing is retried.
 //!
-//! When writers keep arriving while a sync runs (the sign of concurrent load), the next
-//! sync first *gathers*: it waits while new writers keep coming, in steps of
-//! [`GATHER_IDLE`], for at most [`GATHER_MAX`]. A lone writer (no arrivals during the
-//! previous sync) is synced at once, so sequential clients see no added latency.
-//!
 //! Every `StoreOptions::log_segment_bytes` of log the thread checkpoints: it flushes sled
-//! (which then holds every applied record on disk), records the LSN, and starts a new
-//! segment.
+//! (which then holds every applied record on disk), records the LSN and digest, and
+//! starts a new segment.
 //!
-//! Once the thread has had nothing to commit for [`IDLE_AFTER`] after committing, it calls
-//! `StoreOptions::on_idle` (once per idle spell). The thread allocates sled's new nodes;
-//! readers on other threads free the replaced ones into its heap, and an allocator that
-//! tidies a heap only as its thread allocates keeps all that while the thread sleeps:
-//! about 10 MiB of resident memory after the benchmark's large preload (BENCHMARKS.md,
-//! fifth round).
+//! Failures ([`Health`]):
+//! - A `write` to the log that fails (no space left, a file size limit) appended nothing
+//!   (`wal::Segment::append_durably`). Every pending write is then refused — the later
+//!   ones were decided on top of the failed ones — the LSNs are handed out again under a
+//!   new *epoch*, so a refused writer can never mistake a later write for its own, and
+//!   the store is [`Health::Degraded`] until a log write succeeds. While degraded and
+//!   idle, the thread retries once a second with an empty record, so the store recovers
+//!   when space comes back even if no client writes.
+//! - A failed `fdatasync`, a failed apply to sled or a failed checkpoint leaves the state
+//!   on disk unknown: the store is [`Health::Failed`] and refuses writes for good; the
+//!   process should exit and be restarted, which recovers from the log.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use sled::IVec;
 use tokio::sync::watch;
 
+use crate::digest;
 use crate::error::StoreError;
 use crate::feed::TableId;
 use crate::store::StoreOptions;
-use crate::wal::{self, Op, Segment};
+use crate::wal::{self, AppendError, Checkpoint, Op, Segment};
 
-/// While gathering, sync as soon as no writer arrived for this long.
-const GATHER_IDLE: Duration = Duration::from_micros(100);
-/// Never hold the first gathered writer back longer than this before syncing.
-const GATHER_MAX: Duration = Duration::from_micros(500);
-/// Time without a write after which the thread counts as idle (`StoreOptions::on_idle`).
-/// Long against the gaps between writes under any load, so the hook never runs between
-/// the writes of one burst.
-const IDLE_AFTER: Duration = Duration::from_millis(100);
+/// How often a degraded store retries the log when nobody writes.
+const RETRY_EVERY: Duration = Duration::from_secs(1);
 
-/// The outcome of the latest completed sync.
+/// Whether the store can take writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Health {
+    Ok,
+    /// The last write to the log failed (the reason, e.g. no space left on device);
+    /// writes are refused until one succeeds again. Nothing acknowledged is lost.
+    Degraded(Arc<str>),
+    /// The log or sled failed in a way that leaves their state on disk unknown; writes
+    /// are refused until the process restarts (which recovers from the log).
+    Failed(Arc<str>),
+}
+
+/// The outcome of the latest completed sync, watched by writers.
 #[derive(Debug, Clone)]
 struct Synced {
-    /// Every LSN up to this one is durable and applied.
+    /// Every LSN up to this one, of this epoch, is durable and applied.
     lsn: u64,
-    /// Set once the log could not be written or sled could not be updated. The store then
-    /// refuses every write: a record missing from the middle of the log would make every
-    /// later one unrecoverable.
-    error: Option<Arc<str>>,
+    epoch: u64,
+    health: Health,
+}
+
+/// What a writer waits for: its record's LSN in the epoch it was logged in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Ticket {
+    pub(crate) lsn: u64,
+    pub(crate) epoch: u64,
 }
 
 /// A write that is logged but not yet applied to sled.
@@ -81,27 +90,31 @@ struct PendingValue {
 struct State {
     /// The LSN the next record gets.
     next_lsn: u64,
+    /// Bumped whenever pending writes are refused and their LSNs handed out again.
+    epoch: u64,
+    /// The digest after the newest record, pending ones included.
+    digest: u64,
     /// Encoded records not yet written to the log.
     bytes: Vec<u8>,
     /// Their ops, in LSN order, to apply to sled once the records are durable.
     ops: Vec<Op>,
     /// The newest pending value of each key that has one, for writers' reads: one map per
-    /// `TableId` (indexed by discriminant), so a lookup borrows the key instead of
-    /// building an owned one.
+    /// `TableId` (indexed by discriminant).
     overlay: Vec<HashMap<Vec<u8>, PendingValue>>,
     /// The highest LSN a writer waits for. Records are synced when someone waits for
-    /// them, not when they are logged, so the writes of one batch share a sync.
+    /// them, not when they are logged.
     requested: u64,
-    /// The highest LSN synced and applied.
-    synced: u64,
-    /// Set when the committer failed (see [`Synced::error`]).
-    failed: Option<Arc<str>>,
+    /// The highest LSN synced and applied, and the digest after it.
+    synced: Checkpoint,
+    health: Health,
     shutdown: bool,
 }
 
 struct Shared {
     state: Mutex<State>,
     wake: Condvar,
+    /// Announces each completed sync (and every change of health) to waiting writers.
+    done: watch::Sender<Synced>,
     /// One sled tree per `TableId`, indexed by discriminant.
     trees: Vec<sled::Tree>,
     /// Log syncs performed, for metrics and for the tests that prove writers share them.
@@ -127,46 +140,75 @@ impl std::fmt::Debug for Committer {
     }
 }
 
-/// A write in progress: reads see pending writes, and puts/removes are collected into
-/// one log record.
+/// A write in progress: reads see pending writes and this write's own, and puts/removes
+/// are collected into one log record.
 pub(crate) struct WriteTx<'a> {
     state: &'a State,
     trees: &'a [sled::Tree],
+    /// This write's newest value per key, in first-write order.
     ops: Vec<Op>,
+    index: HashMap<(TableId, Vec<u8>), usize>,
+    /// Set when sled failed a read: sled keeps an I/O error (a full disk under its own
+    /// files) and fails every later operation with it, so the store has failed.
+    sled_error: std::cell::RefCell<Option<String>>,
 }
 
 impl WriteTx<'_> {
     /// The value at `key` as this write must see it: its own earlier ops, then pending
     /// writes, then sled.
     pub(crate) fn get(&self, table: TableId, key: &[u8]) -> Result<Option<IVec>, StoreError> {
-        if let Some(op) = self
-            .ops
-            .iter()
-            .rev()
-            .find(|op| op.table == table && op.key == key)
-        {
-            return Ok(op.value.clone());
+        if let Some(&i) = self.index.get(&(table, key.to_vec())) {
+            return Ok(self.ops[i].value.clone());
         }
+        self.committed(table, key)
+    }
+
+    /// The value at `key` before this write.
+    fn committed(&self, table: TableId, key: &[u8]) -> Result<Option<IVec>, StoreError> {
         if let Some(pending) = self.state.overlay[table as usize].get(key) {
             return Ok(pending.value.clone());
         }
-        Ok(self.trees[table as usize].get(key)?)
+        self.trees[table as usize].get(key).map_err(|e| {
+            *self.sled_error.borrow_mut() = Some(format!("reading sled: {e}"));
+            StoreError::from(e)
+        })
     }
 
     pub(crate) fn put(&mut self, table: TableId, key: &[u8], value: impl Into<IVec>) {
-        self.ops.push(Op {
-            table,
-            key: key.to_vec(),
-            value: Some(value.into()),
-        });
+        self.set(table, key, Some(value.into()));
     }
 
     pub(crate) fn remove(&mut self, table: TableId, key: &[u8]) {
-        self.ops.push(Op {
-            table,
-            key: key.to_vec(),
-            value: None,
-        });
+        self.set(table, key, None);
+    }
+
+    fn set(&mut self, table: TableId, key: &[u8], value: Option<IVec>) {
+        match self.index.get(&(table, key.to_vec())) {
+            Some(&i) => self.ops[i].value = value,
+            None => {
+                self.index.insert((table, key.to_vec()), self.ops.len());
+                self.ops.push(Op {
+                    table,
+                    key: key.to_vec(),
+                    value,
+                });
+            }
+        }
+    }
+
+    /// The digest after this write's ops, from `digest` before it.
+    fn digest_after(&self, mut digest: u64) -> Result<u64, StoreError> {
+        for op in &self.ops {
+            let old = self.committed(op.table, &op.key)?;
+            digest = digest::replace(
+                digest,
+                op.table,
+                &op.key,
+                old.as_deref(),
+                op.value.as_deref(),
+            );
+        }
+        Ok(digest)
     }
 }
 
@@ -177,40 +219,42 @@ struct Log {
     segment: Segment,
     /// Checkpoint once the segment is this long.
     segment_bytes: u64,
-    /// `StoreOptions::on_idle`.
-    on_idle: Option<fn()>,
 }
 
 impl Committer {
     /// Starts the committer over `trees` (one per `TableId`, in order), appending to
-    /// `segment`, whose first record will be `next_lsn`, checkpointing every
+    /// `segment`, whose first record will follow `last`, checkpointing every
     /// `options.log_segment_bytes` of log.
     pub(crate) fn start(
         db: sled::Db,
         trees: Vec<sled::Tree>,
         wal_dir: &Path,
         segment: Segment,
-        next_lsn: u64,
+        last: Checkpoint,
         options: &StoreOptions,
     ) -> std::io::Result<Committer> {
+        let (done_tx, done) = watch::channel(Synced {
+            lsn: last.lsn,
+            epoch: 0,
+            health: Health::Ok,
+        });
         let shared = Arc::new(Shared {
+            done: done_tx,
             state: Mutex::new(State {
-                next_lsn,
+                next_lsn: last.lsn + 1,
+                epoch: 0,
+                digest: last.digest,
                 bytes: Vec::new(),
                 ops: Vec::new(),
                 overlay: TableId::ALL.iter().map(|_| HashMap::new()).collect(),
-                requested: next_lsn - 1,
-                synced: next_lsn - 1,
-                failed: None,
+                requested: last.lsn,
+                synced: last,
+                health: Health::Ok,
                 shutdown: false,
             }),
             wake: Condvar::new(),
             trees,
             syncs: AtomicU64::new(0),
-        });
-        let (tx, done) = watch::channel(Synced {
-            lsn: next_lsn - 1,
-            error: None,
         });
         let thread_shared = Arc::clone(&shared);
         let mut log = Log {
@@ -218,11 +262,10 @@ impl Committer {
             wal_dir: wal_dir.to_path_buf(),
             segment,
             segment_bytes: options.log_segment_bytes,
-            on_idle: options.on_idle,
         };
         let thread = std::thread::Builder::new()
             .name("kubecs-storage-commit".into())
-            .spawn(move || commit_loop(&mut log, &thread_shared, &tx))?;
+            .spawn(move || commit_loop(&mut log, &thread_shared))?;
         Ok(Committer {
             shared,
             done,
@@ -234,8 +277,31 @@ impl Committer {
         self.shared.syncs.load(Ordering::Relaxed)
     }
 
+    pub(crate) fn health(&self) -> Health {
+        self.done.borrow().health.clone()
+    }
+
+    /// Resolves once the store is [`Health::Failed`] (for the server, which exits then).
+    pub(crate) async fn failed(&self) -> Arc<str> {
+        let mut done = self.done.clone();
+        let reason = match done
+            .wait_for(|s| matches!(s.health, Health::Failed(_)))
+            .await
+            .as_deref()
+            .map(|s| &s.health)
+        {
+            Ok(Health::Failed(reason)) => Some(Arc::clone(reason)),
+            _ => None,
+        };
+        match reason {
+            Some(reason) => reason,
+            // The committer is gone: the store is being dropped.
+            None => std::future::pending().await,
+        }
+    }
+
     /// Runs `f` as one write (see the module documentation) and logs what it put and
-    /// removed. Returns `f`'s result and the LSN to wait on with
+    /// removed as one record. Returns `f`'s result and the ticket to wait on with
     /// [`Committer::wait_durable`] before acknowledging it: the write's own, or, when it
     /// changed nothing, the newest pending one, since `f` may have decided on what a
     /// pending write did. When `f` fails, nothing is written.
@@ -244,13 +310,17 @@ impl Committer {
     pub(crate) fn write<R, E>(
         &self,
         f: impl FnOnce(&mut WriteTx<'_>) -> Result<R, E>,
-    ) -> Result<(R, u64), E>
+    ) -> Result<(R, Ticket), E>
     where
         E: From<StoreError>,
     {
         let mut state = self.shared.lock();
-        if let Some(error) = &state.failed {
-            return Err(E::from(StoreError::Flush(Arc::clone(error))));
+        match &state.health {
+            Health::Ok => {}
+            Health::Degraded(reason) => {
+                return Err(E::from(StoreError::Unavailable(Arc::clone(reason))))
+            }
+            Health::Failed(reason) => return Err(E::from(StoreError::Failed(Arc::clone(reason)))),
         }
         if state.shutdown {
             return Err(E::from(StoreError::Closed));
@@ -259,15 +329,37 @@ impl Committer {
             state: &state,
             trees: &self.shared.trees,
             ops: Vec::new(),
+            index: HashMap::new(),
+            sled_error: std::cell::RefCell::new(None),
         };
-        let result = f(&mut tx)?;
-        let ops = tx.ops;
-        if ops.is_empty() {
-            return Ok((result, state.next_lsn - 1));
+        let result = f(&mut tx);
+        if let Some(reason) = tx.sled_error.take() {
+            drop(state);
+            fail(&self.shared, &reason);
+            return Err(E::from(StoreError::Failed(Arc::from(reason))));
         }
+        let result = result?;
+        if tx.ops.is_empty() {
+            let ticket = Ticket {
+                lsn: state.next_lsn - 1,
+                epoch: state.epoch,
+            };
+            return Ok((result, ticket));
+        }
+        let digest = match tx.digest_after(state.digest) {
+            Ok(digest) => digest,
+            Err(e) => {
+                let reason = tx.sled_error.take().unwrap_or_else(|| e.to_string());
+                drop(state);
+                fail(&self.shared, &reason);
+                return Err(E::from(StoreError::Failed(Arc::from(reason))));
+            }
+        };
+        let ops = tx.ops;
         let lsn = state.next_lsn;
         state.next_lsn += 1;
-        wal::encode_record(lsn, &ops, &mut state.bytes);
+        state.digest = digest;
+        wal::encode_record(lsn, digest, &ops, &mut state.bytes);
         for op in &ops {
             state.overlay[op.table as usize].insert(
                 op.key.clone(),
@@ -278,26 +370,39 @@ impl Committer {
             );
         }
         state.ops.extend(ops);
-        Ok((result, lsn))
+        let ticket = Ticket {
+            lsn,
+            epoch: state.epoch,
+        };
+        Ok((result, ticket))
     }
 
-    /// Returns once the write with `lsn`, and every one before it, is durable and
-    /// visible to readers.
-    pub(crate) async fn wait_durable(&self, lsn: u64) -> Result<(), StoreError> {
-        self.request_sync(lsn);
+    /// Returns once the write of `ticket`, and every one before it, is durable and
+    /// visible to readers; an error if it was refused.
+    pub(crate) async fn wait_durable(&self, ticket: Ticket) -> Result<(), StoreError> {
+        self.request_sync(ticket.lsn);
         let mut done = self.done.clone();
         let synced = done
-            .wait_for(|s| s.lsn >= lsn || s.error.is_some())
+            .wait_for(|s| {
+                s.epoch != ticket.epoch
+                    || s.lsn >= ticket.lsn
+                    || matches!(s.health, Health::Failed(_))
+            })
             .await
             .map_err(|_| StoreError::Closed)?;
-        match &synced.error {
-            Some(e) if synced.lsn < lsn => Err(StoreError::Flush(Arc::clone(e))),
-            _ => Ok(()),
+        if synced.epoch == ticket.epoch && synced.lsn >= ticket.lsn {
+            return Ok(());
         }
+        Err(match &synced.health {
+            Health::Failed(reason) => StoreError::Failed(Arc::clone(reason)),
+            Health::Degraded(reason) => StoreError::Unavailable(Arc::clone(reason)),
+            // The epoch moved on and the store has recovered since: still refused.
+            Health::Ok => StoreError::Unavailable(Arc::from("the log write failed")),
+        })
     }
 
     /// Asks for a sync of everything up to `lsn`, without waiting for it.
-    pub(crate) fn request_sync(&self, lsn: u64) {
+    fn request_sync(&self, lsn: u64) {
         if self.done.borrow().lsn >= lsn {
             return;
         }
@@ -309,110 +414,142 @@ impl Committer {
         }
     }
 
-    /// The LSN of the newest write so far (durable or not).
-    pub(crate) fn last_lsn(&self) -> u64 {
-        self.shared.lock().next_lsn - 1
+    /// The ticket of the newest write so far (durable or not).
+    pub(crate) fn last(&self) -> Ticket {
+        let state = self.shared.lock();
+        Ticket {
+            lsn: state.next_lsn - 1,
+            epoch: state.epoch,
+        }
     }
 }
 
-fn commit_loop(log: &mut Log, shared: &Shared, done: &watch::Sender<Synced>) {
-    // Whether writers arrived during the previous sync: concurrent load.
-    let mut loaded = false;
-    // The buffers of the previous round, swapped back in empty: the pending buffers keep
-    // their capacity instead of being allocated anew (and grown by doubling) every round
-    // by the writers and freed here, on another thread.
+fn commit_loop(log: &mut Log, shared: &Shared) {
+    let done = &shared.done;
+    // The buffers of the previous round, swapped back in empty, so the pending buffers
+    // keep their capacity.
     let mut bytes = Vec::new();
     let mut ops = Vec::new();
-    // Whether the thread committed anything since it last called `on_idle`.
-    let mut worked = false;
     loop {
-        {
+        let (last, digest, epoch) = {
             let idle = |state: &State| {
-                (state.requested <= state.synced || state.bytes.is_empty()) && !state.shutdown
+                (state.requested <= state.synced.lsn || state.bytes.is_empty()) && !state.shutdown
             };
             let mut state = shared.lock();
             while idle(&state) {
-                match log.on_idle.filter(|_| worked) {
-                    Some(on_idle) => {
-                        let (guard, wait) = shared
-                            .wake
-                            .wait_timeout(state, IDLE_AFTER)
-                            .unwrap_or_else(PoisonError::into_inner);
-                        state = guard;
-                        if wait.timed_out() && idle(&state) {
-                            drop(state);
-                            on_idle();
-                            worked = false;
-                            state = shared.lock();
-                        }
+                if matches!(state.health, Health::Degraded(_)) {
+                    let (guard, wait) = shared
+                        .wake
+                        .wait_timeout(state, RETRY_EVERY)
+                        .unwrap_or_else(PoisonError::into_inner);
+                    state = guard;
+                    if wait.timed_out() && idle(&state) {
+                        probe(&mut state);
                     }
-                    None => {
-                        state = shared
-                            .wake
-                            .wait(state)
-                            .unwrap_or_else(PoisonError::into_inner);
-                    }
+                } else {
+                    state = shared
+                        .wake
+                        .wait(state)
+                        .unwrap_or_else(PoisonError::into_inner);
                 }
             }
             if state.bytes.is_empty() {
                 break; // Shut down with nothing pending.
             }
-        }
-        worked = true;
-        if loaded {
-            gather(shared);
-        }
-        bytes.clear();
-        ops.clear();
-        let last = {
-            let mut state = shared.lock();
+            bytes.clear();
+            ops.clear();
             std::mem::swap(&mut state.bytes, &mut bytes);
             std::mem::swap(&mut state.ops, &mut ops);
-            state.next_lsn - 1
+            (state.next_lsn - 1, state.digest, state.epoch)
         };
         shared.syncs.fetch_add(1, Ordering::Relaxed);
-        if let Err(error) = sync_and_apply(log, &shared.trees, &bytes, &ops) {
-            fail(shared, done, &error);
-            return;
+        match log.segment.append_durably(&bytes) {
+            Ok(()) => {}
+            Err(AppendError::Write(e)) => {
+                let reason = format!("writing the log {}: {e}", log.segment.path().display());
+                refuse_pending(shared, &reason);
+                continue;
+            }
+            Err(AppendError::Sync(e)) => {
+                let reason = format!("syncing the log {}: {e}", log.segment.path().display());
+                fail(shared, &reason);
+                return;
+            }
         }
-        let mut state = shared.lock();
-        for pending in &mut state.overlay {
-            pending.retain(|_, pending| pending.lsn > last);
+        for op in &ops {
+            if let Err(e) = apply(&shared.trees, op) {
+                fail(shared, &format!("applying a logged write to sled: {e}"));
+                return;
+            }
         }
-        state.synced = last;
-        loaded = !state.bytes.is_empty();
-        drop(state);
+        let synced = Checkpoint { lsn: last, digest };
+        let health = {
+            let mut state = shared.lock();
+            for pending in &mut state.overlay {
+                pending.retain(|_, pending| pending.lsn > last);
+            }
+            state.synced = synced;
+            // A successful log write ends a degraded spell; a failure stays.
+            if matches!(state.health, Health::Degraded(_)) {
+                state.health = Health::Ok;
+            }
+            state.health.clone()
+        };
         done.send_replace(Synced {
             lsn: last,
-            error: None,
+            epoch,
+            health,
         });
         if log.segment.len() >= log.segment_bytes {
-            if let Err(error) = checkpoint(log, last) {
-                fail(shared, done, &error);
+            if let Err(error) = checkpoint(log, synced) {
+                fail(shared, &error);
                 return;
             }
         }
     }
     // A clean shutdown leaves sled complete on disk and nothing to replay.
-    let last = shared.lock().next_lsn - 1;
-    if let Err(error) = checkpoint(log, last) {
+    let synced = shared.lock().synced;
+    if let Err(error) = checkpoint(log, synced) {
         tracing::warn!(%error, "kubecs-storage: checkpoint at shutdown failed; the log will be replayed at the next open");
     }
 }
 
-fn sync_and_apply(
-    log: &mut Log,
-    trees: &[sled::Tree],
-    bytes: &[u8],
-    ops: &[Op],
-) -> Result<(), String> {
-    log.segment
-        .append_durably(bytes)
-        .map_err(|e| format!("writing the log {}: {e}", log.segment.path().display()))?;
-    for op in ops {
-        apply(trees, op).map_err(|e| format!("applying a logged write to sled: {e}"))?;
-    }
-    Ok(())
+/// Logs an empty record, so that a degraded store finds out whether the log can be
+/// written again without waiting for a client's write.
+fn probe(state: &mut State) {
+    let lsn = state.next_lsn;
+    state.next_lsn += 1;
+    wal::encode_record(lsn, state.digest, &[], &mut state.bytes);
+    state.requested = lsn;
+}
+
+/// A log write failed and appended nothing: refuses every pending write (see the module
+/// documentation) and marks the store degraded.
+fn refuse_pending(shared: &Shared, reason: &str) {
+    tracing::error!(
+        reason,
+        "kubecs-storage: a write to the log failed; refusing writes until the log can be written"
+    );
+    let reason = Arc::<str>::from(reason);
+    let (synced, epoch) = {
+        let mut state = shared.lock();
+        state.bytes.clear();
+        state.ops.clear();
+        for pending in &mut state.overlay {
+            pending.clear();
+        }
+        state.next_lsn = state.synced.lsn + 1;
+        state.digest = state.synced.digest;
+        state.requested = state.synced.lsn;
+        state.epoch += 1;
+        state.health = Health::Degraded(Arc::clone(&reason));
+        (state.synced.lsn, state.epoch)
+    };
+    shared.done.send_replace(Synced {
+        lsn: synced,
+        epoch,
+        health: Health::Degraded(reason),
+    });
 }
 
 /// Applies one logged op to sled.
@@ -424,43 +561,32 @@ pub(crate) fn apply(trees: &[sled::Tree], op: &Op) -> sled::Result<()> {
     }
 }
 
-/// Makes sled hold everything up to `lsn` on disk, records that, and starts a new segment.
-fn checkpoint(log: &mut Log, lsn: u64) -> Result<(), String> {
+/// Makes sled hold everything up to `at` on disk, records that, and starts a new segment.
+fn checkpoint(log: &mut Log, at: Checkpoint) -> Result<(), String> {
     log.db
         .flush()
         .map_err(|e| format!("flushing sled at a checkpoint: {e}"))?;
-    log.segment = wal::restart(&log.wal_dir, lsn)
+    log.segment = wal::restart(&log.wal_dir, at)
         .map_err(|e| format!("checkpointing the log in {}: {e}", log.wal_dir.display()))?;
     Ok(())
 }
 
-fn fail(shared: &Shared, done: &watch::Sender<Synced>, error: &str) {
-    tracing::error!(
-        error,
-        "kubecs-storage: the write-ahead log failed; refusing writes"
-    );
-    let error = Arc::<str>::from(error);
-    shared.lock().failed = Some(Arc::clone(&error));
-    done.send_modify(|s| s.error = Some(error));
-}
-
-/// Waits while writers keep arriving (see the module comment). Sleeps rather than waiting
-/// on the condvar so that arriving writers do not wake this thread one by one.
-fn gather(shared: &Shared) {
-    let started = Instant::now();
-    let issued = || {
-        let state = shared.lock();
-        (state.next_lsn, state.shutdown)
-    };
-    let (mut seen, _) = issued();
-    while started.elapsed() + GATHER_IDLE <= GATHER_MAX {
-        std::thread::sleep(GATHER_IDLE);
-        let (now, shutdown) = issued();
-        if now == seen || shutdown {
+fn fail(shared: &Shared, reason: &str) {
+    let reason = Arc::<str>::from(reason);
+    {
+        let mut state = shared.lock();
+        if matches!(state.health, Health::Failed(_)) {
             return;
         }
-        seen = now;
+        state.health = Health::Failed(Arc::clone(&reason));
     }
+    tracing::error!(
+        reason = &*reason,
+        "kubecs-storage: the store failed; refusing writes until restarted"
+    );
+    shared
+        .done
+        .send_modify(|s| s.health = Health::Failed(reason));
 }
 
 impl Drop for Committer {

@@ -4,12 +4,13 @@
 //! names are what ECS sorts its listings by and are shorter to store.
 
 use kubecs_api_models::{
-    Cluster, Service, Setting, Tag, Task, TaskDefinition, TaskDefinitionStatus,
+    status, Cluster, KeyValuePair, LaunchType, Service, Setting, Tag, Task, TaskDefinition,
+    TaskDefinitionStatus,
 };
 use serde::{Deserialize, Serialize};
 
 use crate::feed::TableId;
-use crate::store::Store;
+use crate::region::Region;
 use crate::table::Table;
 use crate::task_definitions::{Revisioned, TaskDefinitions};
 
@@ -35,7 +36,101 @@ pub struct ServiceState {
     pub client_token: Option<String>,
 }
 
-impl Store {
+/// The cluster statistics ECS reports (DescribeClusters `include: STATISTICS`), in its
+/// order. The stored cluster keeps them current: the API counts services as they enter
+/// and leave ACTIVE and DRAINING, in the same write; the reconciler counts tasks.
+pub const CLUSTER_STATISTICS: [&str; 8] = [
+    "runningEC2TasksCount",
+    "runningFargateTasksCount",
+    "pendingEC2TasksCount",
+    "pendingFargateTasksCount",
+    "activeEC2ServiceCount",
+    "activeFargateServiceCount",
+    "drainingEC2ServiceCount",
+    "drainingFargateServiceCount",
+];
+
+/// Whether ECS counts a service (or task) under Fargate: launch type FARGATE, or a
+/// capacity provider strategy of FARGATE/FARGATE_SPOT; everything else counts as EC2.
+pub fn is_fargate(launch_type: Option<&LaunchType>, providers: &[String]) -> bool {
+    match launch_type {
+        Some(launch_type) => *launch_type == LaunchType::Fargate,
+        None => providers
+            .iter()
+            .any(|p| p == "FARGATE" || p == "FARGATE_SPOT"),
+    }
+}
+
+/// A cluster statistic's value (0 when absent).
+pub fn statistic(cluster: &Cluster, name: &str) -> i64 {
+    cluster
+        .statistics
+        .iter()
+        .flatten()
+        .find(|kv| kv.name.as_deref() == Some(name))
+        .and_then(|kv| kv.value.as_deref())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Adds `delta` to a cluster statistic (never below 0).
+pub fn add_statistic(cluster: &mut Cluster, name: &str, delta: i64) {
+    let value = (statistic(cluster, name) + delta).max(0).to_string();
+    let stats = cluster.statistics.get_or_insert_with(Vec::new);
+    match stats.iter_mut().find(|kv| kv.name.as_deref() == Some(name)) {
+        Some(kv) => kv.value = Some(value),
+        None => stats.push(KeyValuePair {
+            name: Some(name.to_owned()),
+            value: Some(value),
+        }),
+    }
+}
+
+/// Counts `service` moving from status `from` to status `to` (`None`: absent) in its
+/// cluster's `activeServicesCount` and service statistics. Call it in the write that
+/// changes the service's status.
+pub fn count_service_move(
+    cluster: &mut Cluster,
+    service: &Service,
+    from: Option<&str>,
+    to: Option<&str>,
+) {
+    let providers: Vec<String> = service
+        .capacity_provider_strategy
+        .iter()
+        .flatten()
+        .filter_map(|item| item.capacity_provider.clone())
+        .collect();
+    let kind = if is_fargate(service.launch_type.as_ref(), &providers) {
+        "Fargate"
+    } else {
+        "EC2"
+    };
+    for (state, delta) in [(from, -1), (to, 1)] {
+        match state {
+            Some(status::ACTIVE) => {
+                let count = i64::from(cluster.active_services_count.unwrap_or(0)) + delta;
+                cluster.active_services_count =
+                    Some(i32::try_from(count.max(0)).unwrap_or(i32::MAX));
+                add_statistic(cluster, &format!("active{kind}ServiceCount"), delta);
+            }
+            Some(status::DRAINING) => {
+                add_statistic(cluster, &format!("draining{kind}ServiceCount"), delta);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Whether a cluster still has services that are ACTIVE or DRAINING (ECS refuses to
+/// delete it then).
+pub fn has_live_services(cluster: &Cluster) -> bool {
+    cluster.active_services_count.unwrap_or(0) > 0
+        || statistic(cluster, "drainingEC2ServiceCount") > 0
+        || statistic(cluster, "drainingFargateServiceCount") > 0
+}
+
+impl Region {
     /// Clusters keyed by cluster name.
     pub fn clusters(&self) -> Table<String, Cluster> {
         self.table(TableId::Clusters)
@@ -73,19 +168,73 @@ impl Store {
 mod tests {
     use kubecs_api_models::Cluster;
 
+    #[test]
+    fn services_are_counted_by_launch_type_as_they_move_between_statuses() {
+        use super::*;
+        let mut cluster = Cluster::default();
+        let ec2 = Service {
+            launch_type: Some(LaunchType::Ec2),
+            ..Service::default()
+        };
+        let fargate = Service {
+            capacity_provider_strategy: Some(vec![
+                kubecs_api_models::CapacityProviderStrategyItem {
+                    capacity_provider: Some("FARGATE_SPOT".into()),
+                    ..Default::default()
+                },
+            ]),
+            ..Service::default()
+        };
+        count_service_move(&mut cluster, &ec2, None, Some(status::ACTIVE));
+        count_service_move(&mut cluster, &fargate, None, Some(status::ACTIVE));
+        assert_eq!(cluster.active_services_count, Some(2));
+        assert_eq!(statistic(&cluster, "activeEC2ServiceCount"), 1);
+        assert_eq!(statistic(&cluster, "activeFargateServiceCount"), 1);
+        count_service_move(
+            &mut cluster,
+            &fargate,
+            Some(status::ACTIVE),
+            Some(status::DRAINING),
+        );
+        assert_eq!(cluster.active_services_count, Some(1));
+        assert_eq!(statistic(&cluster, "drainingFargateServiceCount"), 1);
+        assert!(has_live_services(&cluster));
+        count_service_move(
+            &mut cluster,
+            &ec2,
+            Some(status::ACTIVE),
+            Some(status::DRAINING),
+        );
+        count_service_move(
+            &mut cluster,
+            &ec2,
+            Some(status::DRAINING),
+            Some(status::INACTIVE),
+        );
+        count_service_move(
+            &mut cluster,
+            &fargate,
+            Some(status::DRAINING),
+            Some(status::INACTIVE),
+        );
+        assert!(!has_live_services(&cluster));
+        assert_eq!(statistic(&cluster, "drainingEC2ServiceCount"), 0);
+    }
+
     use crate::{Record, StoreError, Write};
 
     #[tokio::test]
     async fn ecs_shapes_are_stored_in_their_wire_form_inside_the_envelope() {
         let dir = tempfile::tempdir().unwrap();
         let store = crate::Store::open(dir.path()).unwrap();
+        let region = store.region("us-east-1");
         let cluster = Cluster {
             cluster_name: Some("default".into()),
             status: Some("ACTIVE".into()),
             ..Cluster::default()
         };
         let c = cluster.clone();
-        store
+        region
             .clusters()
             .update("default", move |_| {
                 Ok::<_, StoreError>((Write::Put(c.clone()), ()))
@@ -94,13 +243,19 @@ mod tests {
             .unwrap();
         let raw = store
             .tree(crate::TableId::Clusters)
-            .get(crate::AsKey::<String>::encode_key("default"))
+            .get(
+                [
+                    region.scope(),
+                    &crate::AsKey::<String>::encode_key("default"),
+                ]
+                .concat(),
+            )
             .unwrap()
             .unwrap();
         let json: serde_json::Value = serde_json::from_slice(&raw).unwrap();
         assert_eq!(json["value"]["clusterName"], "default");
         assert_eq!(json["generation"], 1);
-        let record: Record<Cluster> = store.clusters().get("default").unwrap().unwrap();
+        let record: Record<Cluster> = region.clusters().get("default").unwrap().unwrap();
         assert_eq!(record.value, cluster);
     }
 

@@ -29,12 +29,14 @@ pub enum OpenError {
         #[source]
         source: sled::Error,
     },
-    #[error("cannot recover the write-ahead log in {}: {source}", dir.display())]
-    Log {
-        dir: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    /// The files hold something other than what was acknowledged: damaged, truncated,
+    /// deleted or replaced. kubecs refuses to start rather than serve (and build on) a
+    /// store that lost acknowledged writes; nothing was changed.
+    #[error(
+        "the store in {} is damaged: {what}. kubecs did not start and changed nothing, so no acknowledged write is lost or overwritten. Restore the data directory from a backup (or move it aside to start empty); the README's \"Durability\" section says what each file holds",
+        dir.display()
+    )]
+    Damaged { dir: PathBuf, what: String },
     #[error(
         "data directory {} has store format version {found}, newer than this kubecs supports ({supported}); use a newer kubecs",
         dir.display()
@@ -51,6 +53,29 @@ pub enum OpenError {
         #[source]
         source: StoreError,
     },
+}
+
+impl OpenError {
+    pub(crate) fn damaged(dir: &std::path::Path, what: impl Into<String>) -> OpenError {
+        OpenError::Damaged {
+            dir: dir.to_path_buf(),
+            what: what.into(),
+        }
+    }
+
+    /// A sled error at open: damage when sled says its files are corrupt.
+    pub(crate) fn sled(dir: &std::path::Path, source: sled::Error) -> OpenError {
+        match source {
+            sled::Error::Corruption { .. } => OpenError::damaged(
+                dir,
+                format!("sled reports corruption in its files ({source})"),
+            ),
+            source => OpenError::Sled {
+                dir: dir.to_path_buf(),
+                source,
+            },
+        }
+    }
 }
 
 /// A failure of a read or write on an open store.
@@ -72,11 +97,18 @@ pub enum StoreError {
         #[source]
         source: serde_json::Error,
     },
-    /// The write-ahead log could not be written (or a logged write applied), so the write
-    /// may not be durable and must not be acknowledged; the store refuses writes from
-    /// then on.
-    #[error("flush to disk failed, the write may not be durable: {0}")]
-    Flush(Arc<str>),
+    /// The write-ahead log could not be written (e.g. no space left on device): the write
+    /// was not made and nothing acknowledged is lost; writes resume once the log can be
+    /// written again (see `Health::Degraded`).
+    #[error("the store cannot write its log: {0}")]
+    Unavailable(Arc<str>),
+    /// The store failed in a way that leaves its files' state unknown (see
+    /// `Health::Failed`); writes are refused until the process restarts.
+    #[error("the store has failed and must be restarted: {0}")]
+    Failed(Arc<str>),
+    /// A table of one region was used in a transaction of another (a bug of the caller).
+    #[error("a table of region {table} was used in a transaction of region {transaction}")]
+    WrongRegion { table: String, transaction: String },
     /// The committer is gone (the store is being dropped).
     #[error("the store is closed")]
     Closed,

@@ -6,6 +6,8 @@
 //! gets `RecvError::Lagged` and must do a full resync with `scan_all`, exactly as at
 //! start-up, so nothing is lost, only coalesced.
 
+use std::sync::Arc;
+
 use tokio::sync::broadcast;
 
 use crate::key::{Key, KeyError};
@@ -45,7 +47,14 @@ impl TableId {
         TableId::TaskDefinitionStatus,
     ];
 
-    /// The sled tree name, which is also the name used in errors.
+    /// The sled tree holding this table in the current format: keys scoped by region
+    /// (see `Region`). Format 3 and older kept one region's tables under
+    /// [`TableId::tree_name`]; `migrate` moves them.
+    pub(crate) fn sled_tree(self) -> String {
+        format!("regional/{}", self.tree_name())
+    }
+
+    /// The table's name, used in errors (and the name of its tree in format 3 and older).
     pub fn tree_name(self) -> &'static str {
         match self {
             TableId::Clusters => "clusters",
@@ -60,19 +69,25 @@ impl TableId {
     }
 }
 
-/// One change: a key of a table was written or deleted.
+/// One change: a key of a table of a region was written or deleted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Change {
     pub table: TableId,
+    region: Arc<str>,
     key: Vec<u8>,
 }
 
 impl Change {
-    pub(crate) fn new(table: TableId, key: Vec<u8>) -> Change {
-        Change { table, key }
+    pub(crate) fn new(table: TableId, region: Arc<str>, key: Vec<u8>) -> Change {
+        Change { table, region, key }
     }
 
-    /// The changed key, typed as the table's key: `String` for clusters and tags,
+    /// The region whose table changed (`Store::region` gives its tables).
+    pub fn region(&self) -> &str {
+        &self.region
+    }
+
+    /// The changed key (without the region), typed as the table's key: `String` for clusters and tags,
     /// `(String, String)` for services (cluster, name) and tasks (cluster, id),
     /// `(String, u32)` for task definitions.
     pub fn key<K: Key>(&self) -> Result<K, KeyError> {

@@ -167,6 +167,11 @@ impl KeyPrefix {
         &self.0
     }
 
+    /// This prefix inside a region's `scope` (the stored keys' first bytes).
+    pub(crate) fn within(&self, scope: &[u8]) -> KeyPrefix {
+        KeyPrefix([scope, &self.0].concat())
+    }
+
     /// The smallest byte string above every key with this prefix, or `None` when the
     /// range is unbounded above (empty prefix, or all `0xFF`).
     pub(crate) fn upper_bound(&self) -> Option<Vec<u8>> {

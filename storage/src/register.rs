@@ -2,65 +2,61 @@
 //! family's next number and stores the revision, its status index entry and the family's
 //! counts together.
 
-use crate::durability::WriteTx;
 use crate::error::StoreError;
 use crate::feed::TableId;
-use crate::key::AsKey;
 use crate::record::{self, Record, RECORD_SCHEMA_VERSION};
-use crate::task_definitions::{encode_status, Family, Revisioned};
+use crate::task_definitions::{encode_status, Family, Revisioned, TaskDefinitions};
+use crate::transaction::Tx;
 
-/// What a registration produced: revision, record, and the keys it wrote (revision,
-/// family), for the change feed.
-pub(crate) type Registered<V> = (u32, Record<V>, Vec<u8>, Vec<u8>);
-
-/// Registers the next revision of `family` in `tx`. Everything that can fail is checked
-/// before the first write, so a refused registration writes nothing and takes no number.
-/// Reads see pending writes, so two registrations of one family get consecutive numbers.
-pub(crate) fn register<V, E>(
-    tx: &mut WriteTx<'_>,
-    family: &str,
-    build: impl FnOnce(u32) -> Result<V, E>,
-) -> Result<Registered<V>, E>
-where
-    V: Revisioned,
-    E: From<StoreError>,
-{
-    let family_key = AsKey::<String>::encode_key(family);
-    let families_table = TableId::TaskDefinitionFamilies.tree_name();
-    let old = tx
-        .get(TableId::TaskDefinitionFamilies, &family_key)?
-        .map(|bytes| record::decode::<Family>(families_table, &family_key, &bytes))
-        .transpose()?;
-    let generation = old.as_ref().map_or(0, |r| r.generation);
-    let mut meta = old.map(|r| r.value).unwrap_or_default();
-    let Some(revision) = meta.last_revision.checked_add(1) else {
-        return Err(E::from(StoreError::RevisionsExhausted(family.to_owned())));
-    };
-    let value = build(revision)?;
-    meta.last_revision = revision;
-    meta.revisions += 1;
-    meta.active_revisions += u32::from(value.is_active());
-    let record = Record {
-        schema_version: RECORD_SCHEMA_VERSION,
-        generation: 1,
-        observed_generation: 0,
-        value,
-    };
-    let meta = Record {
-        schema_version: RECORD_SCHEMA_VERSION,
-        generation: generation + 1,
-        observed_generation: 0,
-        value: meta,
-    };
-    let record_bytes = record::encode(TableId::TaskDefinitions.tree_name(), &record)?;
-    let meta_bytes = record::encode(families_table, &meta)?;
-    let revision_key = AsKey::<(String, u32)>::encode_key(&(family, revision));
-    tx.put(TableId::TaskDefinitions, &revision_key, record_bytes);
-    tx.put(
-        TableId::TaskDefinitionStatus,
-        &revision_key,
-        encode_status(record.value.status()),
-    );
-    tx.put(TableId::TaskDefinitionFamilies, &family_key, meta_bytes);
-    Ok((revision, record, revision_key, family_key))
+impl Tx<'_, '_> {
+    /// Registers the next revision of `family`: `build` receives the allocated number and
+    /// builds the value. Everything that can fail is checked before the first write, so a
+    /// refused registration writes nothing and takes no number. Reads see pending writes,
+    /// so two registrations of one family get consecutive numbers.
+    pub fn register_revision<V, E>(
+        &mut self,
+        tables: &TaskDefinitions<V>,
+        family: &str,
+        build: impl FnOnce(u32) -> Result<V, E>,
+    ) -> Result<(u32, Record<V>), E>
+    where
+        V: Revisioned,
+        E: From<StoreError>,
+    {
+        let families = tables.families_table();
+        let old = self.get(families, family)?;
+        let generation = old.as_ref().map_or(0, |r| r.generation);
+        let mut meta: Family = old.map(|r| r.value).unwrap_or_default();
+        let Some(revision) = meta.last_revision.checked_add(1) else {
+            return Err(E::from(StoreError::RevisionsExhausted(family.to_owned())));
+        };
+        let value = build(revision)?;
+        meta.last_revision = revision;
+        meta.revisions += 1;
+        meta.active_revisions += u32::from(value.is_active());
+        let record = Record {
+            schema_version: RECORD_SCHEMA_VERSION,
+            generation: 1,
+            observed_generation: 0,
+            value,
+        };
+        let meta = Record {
+            schema_version: RECORD_SCHEMA_VERSION,
+            generation: generation + 1,
+            observed_generation: 0,
+            value: meta,
+        };
+        let record_bytes = record::encode(TableId::TaskDefinitions.tree_name(), &record)?;
+        let meta_bytes = record::encode(TableId::TaskDefinitionFamilies.tree_name(), &meta)?;
+        let revisions = tables.revisions();
+        let revision_key = revisions.full_key((family, revision));
+        let family_key = families.full_key(family);
+        let status = encode_status(record.value.status()).to_vec();
+        let raw = self.raw();
+        raw.put(TableId::TaskDefinitions, &revision_key, record_bytes);
+        raw.put(TableId::TaskDefinitionStatus, &revision_key, status);
+        raw.put(TableId::TaskDefinitionFamilies, &family_key, meta_bytes);
+        self.announce_revision(tables, &revision_key, &family_key);
+        Ok((revision, record))
+    }
 }

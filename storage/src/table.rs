@@ -1,9 +1,11 @@
-//! `Table<K, V>`: a typed view of one sled tree — point reads, atomic read-modify-write,
-//! the reconciler's compare-and-set, and key-ordered pages.
+//! `Table<K, V>`: a typed view of one sled tree within one region — point reads, atomic
+//! read-modify-write, the reconciler's compare-and-set, and key-ordered pages.
 //!
 //! The key type is a parameter next to the value type so that a table's key shape
 //! (cluster name; (cluster, service); (family, revision)) is checked by the compiler
-//! rather than by convention.
+//! rather than by convention. Every stored key starts with the region's encoded name (its
+//! *scope*, see `Region`); a table adds it on the way in and strips it on the way out, so
+//! keys, pages and page tokens above this module never carry it.
 
 use std::marker::PhantomData;
 use std::ops::Bound;
@@ -12,10 +14,10 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::error::StoreError;
-use crate::feed::{Change, TableId};
+use crate::feed::TableId;
 use crate::key::{printable, AsKey, Key, KeyPrefix};
 use crate::record::{self, Record, Write};
-use crate::store::Store;
+use crate::region::Region;
 use crate::token::PageToken;
 
 /// Listing direction by key.
@@ -61,9 +63,9 @@ fn scan_budget(limit: usize) -> usize {
     limit.saturating_mul(10).max(1000)
 }
 
-/// A typed table; cheap to clone.
+/// A typed table of one region; cheap to clone.
 pub struct Table<K, V> {
-    store: Store,
+    region: Region,
     id: TableId,
     tree: sled::Tree,
     _types: PhantomData<fn() -> (K, V)>,
@@ -72,7 +74,7 @@ pub struct Table<K, V> {
 impl<K, V> Clone for Table<K, V> {
     fn clone(&self) -> Self {
         Table {
-            store: self.store.clone(),
+            region: self.region.clone(),
             id: self.id,
             tree: self.tree.clone(),
             _types: PhantomData,
@@ -87,13 +89,25 @@ impl<K, V> std::fmt::Debug for Table<K, V> {
 }
 
 impl<K, V> Table<K, V> {
-    pub(crate) fn new(store: Store, id: TableId, tree: sled::Tree) -> Self {
+    pub(crate) fn new(region: Region, id: TableId, tree: sled::Tree) -> Self {
         Table {
-            store,
+            region,
             id,
             tree,
             _types: PhantomData,
         }
+    }
+
+    /// The stored key of `key`: the region's scope, then the key.
+    pub(crate) fn full_key<Q: AsKey<K>>(&self, key: Q) -> Vec<u8> {
+        let mut out = self.region.scope().to_vec();
+        key.encode_key_into(&mut out);
+        out
+    }
+
+    /// The key without the region's scope.
+    pub(crate) fn strip<'a>(&self, full: &'a [u8]) -> &'a [u8] {
+        full.get(self.region.scope().len()..).unwrap_or_default()
     }
 }
 
@@ -110,43 +124,36 @@ impl<K: Key, V: Serialize + DeserializeOwned> Table<K, V> {
         &self.tree
     }
 
-    pub(crate) fn store(&self) -> &Store {
-        &self.store
+    pub(crate) fn region(&self) -> &Region {
+        &self.region
     }
 
     /// The record at `key`, if any, as of the last durable write: a write becomes
     /// visible here once it is on disk, just before its writer is answered.
     pub fn get<Q: AsKey<K>>(&self, key: Q) -> Result<Option<Record<V>>, StoreError> {
-        let key = key.encode_key();
+        let key = self.full_key(key);
         self.tree
             .get(&key)?
             .map(|bytes| record::decode(self.name(), &key, &bytes))
             .transpose()
     }
 
-    /// Atomically reads the record at `key`, lets `f` decide, and applies its `Write`.
-    ///
-    /// `f` sees the newest state, including writes not yet acknowledged, and runs once,
-    /// under the store's write lock (see `durability`), so it must be quick. `Put` bumps
-    /// `generation` unless the value is unchanged, and keeps `observed_generation`.
-    /// Returns once the write — and whatever `f` saw, in case it was another writer's
-    /// not-yet-acknowledged write — is durable.
+    /// Atomically reads the record at `key`, lets `f` decide, and applies its `Write`:
+    /// a [`Region::transaction`] of one update (see [`Tx::update`]). Returns once the
+    /// write — and whatever `f` saw — is durable.
     pub async fn update<Q, F, R, E>(&self, key: Q, f: F) -> Result<R, E>
     where
         Q: AsKey<K>,
         F: FnOnce(Option<&Record<V>>) -> Result<(Write<V>, R), E>,
         E: From<StoreError>,
     {
-        let mut batch = self.store.batch();
-        let result = self.update_in(&mut batch, key, f)?;
-        batch.commit().await?;
-        Ok(result)
+        self.region.transaction(|tx| tx.update(self, key, f)).await
     }
 
     /// The reconciler's write: records that it acted on `expected_generation`, and lets
     /// `f` update observed status in the value (`None` keeps the value). Refused without
-    /// calling `f` again if the generation moved on, so a slow reconciler never overwrites
-    /// a newer desire. Never bumps `generation`.
+    /// calling `f` if the generation moved on, so a slow reconciler never overwrites a
+    /// newer desire. Never bumps `generation`.
     pub async fn compare_and_set_observed<Q, F, E>(
         &self,
         key: Q,
@@ -158,32 +165,9 @@ impl<K: Key, V: Serialize + DeserializeOwned> Table<K, V> {
         F: FnOnce(&V) -> Result<Option<V>, E>,
         E: From<StoreError>,
     {
-        let key = key.encode_key();
-        let (id, name) = (self.id, self.name());
-        let (outcome, lsn) = self.store.write(|tx| -> Result<_, E> {
-            let Some(old_bytes) = tx.get(id, &key)? else {
-                return Ok(Observed::Missing);
-            };
-            let mut record = record::decode::<V>(name, &key, &old_bytes)?;
-            if record.generation != expected_generation {
-                return Ok(Observed::Stale {
-                    generation: record.generation,
-                });
-            }
-            if let Some(value) = f(&record.value)? {
-                record.value = value;
-            }
-            record.observed_generation = expected_generation;
-            record.schema_version = record::RECORD_SCHEMA_VERSION;
-            tx.put(id, &key, record::encode(name, &record)?);
-            Ok(Observed::Applied(record))
-        })?;
-        let changes = match outcome {
-            Observed::Applied(_) => vec![Change::new(id, key)],
-            _ => Vec::new(),
-        };
-        self.store.commit(lsn, changes).await?;
-        Ok(outcome)
+        self.region
+            .transaction(|tx| tx.set_observed(self, key, expected_generation, f))
+            .await
     }
 
     /// Up to `limit` records with keys under `prefix`, ascending, resuming after `after`.
@@ -212,12 +196,13 @@ impl<K: Key, V: Serialize + DeserializeOwned> Table<K, V> {
     {
         let (items, next_token) = walk_page(
             &self.tree,
+            self.region.scope(),
             prefix,
             after,
             limit,
             order,
             |key_bytes, value| {
-                let key = decode_key(self.id, key_bytes)?;
+                let key = decode_key(self.id, self.strip(key_bytes))?;
                 let record = record::decode(self.name(), key_bytes, value)?;
                 Ok(filter(&key, &record).then_some((key, record)))
             },
@@ -225,18 +210,21 @@ impl<K: Key, V: Serialize + DeserializeOwned> Table<K, V> {
         Ok(Page { items, next_token })
     }
 
-    /// Every record, in key order: the reconciler's full resync at start-up.
+    /// Every record of the region, in key order: the reconciler's full resync.
     pub fn scan_all(&self) -> impl Iterator<Item = Result<(K, Record<V>), StoreError>> + '_ {
-        self.tree.iter().map(move |entry| {
-            let (k, v) = entry?;
-            let key = decode_key(self.id, &k)?;
-            Ok((key, record::decode(self.name(), &k, &v)?))
-        })
+        self.tree
+            .scan_prefix(self.region.scope())
+            .map(move |entry| {
+                let (k, v) = entry?;
+                let key = decode_key(self.id, self.strip(&k))?;
+                Ok((key, record::decode(self.name(), &k, &v)?))
+            })
     }
 
-    /// Number of records (walks the table; for tests and tools, not request paths).
+    /// Number of records in the region (walks the table; for tests and tools, not
+    /// request paths).
     pub fn count(&self) -> usize {
-        self.tree.len()
+        self.tree.scan_prefix(self.region.scope()).count()
     }
 }
 
@@ -250,14 +238,17 @@ pub(crate) fn decode_key<K: Key>(table: TableId, bytes: &[u8]) -> Result<K, Stor
 }
 
 /// The walk behind every page, over any tree whose keys are listing keys: up to `limit`
-/// items that `examine` makes of the entries (`None` skips an entry), in `order`, resuming
-/// strictly after `after`. Returns the items and the token for the next page.
+/// items that `examine` makes of the entries (`None` skips an entry; it gets the stored
+/// key, scope included), in `order`, resuming strictly after `after`, all within `scope`.
+/// Returns the items and the token for the next page (which holds keys without the
+/// scope).
 ///
 /// It is separate from [`Table::page_where`] so that an index tree (whose values are not
 /// records) pages with exactly the same token, budget and short-page rules as the table
 /// it indexes — a token from one resumes the other, as their keys are the same.
 pub(crate) fn walk_page<T, F>(
     tree: &sled::Tree,
+    scope: &[u8],
     prefix: &KeyPrefix,
     after: Option<&PageToken>,
     limit: usize,
@@ -267,9 +258,13 @@ pub(crate) fn walk_page<T, F>(
 where
     F: FnMut(&[u8], &[u8]) -> Result<Option<T>, StoreError>,
 {
-    let Some((lower, upper)) = range(prefix, after, order) else {
+    let prefix = prefix.within(scope);
+    let after = after.map(|token| PageToken::after([scope, token.last_key()].concat()));
+    let Some((lower, upper)) = range(&prefix, after.as_ref(), order) else {
         return Ok((Vec::new(), None));
     };
+    let token =
+        |full: sled::IVec| PageToken::after(full.get(scope.len()..).unwrap_or_default().to_vec());
     let range = tree.range::<Vec<u8>, _>((lower, upper));
     let entries: Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>> = match order {
         Order::Ascending => Box::new(range),
@@ -283,13 +278,13 @@ where
     for (scanned, entry) in entries.enumerate() {
         let (key_bytes, value_bytes) = entry?;
         if scanned == budget {
-            let resume = last_examined.map(|k| PageToken::after(k.to_vec()));
+            let resume = last_examined.map(token);
             return Ok((items, resume));
         }
         if let Some(item) = examine(&key_bytes, &value_bytes)? {
             if items.len() == limit {
                 // A further match exists, so the client gets a token.
-                let resume = last_item.map(|k| PageToken::after(k.to_vec()));
+                let resume = last_item.map(token);
                 return Ok((items, resume));
             }
             items.push(item);

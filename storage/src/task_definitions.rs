@@ -17,13 +17,13 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::error::StoreError;
-use crate::feed::{Change, TableId};
-use crate::key::{printable, AsKey, KeyPrefix};
+use crate::feed::TableId;
+use crate::key::{printable, KeyPrefix};
 use crate::record::{self, Record, Write};
-use crate::register;
-use crate::store::Store;
+use crate::region::Region;
 use crate::table::{decode_key, walk_page, KeyPage, Order, Page, Table};
 use crate::token::PageToken;
+use crate::transaction::Tx;
 
 /// The status a revision counts as ACTIVE with (ECS's wire value).
 pub(crate) const ACTIVE: &str = "ACTIVE";
@@ -104,9 +104,9 @@ impl FamilyStatus {
     }
 }
 
-/// The task-definition tables over revision values `V`.
+/// The task-definition tables of a region over revision values `V`.
 pub struct TaskDefinitions<V> {
-    store: Store,
+    region: Region,
     families: Table<String, Family>,
     revisions: Table<(String, u32), V>,
     /// The status index (see the module documentation); raw values, so a bare tree.
@@ -116,7 +116,7 @@ pub struct TaskDefinitions<V> {
 impl<V> Clone for TaskDefinitions<V> {
     fn clone(&self) -> Self {
         TaskDefinitions {
-            store: self.store.clone(),
+            region: self.region.clone(),
             families: self.families.clone(),
             revisions: self.revisions.clone(),
             statuses: self.statuses.clone(),
@@ -131,145 +131,59 @@ impl<V> std::fmt::Debug for TaskDefinitions<V> {
 }
 
 impl<V: Revisioned> TaskDefinitions<V> {
-    pub(crate) fn new(store: Store) -> Self {
+    pub(crate) fn new(region: Region) -> Self {
         TaskDefinitions {
-            families: store.table(TableId::TaskDefinitionFamilies),
-            revisions: store.table(TableId::TaskDefinitions),
-            statuses: store.tree(TableId::TaskDefinitionStatus),
-            store,
+            families: region.table(TableId::TaskDefinitionFamilies),
+            revisions: region.table(TableId::TaskDefinitions),
+            statuses: region.store().tree(TableId::TaskDefinitionStatus),
+            region,
         }
     }
 
-    /// Registers the next revision of `family`: `f` receives the allocated number and
-    /// builds the value (it runs under the store's write lock, so it must be quick).
-    /// Returns the revision and its record once durable.
+    pub(crate) fn families_table(&self) -> &Table<String, Family> {
+        &self.families
+    }
+
+    /// Registers the next revision of `family` in a transaction of its own (see
+    /// [`Tx::register_revision`]). Returns the revision and its record once durable.
     pub async fn register_revision<F, E>(&self, family: &str, f: F) -> Result<(u32, Record<V>), E>
     where
         F: FnOnce(u32) -> Result<V, E>,
         E: From<StoreError>,
     {
-        let ((revision, record, revision_key, family_key), lsn) =
-            self.store.write(|tx| register::register(tx, family, f))?;
-        self.store
-            .commit(
-                lsn,
-                vec![
-                    Change::new(TableId::TaskDefinitions, revision_key),
-                    Change::new(TableId::TaskDefinitionFamilies, family_key),
-                ],
-            )
-            .await?;
-        Ok((revision, record))
+        self.region
+            .transaction(|tx| tx.register_revision(self, family, f))
+            .await
     }
 
-    /// Atomically changes one revision (deregister: `Put` it INACTIVE; delete: `Delete`),
-    /// keeping the family's counts in step. The revision counter is left alone, so a
-    /// deleted revision's number is never reused. `f` runs once, under the store's write
-    /// lock, as for [`Table::update`].
+    /// Changes one revision in a transaction of its own (see [`Tx::update_revision`]).
     pub async fn update_revision<F, R, E>(&self, family: &str, revision: u32, f: F) -> Result<R, E>
     where
         F: FnOnce(Option<&Record<V>>) -> Result<(Write<V>, R), E>,
         E: From<StoreError>,
     {
-        let family_key = AsKey::<String>::encode_key(family);
-        let revision_key = AsKey::<(String, u32)>::encode_key(&(family, revision));
-        let ((changed, result), lsn) = self.store.write(|tx| {
-            let old_bytes = tx.get(TableId::TaskDefinitions, &revision_key)?;
-            let old = old_bytes
-                .as_ref()
-                .map(|b| {
-                    record::decode::<V>(TableId::TaskDefinitions.tree_name(), &revision_key, b)
-                })
-                .transpose()?;
-            let (write, result) = f(old.as_ref())?;
-            let was_active = old.as_ref().is_some_and(|r| r.value.is_active());
-            // The status is taken before `apply` consumes the value; a Delete has none (it
-            // removes the index entry).
-            let (is_present, is_active, status) = match &write {
-                Write::Keep => return Ok((false, result)),
-                Write::Delete => (false, false, Vec::new()),
-                Write::Put(v) => (true, v.is_active(), encode_status(v.status()).to_vec()),
-            };
-            if is_present && old.is_none() {
-                // Creating a revision that was never allocated (or putting back a deleted
-                // one) would break the counter: a later registration would be handed the
-                // number and overwrite it, and the family's counts would drift.
-                return Err(E::from(StoreError::Corrupt {
-                    table: TableId::TaskDefinitions.tree_name(),
-                    key: printable(&revision_key),
-                    reason: "update_revision may not create revisions; use register_revision"
-                        .into(),
-                }));
-            }
-            let old_pair = old_bytes.as_deref().zip(old.as_ref());
-            let new = record::apply(TableId::TaskDefinitions.tree_name(), old_pair, write)?;
-            let families_table = TableId::TaskDefinitionFamilies.tree_name();
-            let Some(mut meta) = tx
-                .get(TableId::TaskDefinitionFamilies, &family_key)?
-                .map(|b| record::decode::<Family>(families_table, &family_key, &b))
-                .transpose()?
-            else {
-                if new.is_none() {
-                    return Ok((false, result));
-                }
-                // Only a stored revision gets here (a Put of a missing one was refused
-                // above, a Delete of one changes nothing), and a revision can only exist
-                // under a family record that counted it.
-                return Err(E::from(StoreError::Corrupt {
-                    table: families_table,
-                    key: printable(&family_key),
-                    reason: "revision stored without its family".into(),
-                }));
-            };
-            // The index entry moves with the record, in this write: removed with it,
-            // rewritten with every new version of it.
-            match new {
-                None => return Ok((false, result)),
-                Some(None) => {
-                    tx.remove(TableId::TaskDefinitions, &revision_key);
-                    tx.remove(TableId::TaskDefinitionStatus, &revision_key);
-                }
-                Some(Some(bytes)) => {
-                    tx.put(TableId::TaskDefinitions, &revision_key, bytes);
-                    tx.put(TableId::TaskDefinitionStatus, &revision_key, status);
-                }
-            }
-            let was_present = old.is_some();
-            // Saturating: counts are only bookkeeping for list filters, and a miscount
-            // must not turn into a panic on a request path.
-            meta.value.revisions = meta
-                .value
-                .revisions
-                .saturating_add(u32::from(is_present))
-                .saturating_sub(u32::from(was_present));
-            meta.value.active_revisions = meta
-                .value
-                .active_revisions
-                .saturating_add(u32::from(is_active))
-                .saturating_sub(u32::from(was_active));
-            meta.generation += 1;
-            tx.put(
-                TableId::TaskDefinitionFamilies,
-                &family_key,
-                record::encode(families_table, &meta)?,
-            );
-            Ok((true, result))
-        })?;
-        let changes = if changed {
-            vec![
-                Change::new(TableId::TaskDefinitions, revision_key),
-                Change::new(TableId::TaskDefinitionFamilies, family_key),
-            ]
-        } else {
-            Vec::new()
-        };
-        self.store.commit(lsn, changes).await?;
-        Ok(result)
+        self.region
+            .transaction(|tx| tx.update_revision(self, family, revision, f))
+            .await
     }
 
     /// One revision.
     pub fn get(&self, family: &str, revision: u32) -> Result<Option<Record<V>>, StoreError> {
         self.revisions.get((family, revision))
+    }
+
+    /// The revision a reference names, as ECS resolves one: that revision whatever its
+    /// status, or for a bare family the latest ACTIVE revision. `None` when there is none.
+    pub fn by_reference(
+        &self,
+        reference: &kubecs_api_models::TaskDefinitionRef,
+    ) -> Result<Option<Record<V>>, StoreError> {
+        match reference.revision {
+            Some(revision) => self.get(&reference.family, revision),
+            None => Ok(self
+                .latest(&reference.family, |value| value.is_active())?
+                .map(|(_, record)| record)),
+        }
     }
 
     /// The highest revision of `family` that `accept` takes (e.g. the latest ACTIVE one,
@@ -295,7 +209,7 @@ impl<V: Revisioned> TaskDefinitions<V> {
         &self,
         family: &str,
     ) -> impl DoubleEndedIterator<Item = Result<((String, u32), Record<V>), StoreError>> + '_ {
-        let prefix = KeyPrefix::first(family);
+        let prefix = KeyPrefix::first(family).within(self.region.scope());
         let tree = self.revisions.tree();
         let range = match prefix.upper_bound() {
             Some(end) => tree.range(prefix.as_bytes().to_vec()..end),
@@ -303,7 +217,7 @@ impl<V: Revisioned> TaskDefinitions<V> {
         };
         range.map(|entry| {
             let (k, v) = entry?;
-            let key = decode_key(TableId::TaskDefinitions, &k)?;
+            let key = decode_key(TableId::TaskDefinitions, self.revisions.strip(&k))?;
             Ok((
                 key,
                 record::decode(TableId::TaskDefinitions.tree_name(), &k, &v)?,
@@ -334,6 +248,7 @@ impl<V: Revisioned> TaskDefinitions<V> {
         let prefix = family.map_or_else(KeyPrefix::all, KeyPrefix::first);
         let (items, next_token) = walk_page(
             &self.statuses,
+            self.region.scope(),
             &prefix,
             after,
             limit,
@@ -342,7 +257,7 @@ impl<V: Revisioned> TaskDefinitions<V> {
                 if !accept(decode_status(key, value)?) {
                     return Ok(None);
                 }
-                decode_key(TableId::TaskDefinitionStatus, key).map(Some)
+                decode_key(TableId::TaskDefinitionStatus, self.revisions.strip(key)).map(Some)
             },
         )?;
         Ok(KeyPage { items, next_token })
@@ -372,5 +287,121 @@ impl<V: Revisioned> TaskDefinitions<V> {
     /// The revisions table, for `scan_all` and custom pages.
     pub fn revisions(&self) -> &Table<(String, u32), V> {
         &self.revisions
+    }
+}
+
+impl Tx<'_, '_> {
+    /// Announces a change of a revision and its family (stored keys, scope included) on
+    /// the change feed; the status index is never announced on its own.
+    pub(crate) fn announce_revision<V: Revisioned>(
+        &mut self,
+        tables: &TaskDefinitions<V>,
+        revision_key: &[u8],
+        family_key: &[u8],
+    ) {
+        let revision = tables.revisions().strip(revision_key).to_vec();
+        let family = tables.families_table().strip(family_key).to_vec();
+        self.changed(TableId::TaskDefinitions, revision);
+        self.changed(TableId::TaskDefinitionFamilies, family);
+    }
+
+    /// Atomically changes one revision (deregister: `Put` it INACTIVE; delete: `Delete`),
+    /// keeping its status index entry and the family's counts in step. The revision
+    /// counter is left alone, so a deleted revision's number is never reused.
+    pub fn update_revision<V, F, R, E>(
+        &mut self,
+        tables: &TaskDefinitions<V>,
+        family: &str,
+        revision: u32,
+        f: F,
+    ) -> Result<R, E>
+    where
+        V: Revisioned,
+        F: FnOnce(Option<&Record<V>>) -> Result<(Write<V>, R), E>,
+        E: From<StoreError>,
+    {
+        let revisions = tables.revisions();
+        let families = tables.families_table();
+        let revision_key = revisions.full_key((family, revision));
+        let family_key = families.full_key(family);
+        let raw = self.raw();
+        let old_bytes = raw.get(TableId::TaskDefinitions, &revision_key)?;
+        let old = old_bytes
+            .as_ref()
+            .map(|b| record::decode::<V>(TableId::TaskDefinitions.tree_name(), &revision_key, b))
+            .transpose()?;
+        let (write, result) = f(old.as_ref())?;
+        let was_active = old.as_ref().is_some_and(|r| r.value.is_active());
+        // The status is taken before `apply` consumes the value; a Delete has none (it
+        // removes the index entry).
+        let (is_present, is_active, status) = match &write {
+            Write::Keep => return Ok(result),
+            Write::Delete => (false, false, Vec::new()),
+            Write::Put(v) => (true, v.is_active(), encode_status(v.status()).to_vec()),
+        };
+        if is_present && old.is_none() {
+            // Creating a revision that was never allocated (or putting back a deleted
+            // one) would break the counter: a later registration would be handed the
+            // number and overwrite it, and the family's counts would drift.
+            return Err(E::from(StoreError::Corrupt {
+                table: TableId::TaskDefinitions.tree_name(),
+                key: printable(&revision_key),
+                reason: "update_revision may not create revisions; use register_revision".into(),
+            }));
+        }
+        let old_pair = old_bytes.as_deref().zip(old.as_ref());
+        let new = record::apply(TableId::TaskDefinitions.tree_name(), old_pair, write)?;
+        let families_table = TableId::TaskDefinitionFamilies.tree_name();
+        let Some(mut meta) = raw
+            .get(TableId::TaskDefinitionFamilies, &family_key)?
+            .map(|b| record::decode::<Family>(families_table, &family_key, &b))
+            .transpose()?
+        else {
+            if new.is_none() {
+                return Ok(result);
+            }
+            // Only a stored revision gets here (a Put of a missing one was refused
+            // above, a Delete of one changes nothing), and a revision can only exist
+            // under a family record that counted it.
+            return Err(E::from(StoreError::Corrupt {
+                table: families_table,
+                key: printable(&family_key),
+                reason: "revision stored without its family".into(),
+            }));
+        };
+        // The index entry moves with the record, in this write: removed with it,
+        // rewritten with every new version of it.
+        match new {
+            None => return Ok(result),
+            Some(None) => {
+                raw.remove(TableId::TaskDefinitions, &revision_key);
+                raw.remove(TableId::TaskDefinitionStatus, &revision_key);
+            }
+            Some(Some(bytes)) => {
+                raw.put(TableId::TaskDefinitions, &revision_key, bytes);
+                raw.put(TableId::TaskDefinitionStatus, &revision_key, status);
+            }
+        }
+        let was_present = old.is_some();
+        // Saturating: counts are only bookkeeping for list filters, and a miscount must
+        // not turn into a panic on a request path.
+        meta.value.revisions = meta
+            .value
+            .revisions
+            .saturating_add(u32::from(is_present))
+            .saturating_sub(u32::from(was_present));
+        meta.value.active_revisions = meta
+            .value
+            .active_revisions
+            .saturating_add(u32::from(is_active))
+            .saturating_sub(u32::from(was_active));
+        meta.generation += 1;
+        raw.put(
+            TableId::TaskDefinitionFamilies,
+            &family_key,
+            record::encode(families_table, &meta)?,
+        );
+        self.announce_revision(tables, &revision_key, &family_key);
+        Ok(result)
     }
 }

@@ -98,7 +98,7 @@ fn kill_9_never_loses_an_acknowledged_revision_nor_reuses_a_number() {
         }
 
         let store = Store::open(dir.path()).unwrap();
-        let td = store.task_definitions();
+        let td = store.region("us-east-1").task_definitions();
         for ((family, revision), hash) in &acknowledged {
             let record = td
                 .get(family, *revision)
@@ -111,6 +111,26 @@ fn kill_9_never_loses_an_acknowledged_revision_nor_reuses_a_number() {
             );
             assert_eq!(record.value.revision, i32::try_from(*revision).ok());
         }
+        // Each revision was written with its tag in one transaction: every stored
+        // revision has its tag, and no tag outlived (or preceded) its revision.
+        let tagged: Vec<String> = store
+            .region("us-east-1")
+            .tags()
+            .scan_all()
+            .map(|entry| entry.unwrap().0)
+            .collect();
+        let revisions: Vec<String> = td
+            .revisions()
+            .scan_all()
+            .map(|entry| {
+                let ((family, revision), _) = entry.unwrap();
+                format!("task-definition/{family}:{revision}")
+            })
+            .collect();
+        let (mut tagged, mut revisions) = (tagged, revisions);
+        tagged.sort();
+        revisions.sort();
+        assert_eq!(tagged, revisions, "revisions and tags after kill {kills}");
         // Whatever survived is a gap-free 1..=counter per family: no number skipped by a
         // half-applied write, none stored above the counter (which would be reused).
         for family in ["web", "worker", "batch"] {

@@ -1,5 +1,5 @@
-//! The write-ahead log seen from the store's API: when writes become visible, checkpoints
-//! and a clean close. (Recovery after `kill -9` is `crash.rs`; the log's format and replay
+//! The write-ahead log seen from the store's API: atomic transactions, checkpoints and a
+//! clean close. (Recovery after `kill -9` is `crash.rs`; the log's format and replay
 //! rules are unit-tested in `src/wal.rs`.)
 // Test helpers outside #[test] functions may panic too.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -7,11 +7,9 @@
 mod common;
 
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
 
-use common::{clusters, task_definitions, TestError, Thing};
-use kubecs_storage::{Batch, Store, StoreOptions, Table, Write};
+use common::{clusters, services, task_definitions, TestError, Thing};
+use kubecs_storage::{Store, StoreOptions, Write};
 
 /// The log segments in the data directory `dir`, with their lengths.
 fn segments(dir: &Path) -> Vec<(String, u64)> {
@@ -30,53 +28,65 @@ fn segments(dir: &Path) -> Vec<(String, u64)> {
     found
 }
 
-/// Puts `Thing::active(count)` at `key` as part of `batch`.
-fn put_in(table: &Table<String, Thing>, batch: &mut Batch, key: &str, count: u64) {
-    table
-        .update_in(batch, key, |_| {
-            Ok::<_, TestError>((Write::Put(Thing::active(count)), ()))
-        })
-        .unwrap();
-}
-
-/// Readers see a write once it is durable, not before: a batch's write is logged at once
-/// but synced only when the batch commits, so until then `get` does not return it, while
-/// a later write in the batch already decides on it.
+/// One transaction changes several tables as one write: its closure sees its own
+/// changes, and after it returns all of them are there together (one log sync).
 #[tokio::test]
-async fn a_write_becomes_visible_to_readers_when_it_is_durable() {
+async fn a_transaction_writes_several_tables_at_once() {
     let (_dir, store) = common::open();
-    let table = clusters(&store);
-    let mut batch = store.batch();
-    put_in(&table, &mut batch, "c", 1);
-    assert_eq!(
-        table.get("c").unwrap(),
-        None,
-        "visible before it is durable"
-    );
-    let seen = table
-        .update_in(&mut batch, "c", |current| {
-            Ok::<_, TestError>((Write::Keep, current.map(|r| r.value.count)))
+    let (clusters, services) = (clusters(&store), services(&store));
+    let syncs = store.flush_count();
+    let seen = common::region(&store)
+        .transaction(|tx| {
+            tx.update(&clusters, "c", |_| {
+                Ok::<_, TestError>((Write::Put(Thing::active(1)), ()))
+            })?;
+            tx.update(&services, ("c", "s"), |_| {
+                Ok::<_, TestError>((Write::Put(Thing::active(2)), ()))
+            })?;
+            // A later step decides on an earlier one.
+            Ok::<_, TestError>(tx.get(&clusters, "c")?.map(|r| r.value.count))
         })
+        .await
         .unwrap();
     assert_eq!(seen, Some(1));
-    batch.commit().await.unwrap();
-    assert_eq!(table.get("c").unwrap().unwrap().value, Thing::active(1));
+    assert_eq!(
+        store.flush_count() - syncs,
+        1,
+        "one sync for the whole write"
+    );
+    assert_eq!(clusters.get("c").unwrap().unwrap().value, Thing::active(1));
+    assert_eq!(
+        services.get(("c", "s")).unwrap().unwrap().value,
+        Thing::active(2)
+    );
 }
 
-/// A batch dropped after a write (a later step of its request failed) still gets its
-/// write synced and visible, without waiting for some other writer.
+/// A transaction whose closure fails writes nothing, not even what it changed before
+/// failing.
 #[tokio::test]
-async fn an_abandoned_batch_still_reaches_the_disk() {
+async fn a_failed_transaction_writes_nothing() {
     let (_dir, store) = common::open();
-    let table = clusters(&store);
-    let mut batch = store.batch();
-    put_in(&table, &mut batch, "c", 1);
-    drop(batch);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while table.get("c").unwrap().is_none() {
-        assert!(std::time::Instant::now() < deadline, "never synced");
-        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
-    }
+    let (clusters, services) = (clusters(&store), services(&store));
+    let result = common::region(&store)
+        .transaction(|tx| {
+            tx.update(&clusters, "c", |_| {
+                Ok::<_, TestError>((Write::Put(Thing::active(1)), ()))
+            })?;
+            tx.update(&services, ("c", "s"), |_| {
+                Err::<(Write<Thing>, ()), _>(TestError::Refused("no"))
+            })
+        })
+        .await;
+    assert!(matches!(result, Err(TestError::Refused("no"))));
+    assert_eq!(clusters.get("c").unwrap(), None);
+    // And the next write does not pick it up either.
+    services
+        .update(("c", "t"), |_| {
+            Ok::<_, TestError>((Write::Put(Thing::active(3)), ()))
+        })
+        .await
+        .unwrap();
+    assert_eq!(clusters.get("c").unwrap(), None);
 }
 
 /// With small segments the log is checkpointed as it grows: old segments are deleted, and
@@ -133,51 +143,5 @@ async fn a_clean_close_leaves_an_empty_log() {
     assert_eq!(closed, vec![(format!("{:020}.log", 2), 0)]);
     // sled alone has the write (read with sled itself, no log replay).
     let db = sled::open(dir.path().join("sled")).unwrap();
-    assert!(db.open_tree("clusters").unwrap().len() == 1);
-}
-
-static IDLE_CALLS: AtomicUsize = AtomicUsize::new(0);
-
-fn count_idle_call() {
-    IDLE_CALLS.fetch_add(1, Ordering::SeqCst);
-}
-
-/// `on_idle` runs once after writes stop, not while nothing was written, and again only
-/// after the next write.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_idle_hook_runs_once_per_idle_spell_after_writes() {
-    let dir = tempfile::tempdir().unwrap();
-    let options = StoreOptions {
-        on_idle: Some(count_idle_call),
-        ..StoreOptions::default()
-    };
-    let store = Store::open_with(dir.path(), &options).unwrap();
-    // A fresh store has committed nothing: no idle call.
-    tokio::time::sleep(Duration::from_millis(400)).await;
-    assert_eq!(IDLE_CALLS.load(Ordering::SeqCst), 0);
-
-    let until = |calls: usize| async move {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while IDLE_CALLS.load(Ordering::SeqCst) < calls {
-            assert!(
-                Instant::now() < deadline,
-                "on_idle never ran a {calls}th time"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    };
-    for round in 1..=2 {
-        for i in 0..20 {
-            clusters(&store)
-                .update(format!("c{round}-{i}"), |_| {
-                    Ok::<_, TestError>((Write::Put(Thing::active(i)), ()))
-                })
-                .await
-                .unwrap();
-        }
-        until(round).await;
-        // Idle on: no further call without a write.
-        tokio::time::sleep(Duration::from_millis(400)).await;
-        assert_eq!(IDLE_CALLS.load(Ordering::SeqCst), round);
-    }
+    assert!(db.open_tree("regional/clusters").unwrap().len() == 1);
 }

@@ -79,11 +79,16 @@ async fn a_format_0_store_opens_migrated_and_keeps_allocating_after_its_revision
     write_v0_store(dir.path(), false);
 
     let store = Store::open(dir.path()).unwrap();
-    let cluster = store.clusters().get("default").unwrap().unwrap();
+    let cluster = store
+        .region("us-east-1")
+        .clusters()
+        .get("default")
+        .unwrap()
+        .unwrap();
     assert_eq!(cluster.generation, 1);
     assert_eq!(cluster.value.cluster_name.as_deref(), Some("default"));
 
-    let tds = store.task_definitions();
+    let tds = store.region("us-east-1").task_definitions();
     let family = tds.family("web").unwrap().unwrap().value;
     assert_eq!(
         (
@@ -113,6 +118,7 @@ async fn a_format_0_store_opens_migrated_and_keeps_allocating_after_its_revision
     let store = Store::open(dir.path()).unwrap();
     assert_eq!(
         store
+            .region("us-east-1")
             .task_definitions()
             .get("web", 2)
             .unwrap()
@@ -235,7 +241,7 @@ async fn a_format_1_store_opens_with_its_status_index_built() {
     write_v1_store(dir.path(), false);
     {
         let store = Store::open(dir.path()).unwrap();
-        let tds = store.task_definitions();
+        let tds = store.region("us-east-1").task_definitions();
         assert_v1_fixture_lists_correctly(&tds);
         // Records and counters are untouched by the step, and writes keep the index.
         assert_eq!(tds.get("web", 3).unwrap().unwrap().generation, 1);
@@ -251,10 +257,10 @@ async fn a_format_1_store_opens_with_its_status_index_built() {
         assert_eq!(list(&tds, Order::Ascending, "INACTIVE"), [1, 2]);
     }
     assert_eq!(stored_format(dir.path()), FORMAT_VERSION.to_be_bytes());
-    assert_eq!(FORMAT_VERSION, 3);
+    assert_eq!(FORMAT_VERSION, 4);
     // Reopened: no migration runs again, and the index is as the writes left it.
     let store = Store::open(dir.path()).unwrap();
-    let tds = store.task_definitions();
+    let tds = store.region("us-east-1").task_definitions();
     assert_eq!(list(&tds, Order::Descending, "ACTIVE"), [6, 3]);
     assert_eq!(list(&tds, Order::Ascending, "INACTIVE"), [1, 2]);
 }
@@ -264,7 +270,7 @@ fn a_migration_to_format_2_interrupted_half_way_is_redone_from_scratch() {
     let dir = tempfile::tempdir().unwrap();
     write_v1_store(dir.path(), true);
     let store = Store::open(dir.path()).unwrap();
-    assert_v1_fixture_lists_correctly(&store.task_definitions());
+    assert_v1_fixture_lists_correctly(&store.region("us-east-1").task_definitions());
     drop(store);
     assert_eq!(stored_format(dir.path()), FORMAT_VERSION.to_be_bytes());
 }
@@ -274,11 +280,136 @@ fn a_migration_interrupted_half_way_is_redone_without_wrapping_twice() {
     let dir = tempfile::tempdir().unwrap();
     write_v0_store(dir.path(), true);
     let store = Store::open(dir.path()).unwrap();
-    let tds = store.task_definitions();
+    let tds = store.region("us-east-1").task_definitions();
     for rev in 1..=3 {
         let record = tds.get("web", rev).unwrap().unwrap();
         assert_eq!(record.value.revision, Some(rev as i32));
         assert_eq!(record.generation, 1);
     }
     assert_eq!(list(&tds, Order::Ascending, "ACTIVE"), [1, 3]);
+}
+
+/// One format-3 log record: `[len][crc][lsn][op count]` then per op `[tree][0 = put]
+/// [key len][key][value len][value]` (format 3 had no digest; puts only here).
+fn v3_record(lsn: u64, ops: &[(u8, Vec<u8>, Vec<u8>)]) -> Vec<u8> {
+    let mut payload = lsn.to_le_bytes().to_vec();
+    payload.extend_from_slice(&(ops.len() as u32).to_le_bytes());
+    for (tree, key, value) in ops {
+        payload.push(*tree);
+        payload.push(0);
+        payload.extend_from_slice(&(key.len() as u32).to_le_bytes());
+        payload.extend_from_slice(key);
+        payload.extend_from_slice(&(value.len() as u32).to_le_bytes());
+        payload.extend_from_slice(value);
+    }
+    let mut out = (payload.len() as u32).to_le_bytes().to_vec();
+    out.extend_from_slice(&crc32fast_hash(&payload).to_le_bytes());
+    out.extend_from_slice(&payload);
+    out
+}
+
+/// CRC-32 (IEEE), as the log uses; written out so the fixture needs no extra crate.
+fn crc32fast_hash(bytes: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in bytes {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+/// The format-3 writer: revisions web:1-2 in sled (checkpointed at LSN 2), web:3 only in
+/// the log (acknowledged, not yet checkpointed), as a kill -9 leaves it.
+fn write_v3_store(dir: &Path) {
+    let v1_store_then_index = || {
+        let db = sled::open(dir.join("sled")).unwrap();
+        let revisions = db.open_tree("task_definitions").unwrap();
+        let index = db.open_tree("task_definition_status").unwrap();
+        for rev in 1..=2u32 {
+            let record = json!({"schema_version": 1, "generation": 1, "observed_generation": 0,
+                "value": td("web", rev as i32, TaskDefinitionStatus::Active)});
+            let key = ("web".to_string(), rev).encode();
+            revisions
+                .insert(&key, serde_json::to_vec(&record).unwrap())
+                .unwrap();
+            index.insert(&key, &b"ACTIVE"[..]).unwrap();
+        }
+        let family = json!({"schema_version": 1, "generation": 2, "observed_generation": 0,
+            "value": {"last_revision": 2, "revisions": 2, "active_revisions": 2}});
+        db.open_tree("task_definition_families")
+            .unwrap()
+            .insert(
+                "web".to_string().encode(),
+                serde_json::to_vec(&family).unwrap(),
+            )
+            .unwrap();
+        db.open_tree("meta")
+            .unwrap()
+            .insert("format_version", &3u32.to_be_bytes())
+            .unwrap();
+        db.flush().unwrap();
+    };
+    v1_store_then_index();
+    let wal = dir.join("wal");
+    std::fs::create_dir_all(&wal).unwrap();
+    let mut checkpoint = 2u64.to_le_bytes().to_vec();
+    checkpoint.extend_from_slice(&crc32fast_hash(&2u64.to_le_bytes()).to_le_bytes());
+    std::fs::write(wal.join("checkpoint"), checkpoint).unwrap();
+    let key = ("web".to_string(), 3u32).encode();
+    let record = json!({"schema_version": 1, "generation": 1, "observed_generation": 0,
+        "value": td("web", 3, TaskDefinitionStatus::Active)});
+    let family = json!({"schema_version": 1, "generation": 3, "observed_generation": 0,
+        "value": {"last_revision": 3, "revisions": 3, "active_revisions": 3}});
+    let log = v3_record(
+        3,
+        &[
+            (2, key.clone(), serde_json::to_vec(&record).unwrap()),
+            (7, key, b"ACTIVE".to_vec()),
+            (
+                1,
+                "web".to_string().encode(),
+                serde_json::to_vec(&family).unwrap(),
+            ),
+        ],
+    );
+    std::fs::write(wal.join(format!("{:020}.log", 3)), log).unwrap();
+}
+
+#[tokio::test]
+async fn a_format_3_store_becomes_its_regions_data_with_nothing_from_its_log_lost() {
+    let dir = tempfile::tempdir().unwrap();
+    write_v3_store(dir.path());
+    let options = kubecs_storage::StoreOptions {
+        legacy_region: "eu-west-1".into(),
+        ..kubecs_storage::StoreOptions::default()
+    };
+    {
+        let store = Store::open_with(dir.path(), &options).unwrap();
+        assert_eq!(store.regions().unwrap(), ["eu-west-1"]);
+        let tds = store.region("eu-west-1").task_definitions();
+        assert_eq!(list(&tds, Order::Ascending, "ACTIVE"), [1, 2, 3]);
+        // The counter came over too: the next number is 4, never a reused one.
+        assert_eq!(register_active_web(&tds).await, 4);
+        // Another region starts empty.
+        let other = store.region("us-east-1").task_definitions();
+        assert!(list(&other, Order::Ascending, "ACTIVE").is_empty());
+    }
+    assert_eq!(stored_format(dir.path()), FORMAT_VERSION.to_be_bytes());
+    // Reopened (the region option no longer matters): as the writes left it.
+    let store = Store::open(dir.path()).unwrap();
+    let tds = store.region("eu-west-1").task_definitions();
+    assert_eq!(list(&tds, Order::Ascending, "ACTIVE"), [1, 2, 3, 4]);
+    drop(tds);
+    drop(store);
+    // The format-3 trees are gone.
+    let db = sled::open(dir.path().join("sled")).unwrap();
+    let names: Vec<Vec<u8>> = db.tree_names().iter().map(|n| n.to_vec()).collect();
+    assert!(!names.contains(&b"task_definitions".to_vec()));
+    assert!(names.contains(&b"regional/task_definitions".to_vec()));
 }

@@ -35,6 +35,7 @@ async fn the_directory_can_be_reopened_right_after_a_registration() {
     for round in 0..50u32 {
         let store = Store::open(dir.path()).unwrap();
         let (revision, _) = store
+            .region(common::REGION)
             .task_definitions_of::<Thing>()
             .register_revision("web", |_| Ok::<_, TestError>(Thing::active(0)))
             .await
@@ -121,18 +122,20 @@ fn the_store_its_tables_and_their_futures_can_cross_threads() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     clone_send_sync(&store);
-    clone_send_sync(&store.clusters());
-    clone_send_sync(&store.task_definitions());
-    send(store.clusters().update("a", |_| {
+    clone_send_sync(&store.region(common::REGION).clusters());
+    clone_send_sync(&store.region(common::REGION).task_definitions());
+    send(store.region(common::REGION).clusters().update("a", |_| {
         Ok::<_, TestError>((Write::<kubecs_api_models::Cluster>::Keep, ()))
     }));
     send(
         store
+            .region(common::REGION)
             .task_definitions()
             .register_revision("web", |_| Ok::<_, TestError>(Default::default())),
     );
     send(
         store
+            .region(common::REGION)
             .services()
             .compare_and_set_observed(("c", "s"), 1, |_| Ok::<_, TestError>(None)),
     );

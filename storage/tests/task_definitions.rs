@@ -545,10 +545,9 @@ async fn listing_reads_only_the_index_never_the_revision_records() {
         register(&td, "api", "DELETE_IN_PROGRESS").await;
     }
     {
-        // Behind the store's back: the index holds bare statuses under the revision keys;
-        // then every revision record is overwritten with bytes that do not decode.
+        // The index holds bare statuses under the revision keys (read with sled itself).
         let db = sled::open(dir.path().join("sled")).unwrap();
-        let index = db.open_tree("task_definition_status").unwrap();
+        let index = db.open_tree("regional/task_definition_status").unwrap();
         let entries: Vec<(Vec<u8>, Vec<u8>)> = index
             .iter()
             .map(|e| {
@@ -556,7 +555,7 @@ async fn listing_reads_only_the_index_never_the_revision_records() {
                 (k.to_vec(), v.to_vec())
             })
             .collect();
-        let revisions = db.open_tree("task_definitions").unwrap();
+        let revisions = db.open_tree("regional/task_definitions").unwrap();
         let keys: Vec<Vec<u8>> = revisions
             .iter()
             .keys()
@@ -569,10 +568,21 @@ async fn listing_reads_only_the_index_never_the_revision_records() {
         let values: Vec<&[u8]> = entries.iter().map(|(_, v)| v.as_slice()).collect();
         let expected: [&[u8]; 4] = [b"DELETE_IN_PROGRESS", b"ACTIVE", b"INACTIVE", b"ACTIVE"];
         assert_eq!(values, expected);
-        for k in keys {
-            revisions.insert(k, &b"{not a record"[..]).unwrap();
+    }
+    {
+        // Every revision record is overwritten with a value of another type (through the
+        // store, so its digest stays true), which does not decode as a revision; the
+        // index is left as it was.
+        let store = Store::open(dir.path()).unwrap();
+        let raw = common::region(&store)
+            .table::<(String, u32), serde_json::Value>(kubecs_storage::TableId::TaskDefinitions);
+        for (family, revision) in [("web", 1), ("web", 2), ("web", 3), ("api", 1)] {
+            raw.update((family, revision), |_| {
+                Ok::<_, StoreError>((Write::Put(serde_json::json!("{not a record")), ()))
+            })
+            .await
+            .unwrap();
         }
-        db.flush().unwrap();
     }
     let store = Store::open(dir.path()).unwrap();
     let td = task_definitions(&store);

@@ -175,10 +175,11 @@ describe("SigV4 through ECSClient", () => {
     await assertMissing(server, "js-unknown-key");
   });
 
-  it("answers a client in eu-west-1 with InvalidSignatureException naming the region", async () => {
+  it("serves a client in eu-west-1 in that region, apart from us-east-1", async () => {
     const client = ecsClient(server.endpoint, { region: "eu-west-1" });
-    await expectRefused(server, client, create("js-wrong-region"), { name: "InvalidSignatureException", message: "eu-west-1" });
-    await assertMissing(server, "js-wrong-region");
+    const out = await client.send(create("js-eu-west-1"));
+    assert.equal(out.cluster.clusterArn, "arn:aws:ecs:eu-west-1:000000000000:cluster/js-eu-west-1");
+    await assertMissing(server, "js-eu-west-1");
   });
 
   it("answers a scope for another service with InvalidSignatureException", async () => {

@@ -56,10 +56,14 @@ async fn handle(state: &AppState, request: Request) -> Result<Response, ApiError
         // `request_id::tag_and_log` wraps every route; reaching here is a wiring bug.
         return Err(ApiError::internal(&"request id missing"));
     };
+    let region: Arc<str> = Arc::from(caller.region.as_str());
     let ctx = Ctx {
-        store: state.store.clone(),
-        region: state.region.clone(),
-        arns: state.arns.clone(),
+        store: state.store.region(&region),
+        arns: Arc::new(kubecs_api_models::ArnBuilder::new(
+            &region,
+            &state.account_id,
+        )),
+        region,
         caller,
         request_id,
         now: state.clock.now(),

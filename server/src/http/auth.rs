@@ -29,6 +29,7 @@ pub fn authenticate(state: &AppState, parts: &Parts, body: &[u8]) -> Result<Call
             access_key_id: String::new(),
             account_id: state.account_id.clone(),
             principal_arn: format!("arn:aws:iam::{}:root", state.account_id),
+            region: state.region.to_string(),
         }),
         Auth::SigV4(verifier) => verify(verifier, parts, body).map_err(|err| auth_error(&err)),
     }
@@ -57,6 +58,7 @@ fn auth_error(err: &AuthError) -> ApiError {
         AuthErrorCode::InvalidSignature => ErrorCode::InvalidSignatureException,
         AuthErrorCode::UnrecognizedClient => ErrorCode::UnrecognizedClientException,
     };
-    tracing::debug!(reason = ?err, "authentication failed");
+    tracing::info!(reason = ?err.reason(), message = err.message(), "authentication failed");
+    tracing::debug!(detail = ?err, "authentication failed");
     ApiError::new(code, err.message())
 }

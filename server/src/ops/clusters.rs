@@ -7,6 +7,7 @@
 use crate::context::Ctx;
 use crate::error::ApiError;
 use crate::ops::{names, tags};
+use kubecs_api_models::status::{ACTIVE, INACTIVE};
 use kubecs_api_models::Operation;
 use kubecs_api_models::{
     Cluster, ClusterField, ClusterServiceConnectDefaults, ClusterServiceConnectDefaultsRequest,
@@ -16,11 +17,11 @@ use kubecs_api_models::{
     UpdateClusterRequest, UpdateClusterResponse, UpdateClusterSettingsRequest,
     UpdateClusterSettingsResponse,
 };
-use kubecs_storage::{Batch, KeyPrefix, Order, PageToken, Table, Write};
+use kubecs_storage::{
+    has_live_services, statistic, KeyPrefix, Order, PageToken, Table, Tx, Write, CLUSTER_STATISTICS,
+};
 
 const DEFAULT_CLUSTER: &str = "default";
-const ACTIVE: &str = "ACTIVE";
-const INACTIVE: &str = "INACTIVE";
 /// The token kind of ListClusters: a token from another listing is refused.
 const LIST_KIND: &str = "ListClusters";
 /// ECS: DescribeClusters takes up to 100 clusters; ListClusters pages hold 1 to 100.
@@ -46,7 +47,7 @@ pub fn note(operation: Operation) -> Option<&'static str> {
         Operation::CreateCluster => "Idempotent for an ACTIVE name; tags, settings, configuration and service-connect defaults stored; capacity providers limited to FARGATE and FARGATE_SPOT.",
         Operation::DescribeClusters => "Names or ARNs, up to 100; unknown ones in `failures` as MISSING; `include` honoured; INACTIVE clusters stay describable.",
         Operation::ListClusters => "ACTIVE clusters, paginated (`maxResults` 1-100, opaque validated `nextToken`).",
-        Operation::DeleteCluster => "Marks the cluster INACTIVE; refused while it has active services or tasks.",
+        Operation::DeleteCluster => "Marks the cluster INACTIVE; refused while it has ACTIVE or DRAINING services or tasks (checked in the same atomic write).",
         Operation::UpdateCluster => "Settings, configuration and service-connect defaults.",
         Operation::UpdateClusterSettings => "Settings are merged by name; containerInsights values checked.",
         _ => return None,
@@ -101,21 +102,36 @@ pub fn require_active(ctx: &Ctx, ident: Option<&str>) -> Result<String, ApiError
     }
 }
 
-/// Keeps `activeServicesCount` true as services enter and leave ACTIVE; part of the
-/// `batch` that changed the service.
-pub fn adjust_active_services_in(
+/// [`require_active`] inside a write: the cluster is read as the write sees it, so a
+/// DeleteCluster decided meanwhile cannot slip between the check and the write.
+pub fn require_active_in(
+    tx: &Tx<'_, '_>,
     ctx: &Ctx,
-    batch: &mut Batch,
-    name: &str,
-    delta: i32,
+    ident: Option<&str>,
+) -> Result<String, ApiError> {
+    let name = resolve(ctx, ident)?.ok_or_else(not_found)?;
+    match tx.get(&clusters(ctx), name)? {
+        Some(record) if is_active(&record.value) => Ok(name.to_owned()),
+        _ => Err(not_found()),
+    }
+}
+
+/// Counts `service` moving between statuses in its cluster's counts and statistics
+/// (`kubecs_storage::count_service_move`); part of the write that moves it.
+pub fn count_service_move_in(
+    tx: &mut Tx<'_, '_>,
+    ctx: &Ctx,
+    cluster: &str,
+    service: &kubecs_api_models::Service,
+    from: Option<&str>,
+    to: Option<&str>,
 ) -> Result<(), ApiError> {
-    clusters(ctx).update_in(batch, name, |current| {
+    tx.update(&clusters(ctx), cluster, |current| {
         let Some(record) = current else {
             return Ok::<_, ApiError>((Write::Keep, ()));
         };
         let mut cluster = record.value.clone();
-        let count = cluster.active_services_count.unwrap_or(0) + delta;
-        cluster.active_services_count = Some(count.max(0));
+        kubecs_storage::count_service_move(&mut cluster, service, from, to);
         Ok((Write::Put(cluster), ()))
     })
 }
@@ -234,28 +250,16 @@ fn tags_of(ctx: &Ctx, cluster: &Cluster) -> Result<Vec<Tag>, ApiError> {
     }
 }
 
-/// The STATISTICS of ECS, by launch type. Tasks and services arrive with later issues;
-/// the counts come from the cluster record, which those handlers keep current.
+/// The STATISTICS of ECS, by launch type, from the counters the stored cluster keeps
+/// (services as they change status; tasks from the reconciler).
 fn statistics(cluster: &Cluster) -> Vec<KeyValuePair> {
-    let running = cluster.running_tasks_count.unwrap_or(0);
-    let pending = cluster.pending_tasks_count.unwrap_or(0);
-    let active = cluster.active_services_count.unwrap_or(0);
-    [
-        ("runningEC2TasksCount", 0),
-        ("runningFargateTasksCount", running),
-        ("pendingEC2TasksCount", 0),
-        ("pendingFargateTasksCount", pending),
-        ("activeEC2ServiceCount", 0),
-        ("activeFargateServiceCount", active),
-        ("drainingEC2ServiceCount", 0),
-        ("drainingFargateServiceCount", 0),
-    ]
-    .into_iter()
-    .map(|(name, value)| KeyValuePair {
-        name: Some(name.to_owned()),
-        value: Some(value.to_string()),
-    })
-    .collect()
+    CLUSTER_STATISTICS
+        .iter()
+        .map(|name| KeyValuePair {
+            name: Some((*name).to_owned()),
+            value: Some(statistic(cluster, name).to_string()),
+        })
+        .collect()
 }
 
 pub async fn create(
@@ -293,22 +297,26 @@ pub async fn create(
         ..Cluster::default()
     };
     // An ACTIVE cluster of that name is returned as it is (CreateCluster is idempotent in
-    // ECS); an INACTIVE one is replaced.
-    let mut batch = ctx.store.batch();
-    let (cluster, created) =
-        clusters(&ctx).update_in(&mut batch, &name, |current| match current {
-            Some(record) if is_active(&record.value) => {
-                Ok::<_, ApiError>((Write::Keep, (record.value.clone(), false)))
+    // ECS); an INACTIVE one is replaced. The cluster and its tags are one write.
+    let table = clusters(&ctx);
+    let cluster = ctx
+        .store
+        .transaction(|tx| {
+            let (cluster, created) = tx.update(&table, &name, |current| match current {
+                Some(record) if is_active(&record.value) => {
+                    Ok::<_, ApiError>((Write::Keep, (record.value.clone(), false)))
+                }
+                _ => Ok((Write::Put(fresh.clone()), (fresh.clone(), true))),
+            })?;
+            if created {
+                // A new cluster (perhaps replacing an INACTIVE one of the same ARN) starts
+                // with exactly the tags it was created with.
+                let tags = input.tags.clone().unwrap_or_default();
+                tags::replace_in(&ctx, tx, &ctx.arns.cluster(&name), tags)?;
             }
-            _ => Ok((Write::Put(fresh.clone()), (fresh.clone(), true))),
-        })?;
-    if created {
-        // A new cluster (perhaps replacing an INACTIVE one of the same ARN) starts with
-        // exactly the tags it was created with.
-        let tags = input.tags.clone().unwrap_or_default();
-        tags::replace_in(&ctx, &mut batch, &ctx.arns.cluster(&name), tags)?;
-    }
-    batch.commit().await?;
+            Ok::<_, ApiError>(cluster)
+        })
+        .await?;
     Ok(CreateClusterResponse {
         cluster: Some(present_full(&ctx, &cluster)?),
     })
@@ -395,12 +403,16 @@ pub async fn delete(
     input: DeleteClusterRequest,
 ) -> Result<DeleteClusterResponse, ApiError> {
     let name = resolve(&ctx, input.cluster.as_deref())?.ok_or_else(not_found)?;
-    ensure_empty(&ctx, name)?;
+    // Emptiness is decided on the cluster's own counters, in the write that marks it
+    // INACTIVE: CreateService counts a service in the same write that creates it, so a
+    // racing CreateService is either counted here (and DeleteCluster refused) or sees
+    // the cluster INACTIVE (and is refused itself).
     let cluster = clusters(&ctx)
         .update(name, |current| {
             let Some(record) = current.filter(|r| is_active(&r.value)) else {
                 return Err(not_found());
             };
+            ensure_empty(&record.value)?;
             let mut cluster = record.value.clone();
             cluster.status = Some(INACTIVE.to_owned());
             Ok((Write::Put(cluster.clone()), cluster))
@@ -413,33 +425,15 @@ pub async fn delete(
 
 /// ECS refuses to delete a cluster that still has ACTIVE or DRAINING services, or tasks
 /// that have not stopped.
-fn ensure_empty(ctx: &Ctx, name: &str) -> Result<(), ApiError> {
-    let live_services = ctx.store.services().page_where(
-        &KeyPrefix::first(name),
-        None,
-        1,
-        Order::Ascending,
-        |_, r| {
-            matches!(
-                r.value.service.status.as_deref(),
-                Some("ACTIVE" | "DRAINING")
-            )
-        },
-    )?;
-    if !live_services.items.is_empty() {
+fn ensure_empty(cluster: &Cluster) -> Result<(), ApiError> {
+    if has_live_services(cluster) {
         return Err(ApiError::new(
             ErrorCode::ClusterContainsServicesException,
             "The Cluster cannot be deleted while Services are active.",
         ));
     }
-    let live_tasks = ctx.store.tasks().page_where(
-        &KeyPrefix::first(name),
-        None,
-        1,
-        Order::Ascending,
-        |_, r| r.value.last_status.as_deref() != Some("STOPPED"),
-    )?;
-    if !live_tasks.items.is_empty() {
+    if cluster.running_tasks_count.unwrap_or(0) > 0 || cluster.pending_tasks_count.unwrap_or(0) > 0
+    {
         return Err(ApiError::new(
             ErrorCode::ClusterContainsTasksException,
             "The Cluster cannot be deleted while Tasks are active.",

@@ -7,7 +7,6 @@ pub mod clusters;
 pub mod names;
 pub mod services;
 pub mod tags;
-pub mod task_definition_ref;
 pub mod task_definitions;
 
 use kubecs_api_models::Operation;

@@ -7,13 +7,13 @@
 
 use crate::context::Ctx;
 use crate::error::ApiError;
-use crate::ops::task_definition_ref;
+use kubecs_api_models::status;
 use kubecs_api_models::{
     ErrorCode, ListTagsForResourceRequest, ListTagsForResourceResponse, Operation, Tag,
     TagResourceRequest, TagResourceResponse, TaskDefinitionStatus, UntagResourceRequest,
     UntagResourceResponse,
 };
-use kubecs_storage::{Batch, Write};
+use kubecs_storage::{Committed, Reader, Tx, Write};
 
 /// The operations this module implements.
 pub const OPERATIONS: &[Operation] = &[
@@ -67,10 +67,15 @@ fn merge(mut tags: Vec<Tag>, updates: &[Tag]) -> Vec<Tag> {
 
 /// Sets a resource's tags to exactly `tags` (none: the entry is removed). Used when a
 /// resource is created, so a re-created name does not inherit its predecessor's tags;
-/// part of the creating request's `batch`.
-pub fn replace_in(ctx: &Ctx, batch: &mut Batch, arn: &str, tags: Vec<Tag>) -> Result<(), ApiError> {
+/// part of the creating request's transaction.
+pub fn replace_in(
+    ctx: &Ctx,
+    tx: &mut Tx<'_, '_>,
+    arn: &str,
+    tags: Vec<Tag>,
+) -> Result<(), ApiError> {
     let tags = merge(Vec::new(), &tags);
-    ctx.store.tags().update_in(batch, arn, |_| {
+    tx.update(&ctx.store.tags(), arn, |_| {
         let write = if tags.is_empty() {
             Write::Delete
         } else {
@@ -95,14 +100,19 @@ pub fn of(ctx: &Ctx, arn: &str) -> Result<Vec<Tag>, ApiError> {
 /// `missing_code` — ResourceNotFoundException for TagResource and UntagResource, whose
 /// model declares it, InvalidParameterException for ListTagsForResource, whose model
 /// does not (the SDKs could not even name a ResourceNotFoundException there).
-fn ensure_exists(ctx: &Ctx, arn: &str, missing_code: ErrorCode) -> Result<(), ApiError> {
+fn ensure_exists(
+    reader: &impl Reader,
+    ctx: &Ctx,
+    arn: &str,
+    missing_code: ErrorCode,
+) -> Result<(), ApiError> {
     let invalid = || ApiError::invalid_parameter(format!("The ARN provided is invalid: {arn}"));
     let missing = || ApiError::new(missing_code, "The specified resource could not be found.");
     let resource = ctx.arns.resource_of(arn).ok_or_else(invalid)?;
     let (kind, rest) = resource.split_once('/').ok_or_else(invalid)?;
     match kind {
-        "cluster" => match ctx.store.clusters().get(rest)? {
-            Some(r) if r.value.status.as_deref() == Some("ACTIVE") => Ok(()),
+        "cluster" => match reader.read(&ctx.store.clusters(), rest)? {
+            Some(r) if r.value.status.as_deref() == Some(status::ACTIVE) => Ok(()),
             _ => Err(ApiError::new(
                 ErrorCode::ClusterNotFoundException,
                 "Cluster not found.",
@@ -110,21 +120,24 @@ fn ensure_exists(ctx: &Ctx, arn: &str, missing_code: ErrorCode) -> Result<(), Ap
         },
         "service" => {
             let (cluster, name) = rest.split_once('/').ok_or_else(invalid)?;
-            match ctx.store.services().get((cluster, name))? {
-                Some(r) if r.value.service.status.as_deref() != Some("INACTIVE") => Ok(()),
+            match reader.read(&ctx.store.services(), (cluster, name))? {
+                Some(r) if r.value.service.status.as_deref() != Some(status::INACTIVE) => Ok(()),
                 _ => Err(missing()),
             }
         }
         "task-definition" => {
-            let reference = task_definition_ref::parse(ctx, arn)?;
-            match task_definition_ref::load(ctx, &reference)? {
+            // An ARN always names a revision (the parse refuses one without).
+            let reference = ctx.arns.task_definition_ref(arn)?;
+            let revision = reference.revision.ok_or_else(invalid)?;
+            let revisions = ctx.store.task_definitions();
+            match reader.read(revisions.revisions(), (reference.family.as_str(), revision))? {
                 Some(r) if r.value.status != Some(TaskDefinitionStatus::DeleteInProgress) => Ok(()),
                 _ => Err(missing()),
             }
         }
         "task" => {
             let (cluster, id) = rest.split_once('/').ok_or_else(invalid)?;
-            match ctx.store.tasks().get((cluster, id))? {
+            match reader.read(&ctx.store.tasks(), (cluster, id))? {
                 Some(_) => Ok(()),
                 None => Err(missing()),
             }
@@ -146,21 +159,24 @@ pub async fn tag_resource(
     let arn = required_arn(input.resource_arn.as_ref())?;
     let new_tags = input.tags.clone().unwrap_or_default();
     check(Some(&new_tags))?;
-    ensure_exists(&ctx, arn, ErrorCode::ResourceNotFoundException)?;
+    let table = ctx.store.tags();
+    // The resource is checked inside the write: a resource deleted meanwhile is not tagged.
     ctx.store
-        .tags()
-        .update(arn, |current| {
-            let tags = merge(
-                current.map(|r| r.value.clone()).unwrap_or_default(),
-                &new_tags,
-            );
-            if tags.len() > MAX_TAGS {
-                return Err(ApiError::invalid_parameter(format!(
-                    "A resource can have at most {MAX_TAGS} tags; this request would give it {}.",
-                    tags.len()
-                )));
-            }
-            Ok((Write::Put(tags), ()))
+        .transaction(|tx| {
+            ensure_exists(tx, &ctx, arn, ErrorCode::ResourceNotFoundException)?;
+            tx.update(&table, arn, |current| {
+                let tags = merge(
+                    current.map(|r| r.value.clone()).unwrap_or_default(),
+                    &new_tags,
+                );
+                if tags.len() > MAX_TAGS {
+                    return Err(ApiError::invalid_parameter(format!(
+                        "A resource can have at most {MAX_TAGS} tags; this request would give it {}.",
+                        tags.len()
+                    )));
+                }
+                Ok((Write::Put(tags), ()))
+            })
         })
         .await?;
     Ok(TagResourceResponse::default())
@@ -172,25 +188,27 @@ pub async fn untag_resource(
 ) -> Result<UntagResourceResponse, ApiError> {
     let arn = required_arn(input.resource_arn.as_ref())?;
     let keys = input.tag_keys.clone().unwrap_or_default();
-    ensure_exists(&ctx, arn, ErrorCode::ResourceNotFoundException)?;
+    let table = ctx.store.tags();
     ctx.store
-        .tags()
-        .update(arn, |current| {
-            let Some(record) = current else {
-                return Ok::<_, ApiError>((Write::Keep, ()));
-            };
-            let tags: Vec<Tag> = record
-                .value
-                .iter()
-                .filter(|t| !t.key.as_ref().is_some_and(|k| keys.contains(k)))
-                .cloned()
-                .collect();
-            let write = if tags.is_empty() {
-                Write::Delete
-            } else {
-                Write::Put(tags)
-            };
-            Ok((write, ()))
+        .transaction(|tx| {
+            ensure_exists(tx, &ctx, arn, ErrorCode::ResourceNotFoundException)?;
+            tx.update(&table, arn, |current| {
+                let Some(record) = current else {
+                    return Ok::<_, ApiError>((Write::Keep, ()));
+                };
+                let tags: Vec<Tag> = record
+                    .value
+                    .iter()
+                    .filter(|t| !t.key.as_ref().is_some_and(|k| keys.contains(k)))
+                    .cloned()
+                    .collect();
+                let write = if tags.is_empty() {
+                    Write::Delete
+                } else {
+                    Write::Put(tags)
+                };
+                Ok((write, ()))
+            })
         })
         .await?;
     Ok(UntagResourceResponse::default())
@@ -201,7 +219,7 @@ pub async fn list_tags_for_resource(
     input: ListTagsForResourceRequest,
 ) -> Result<ListTagsForResourceResponse, ApiError> {
     let arn = required_arn(input.resource_arn.as_ref())?;
-    ensure_exists(&ctx, arn, ErrorCode::InvalidParameterException)?;
+    ensure_exists(&Committed, &ctx, arn, ErrorCode::InvalidParameterException)?;
     Ok(ListTagsForResourceResponse {
         tags: Some(of(&ctx, arn)?),
     })

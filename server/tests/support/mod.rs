@@ -45,6 +45,12 @@ impl TestServer {
 
     pub fn on(dir: tempfile::TempDir) -> Self {
         let config = Config::for_data_dir(dir.path().to_path_buf());
+        Self::with(dir, config)
+    }
+
+    /// A server on `dir` with `config` (its data directory is set to `dir`).
+    pub fn with(dir: tempfile::TempDir, mut config: Config) -> Self {
+        config.data_dir = Some(dir.path().to_path_buf());
         let state = Arc::new(build_state(&config).unwrap());
         Self { state, dir }
     }
@@ -71,9 +77,21 @@ impl TestServer {
         }
     }
 
-    /// Calls an ECS operation with a JSON body, signed as `test`/`test`.
+    /// Calls an ECS operation with a JSON body, signed as `test`/`test` for us-east-1.
     pub async fn call(&self, operation: &str, body: serde_json::Value) -> Answer {
         self.send(signed_request(
+            operation,
+            body.to_string().into_bytes(),
+            &[],
+        ))
+        .await
+    }
+
+    /// Like [`TestServer::call`], signed for `region`.
+    pub async fn call_in(&self, region: &str, operation: &str, body: serde_json::Value) -> Answer {
+        self.send(signed_in(
+            region,
+            "POST",
             operation,
             body.to_string().into_bytes(),
             &[],
@@ -90,6 +108,17 @@ pub fn signed_request(operation: &str, body: Vec<u8>, overrides: &[(&str, &str)]
 
 /// Like [`signed_request`], with any method.
 pub fn signed(
+    method: &str,
+    operation: &str,
+    body: Vec<u8>,
+    overrides: &[(&str, &str)],
+) -> Request<Body> {
+    signed_in("us-east-1", method, operation, body, overrides)
+}
+
+/// Like [`signed`], signed for `region`.
+pub fn signed_in(
+    region: &str,
     method: &str,
     operation: &str,
     body: Vec<u8>,
@@ -122,7 +151,7 @@ pub fn signed(
         access_key_id: "test",
         secret_access_key: "test",
         session_token: None,
-        region: "us-east-1",
+        region,
         service: "ecs",
         time: SystemTime::now(),
         content_sha256_header: false,

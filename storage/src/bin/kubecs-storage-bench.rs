@@ -59,7 +59,7 @@ async fn registrations_per_second(
     let start = Instant::now();
     let mut handles = Vec::new();
     for w in 0..writers {
-        let tds = store.task_definitions();
+        let tds = store.region("us-east-1").task_definitions();
         handles.push(tokio::spawn(async move {
             let family = format!("rate-{}", w % 8);
             let mut n = 0u64;
@@ -93,7 +93,7 @@ async fn fill(
     for w in 0..writers {
         let store = store.clone();
         handles.push(tokio::spawn(async move {
-            let tds = store.task_definitions();
+            let tds = store.region("us-east-1").task_definitions();
             for f in (w..families).step_by(writers) {
                 let family = format!("family-{f:05}");
                 for _ in 0..per_family {
@@ -104,7 +104,7 @@ async fn fill(
                     .await?;
                 }
             }
-            let svc = store.services();
+            let svc = store.region("us-east-1").services();
             for s in (w..services).step_by(writers) {
                 let name = format!("service-{s:05}");
                 let cluster = format!("cluster-{:02}", s % 10);
@@ -151,7 +151,7 @@ fn page_times(
     store: &Store,
     middle: Option<&PageToken>,
 ) -> Result<Vec<(&'static str, Duration)>, BoxError> {
-    let tds = store.task_definitions();
+    let tds = store.region("us-east-1").task_definitions();
     let mut out = Vec::new();
     let cases: [(&'static str, Option<&PageToken>, Order); 3] = [
         ("first page, ascending", None, Order::Ascending),
@@ -190,7 +190,7 @@ struct Walk {
 /// `page_times` it touches every entry once, so it shows what a store larger than the
 /// page cache costs.
 fn walk_times(store: &Store) -> Result<Walk, BoxError> {
-    let tds = store.task_definitions();
+    let tds = store.region("us-east-1").task_definitions();
     let mut token: Option<PageToken> = None;
     let mut tokens = Vec::new();
     let mut samples = Vec::new();
@@ -230,12 +230,17 @@ fn measure_open(dir: &Path) -> Result<(), BoxError> {
     let rss_paged = rss_kib().unwrap_or(0);
     // Worst case: every record read once (the reconciler's start-up resync).
     let mut revisions = 0;
-    for r in store.task_definitions().revisions().scan_all() {
+    for r in store
+        .region("us-east-1")
+        .task_definitions()
+        .revisions()
+        .scan_all()
+    {
         r?;
         revisions += 1;
     }
     let mut services = 0;
-    for r in store.services().scan_all() {
+    for r in store.region("us-east-1").services().scan_all() {
         r?;
         services += 1;
     }

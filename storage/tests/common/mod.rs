@@ -2,7 +2,7 @@
 //! machinery is tested independently of the generated ECS shapes.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
-use kubecs_storage::{Revisioned, Store, StoreError, Table, TableId, TaskDefinitions};
+use kubecs_storage::{Region, Revisioned, Store, StoreError, Table, TableId, TaskDefinitions};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -41,14 +41,21 @@ pub fn open() -> (tempfile::TempDir, Store) {
     (dir, store)
 }
 
+/// The region the tests write to unless they test regions.
+pub const REGION: &str = "us-east-1";
+
+pub fn region(store: &Store) -> Region {
+    store.region(REGION)
+}
+
 pub fn clusters(store: &Store) -> Table<String, Thing> {
-    store.table(TableId::Clusters)
+    region(store).table(TableId::Clusters)
 }
 
 pub fn services(store: &Store) -> Table<(String, String), Thing> {
-    store.table(TableId::Services)
+    region(store).table(TableId::Services)
 }
 
 pub fn task_definitions(store: &Store) -> TaskDefinitions<Thing> {
-    store.task_definitions_of()
+    region(store).task_definitions_of()
 }

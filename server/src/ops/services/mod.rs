@@ -11,7 +11,8 @@ mod wire;
 
 use crate::context::Ctx;
 use crate::error::ApiError;
-use crate::ops::{clusters, names, tags, task_definition_ref};
+use crate::ops::{clusters, names, tags};
+use kubecs_api_models::status::{ACTIVE, DRAINING};
 use kubecs_api_models::{
     CreateServiceRequest, CreateServiceResponse, DeleteServiceRequest, DeleteServiceResponse,
     DeploymentController, DeploymentControllerType, DescribeServicesRequest, ErrorCode, Failure,
@@ -20,7 +21,7 @@ use kubecs_api_models::{
     SchedulingStrategy, Service, ServiceField, TaskDefinition, TaskDefinitionStatus,
     UpdateServiceRequest, UpdateServiceResponse,
 };
-use kubecs_storage::{KeyPrefix, Order, PageToken, ServiceState, Write};
+use kubecs_storage::{KeyPrefix, Order, PageToken, ServiceState, Tx, Write};
 use wire::{DescribedServices, WireService};
 
 /// The operations this module implements.
@@ -97,25 +98,47 @@ fn service_name<'a>(ctx: &Ctx, cluster: &str, ident: &'a str) -> Result<Option<&
     })
 }
 
-/// The (cluster, service name) an UpdateService or DeleteService request refers to: the
-/// cluster must be ACTIVE, and a service ARN of another cluster names nothing here.
-fn locate(
+/// The (cluster, service name) an UpdateService or DeleteService request refers to, in
+/// the write that changes it: the cluster must be ACTIVE, and a service ARN of another
+/// cluster names nothing here.
+fn locate_in(
+    tx: &Tx<'_, '_>,
     ctx: &Ctx,
     cluster: Option<&str>,
     service: Option<&str>,
 ) -> Result<(String, String), ApiError> {
-    let cluster = clusters::require_active(ctx, cluster)?;
+    let cluster = clusters::require_active_in(tx, ctx, cluster)?;
     let name = service_name(ctx, &cluster, service.unwrap_or_default())?
         .ok_or_else(not_found)?
         .to_owned();
     Ok((cluster, name))
 }
 
-/// The task definition a service may use: it must exist and be ACTIVE.
-fn active_task_definition(ctx: &Ctx, ident: &str) -> Result<TaskDefinition, ApiError> {
-    let reference = task_definition_ref::parse(ctx, ident)?;
-    let record = task_definition_ref::load(ctx, &reference)?
-        .ok_or_else(|| ApiError::client("TaskDefinition not found."))?;
+/// The task definition a service may use, read in the write that uses it: it must exist
+/// and be ACTIVE (a deregistration decided meanwhile is seen).
+fn active_task_definition_in(
+    tx: &Tx<'_, '_>,
+    ctx: &Ctx,
+    ident: &str,
+) -> Result<TaskDefinition, ApiError> {
+    let reference = ctx.arns.task_definition_ref(ident)?;
+    let revisions = ctx.store.task_definitions();
+    let record = match reference.revision {
+        Some(revision) => tx.get(revisions.revisions(), (reference.family.as_str(), revision))?,
+        // The latest ACTIVE revision is found outside the write, then read again in it.
+        None => match revisions.by_reference(&reference)? {
+            Some(latest) => {
+                let revision = latest
+                    .value
+                    .revision
+                    .and_then(|r| u32::try_from(r).ok())
+                    .unwrap_or_default();
+                tx.get(revisions.revisions(), (reference.family.as_str(), revision))?
+            }
+            None => None,
+        },
+    }
+    .ok_or_else(|| ApiError::client("TaskDefinition not found."))?;
     if record.value.status != Some(TaskDefinitionStatus::Active) {
         return Err(ApiError::invalid_parameter("TaskDefinition is inactive"));
     }
@@ -192,7 +215,6 @@ pub async fn create(
     ctx: Ctx,
     input: CreateServiceRequest,
 ) -> Result<CreateServiceResponse, ApiError> {
-    let cluster = clusters::require_active(&ctx, input.cluster.as_deref())?;
     let name = input.service_name.clone().unwrap_or_default();
     check_name(&name)?;
     tags::check(input.tags.as_ref())?;
@@ -232,14 +254,11 @@ pub async fn create(
         )));
     }
     let external = controller.r#type == Some(DeploymentControllerType::External);
-    let td =
-        match (input.task_definition.as_deref(), external) {
-            (Some(ident), _) => Some(active_task_definition(&ctx, ident)?),
-            (None, true) => None,
-            (None, false) => return Err(ApiError::invalid_parameter(
-                "A task definition must be specified unless the deployment controller is EXTERNAL.",
-            )),
-        };
+    if input.task_definition.is_none() && !external {
+        return Err(ApiError::invalid_parameter(
+            "A task definition must be specified unless the deployment controller is EXTERNAL.",
+        ));
+    }
     let config = deployment::with_defaults(input.deployment_configuration.as_ref(), &strategy);
     deployment::check(&config)?;
     let launch_type = match (&input.launch_type, &input.capacity_provider_strategy) {
@@ -251,91 +270,121 @@ pub async fn create(
         .platform_version
         .clone()
         .or_else(|| (launch_type == Some(LaunchType::Fargate)).then(|| "LATEST".to_owned()));
-    let mut service = Service {
-        service_arn: Some(ctx.arns.service(&cluster, &name)),
-        service_name: Some(name.clone()),
-        cluster_arn: Some(ctx.arns.cluster(&cluster)),
-        load_balancers: Some(input.load_balancers.clone().unwrap_or_default()),
-        service_registries: Some(input.service_registries.clone().unwrap_or_default()),
-        status: Some("ACTIVE".to_owned()),
-        desired_count: Some(desired_count),
-        running_count: Some(0),
-        pending_count: Some(0),
-        launch_type,
-        capacity_provider_strategy: input.capacity_provider_strategy.clone(),
-        platform_version,
-        task_definition: td.as_ref().and_then(|t| t.task_definition_arn.clone()),
-        deployment_configuration: Some(config),
-        role_arn: input.role.clone(),
-        events: Some(Vec::new()),
-        created_at: Some(ctx.now),
-        created_by: Some(ctx.caller.principal_arn.clone()),
-        placement_constraints: Some(input.placement_constraints.clone().unwrap_or_default()),
-        placement_strategy: Some(input.placement_strategy.clone().unwrap_or_default()),
-        network_configuration: input.network_configuration.clone(),
-        health_check_grace_period_seconds: input.health_check_grace_period_seconds,
-        scheduling_strategy: Some(strategy),
-        deployment_controller: Some(controller),
-        enable_ecs_managed_tags: Some(input.enable_ecs_managed_tags.unwrap_or(false)),
-        propagate_tags: Some(input.propagate_tags.clone().unwrap_or(PropagateTags::None)),
-        enable_execute_command: Some(input.enable_execute_command.unwrap_or(false)),
-        availability_zone_rebalancing: input.availability_zone_rebalancing.clone(),
-        ..Service::default()
-    };
-    if let Some(td) = &td {
-        check_launch(&service, td)?;
-        check_load_balancers(input.load_balancers.as_deref().unwrap_or_default(), td)?;
-    }
-    if !external {
-        service.deployments = Some(vec![deployment::primary(&service, ctx.now)]);
-    }
-    let fresh = ServiceState {
-        service,
-        client_token: input.client_token.clone(),
-    };
+    let services = ctx.store.services();
     let token = input.client_token.clone();
-    // The service, its tags and the cluster's count: applied in turn, acknowledged by one
-    // flush.
-    let mut batch = ctx.store.batch();
-    let (service, created) = ctx.store.services().update_in(
-        &mut batch,
-        (cluster.as_str(), name.as_str()),
-        |current| {
-            let existing = current.map(|r| &r.value);
-            match existing.and_then(|s| s.service.status.as_deref()) {
-                Some("ACTIVE") => {
-                    let same_token = token.is_some()
-                        && existing.and_then(|s| s.client_token.as_ref()) == token.as_ref();
-                    if same_token {
-                        let first = existing.map(|s| s.service.clone()).unwrap_or_default();
-                        Ok((Write::Keep, (first, false)))
-                    } else {
-                        Err(ApiError::invalid_parameter(
-                            "Creation of service was not idempotent.",
-                        ))
-                    }
-                }
-                Some("DRAINING") => Err(ApiError::invalid_parameter(
-                    "Unable to Start a service that is still Draining.",
-                )),
-                _ => Ok((Write::Put(fresh.clone()), (fresh.service.clone(), true))),
+    // Everything is decided and written in one atomic write: the cluster is ACTIVE, the
+    // task definition is ACTIVE, the name is free (or this is a retry of the same
+    // create); then the service, its tags and the cluster's counts.
+    let service = ctx
+        .store
+        .transaction(|tx| {
+            let cluster = clusters::require_active_in(tx, &ctx, input.cluster.as_deref())?;
+            let td = input
+                .task_definition
+                .as_deref()
+                .map(|ident| active_task_definition_in(tx, &ctx, ident))
+                .transpose()?;
+            let mut service = Service {
+                service_arn: Some(ctx.arns.service(&cluster, &name)),
+                service_name: Some(name.clone()),
+                cluster_arn: Some(ctx.arns.cluster(&cluster)),
+                load_balancers: Some(input.load_balancers.clone().unwrap_or_default()),
+                service_registries: Some(input.service_registries.clone().unwrap_or_default()),
+                status: Some(ACTIVE.to_owned()),
+                desired_count: Some(desired_count),
+                running_count: Some(0),
+                pending_count: Some(0),
+                launch_type: launch_type.clone(),
+                capacity_provider_strategy: input.capacity_provider_strategy.clone(),
+                platform_version: platform_version.clone(),
+                task_definition: td.as_ref().and_then(|t| t.task_definition_arn.clone()),
+                deployment_configuration: Some(config.clone()),
+                role_arn: input.role.as_deref().map(|role| role_arn(&ctx, role)),
+                events: Some(Vec::new()),
+                created_at: Some(ctx.now),
+                created_by: Some(ctx.caller.principal_arn.clone()),
+                placement_constraints: Some(
+                    input.placement_constraints.clone().unwrap_or_default(),
+                ),
+                placement_strategy: Some(input.placement_strategy.clone().unwrap_or_default()),
+                network_configuration: input.network_configuration.clone(),
+                health_check_grace_period_seconds: input.health_check_grace_period_seconds,
+                scheduling_strategy: Some(strategy.clone()),
+                deployment_controller: Some(controller.clone()),
+                enable_ecs_managed_tags: Some(input.enable_ecs_managed_tags.unwrap_or(false)),
+                propagate_tags: Some(input.propagate_tags.clone().unwrap_or(PropagateTags::None)),
+                enable_execute_command: Some(input.enable_execute_command.unwrap_or(false)),
+                availability_zone_rebalancing: input.availability_zone_rebalancing.clone(),
+                ..Service::default()
+            };
+            if let Some(td) = &td {
+                check_launch(&service, td)?;
+                check_load_balancers(input.load_balancers.as_deref().unwrap_or_default(), td)?;
             }
-        },
-    )?;
-    if created {
-        let arn = ctx.arns.service(&cluster, &name);
-        tags::replace_in(
-            &ctx,
-            &mut batch,
-            &arn,
-            input.tags.clone().unwrap_or_default(),
-        )?;
-        clusters::adjust_active_services_in(&ctx, &mut batch, &cluster, 1)?;
-    }
-    batch.commit().await?;
+            if !external {
+                let mut primary = deployment::primary(&service, ctx.now);
+                primary.service_connect_configuration = input.service_connect_configuration.clone();
+                service.deployments = Some(vec![primary]);
+            }
+            let fresh = ServiceState {
+                service,
+                client_token: token.clone(),
+            };
+            let (service, previous) =
+                tx.update(&services, (cluster.as_str(), name.as_str()), |current| {
+                    let existing = current.map(|r| &r.value);
+                    let previous = existing.and_then(|s| s.service.status.clone());
+                    match previous.as_deref() {
+                        Some(ACTIVE) => {
+                            let same_token = token.is_some()
+                                && existing.and_then(|s| s.client_token.as_ref()) == token.as_ref();
+                            if same_token {
+                                let first = existing.map(|s| s.service.clone()).unwrap_or_default();
+                                Ok((Write::Keep, (first, None)))
+                            } else {
+                                Err(ApiError::invalid_parameter(
+                                    "Creation of service was not idempotent.",
+                                ))
+                            }
+                        }
+                        Some(DRAINING) => Err(ApiError::invalid_parameter(
+                            "Unable to Start a service that is still Draining.",
+                        )),
+                        _ => Ok((
+                            Write::Put(fresh.clone()),
+                            (fresh.service.clone(), Some(previous)),
+                        )),
+                    }
+                })?;
+            if let Some(previous) = previous {
+                let arn = ctx.arns.service(&cluster, &name);
+                tags::replace_in(&ctx, tx, &arn, input.tags.clone().unwrap_or_default())?;
+                clusters::count_service_move_in(
+                    tx,
+                    &ctx,
+                    &cluster,
+                    &service,
+                    previous.as_deref(),
+                    Some(ACTIVE),
+                )?;
+            }
+            Ok::<_, ApiError>(service)
+        })
+        .await?;
     Ok(CreateServiceResponse {
         service: Some(present(&ctx, service, true)?),
     })
+}
+
+/// The IAM role ARN ECS stores for a `role` parameter: a bare name (`ecsServiceRole`) is
+/// the account's role of that name, a path or ARN is kept as given.
+fn role_arn(ctx: &Ctx, role: &str) -> String {
+    if role.starts_with("arn:") {
+        return role.to_owned();
+    }
+    let partition = kubecs_api_models::arn::partition(&ctx.region);
+    let path = role.trim_start_matches('/');
+    format!("arn:{partition}:iam::{}:role/{path}", ctx.caller.account_id)
 }
 
 pub async fn describe(
@@ -417,7 +466,7 @@ pub async fn list(ctx: Ctx, input: ListServicesRequest) -> Result<ListServicesRe
         Order::Ascending,
         |_, r| {
             let s = &r.value.service;
-            s.status.as_deref() == Some("ACTIVE")
+            s.status.as_deref() == Some(ACTIVE)
                 && input
                     .launch_type
                     .as_ref()
@@ -456,7 +505,7 @@ pub async fn list_by_namespace(
         Order::Ascending,
         |_, r| {
             let s = &r.value.service;
-            s.status.as_deref() == Some("ACTIVE")
+            s.status.as_deref() == Some(ACTIVE)
                 && s.deployments.iter().flatten().any(|d| {
                     d.service_connect_configuration
                         .as_ref()
@@ -476,31 +525,6 @@ pub async fn list_by_namespace(
     })
 }
 
-/// Applies `change` to an ACTIVE service atomically and returns the result:
-/// ServiceNotFoundException when there is none, ServiceNotActiveException when it is
-/// DRAINING or INACTIVE.
-async fn modify_active(
-    ctx: &Ctx,
-    cluster: &str,
-    name: &str,
-    change: impl Fn(&mut Service) -> Result<(), ApiError>,
-) -> Result<Service, ApiError> {
-    ctx.store
-        .services()
-        .update((cluster, name), |current| {
-            let Some(record) = current else {
-                return Err(not_found());
-            };
-            let mut state = record.value.clone();
-            if state.service.status.as_deref() != Some("ACTIVE") {
-                return Err(not_active());
-            }
-            change(&mut state.service)?;
-            Ok((Write::Put(state.clone()), state.service))
-        })
-        .await
-}
-
 /// Whether an update changes what tasks run, so that ECS starts a new deployment.
 fn starts_deployment(input: &UpdateServiceRequest) -> bool {
     input.force_new_deployment == Some(true)
@@ -517,7 +541,6 @@ pub async fn update(
     ctx: Ctx,
     input: UpdateServiceRequest,
 ) -> Result<UpdateServiceResponse, ApiError> {
-    let (cluster, name) = locate(&ctx, input.cluster.as_deref(), input.service.as_deref())?;
     if let Some(count) = input.desired_count {
         if count < 0 {
             return Err(ApiError::invalid_parameter(format!(
@@ -525,22 +548,43 @@ pub async fn update(
             )));
         }
     }
-    let td = input
-        .task_definition
-        .as_deref()
-        .map(|ident| active_task_definition(&ctx, ident))
-        .transpose()?;
     let now = ctx.now;
-    let service = modify_active(&ctx, &cluster, &name, |service| {
-        apply_update(service, &input, td.as_ref())?;
-        if starts_deployment(&input) {
-            deployment::start_new(service, now);
-        } else if input.desired_count.is_some() {
-            deployment::scale_primary(service, now);
-        }
-        Ok(())
-    })
-    .await?;
+    let services = ctx.store.services();
+    let service = ctx
+        .store
+        .transaction(|tx| {
+            let (cluster, name) =
+                locate_in(tx, &ctx, input.cluster.as_deref(), input.service.as_deref())?;
+            let td = input
+                .task_definition
+                .as_deref()
+                .map(|ident| active_task_definition_in(tx, &ctx, ident))
+                .transpose()?;
+            tx.update(&services, (cluster.as_str(), name.as_str()), |current| {
+                let Some(record) = current else {
+                    return Err(not_found());
+                };
+                let mut state = record.value.clone();
+                if state.service.status.as_deref() != Some(ACTIVE) {
+                    return Err(not_active());
+                }
+                let service = &mut state.service;
+                apply_update(service, &input, td.as_ref())?;
+                if starts_deployment(&input) {
+                    deployment::start_new(service, now);
+                    if let (Some(primary), Some(connect)) = (
+                        service.deployments.iter_mut().flatten().next(),
+                        &input.service_connect_configuration,
+                    ) {
+                        primary.service_connect_configuration = Some(connect.clone());
+                    }
+                } else if input.desired_count.is_some() {
+                    deployment::scale_primary(service, now);
+                }
+                Ok((Write::Put(state.clone()), state.service))
+            })
+        })
+        .await?;
     Ok(UpdateServiceResponse {
         service: Some(present(&ctx, service, false)?),
     })
@@ -620,41 +664,51 @@ pub async fn delete(
     ctx: Ctx,
     input: DeleteServiceRequest,
 ) -> Result<DeleteServiceResponse, ApiError> {
-    let (cluster, name) = locate(&ctx, input.cluster.as_deref(), input.service.as_deref())?;
     let force = input.force == Some(true);
     let now = ctx.now;
+    let services = ctx.store.services();
     // Deleting a service that is already DRAINING or INACTIVE answers it as it is: ECS
     // treats DeleteService as idempotent (aws/aws-sdk-js#4189 shows success on an
     // INACTIVE service), and its model has no ServiceNotActiveException for it.
-    let mut batch = ctx.store.batch();
-    let (service, drained_now) = ctx.store.services().update_in(
-        &mut batch,
-        (cluster.as_str(), name.as_str()),
-        |current| {
-            let Some(record) = current else {
-                return Err(not_found());
-            };
-            let mut state = record.value.clone();
-            if state.service.status.as_deref() != Some("ACTIVE") {
-                return Ok((Write::Keep, (state.service, false)));
+    let service = ctx
+        .store
+        .transaction(|tx| {
+            let (cluster, name) =
+                locate_in(tx, &ctx, input.cluster.as_deref(), input.service.as_deref())?;
+            let (service, drained_now) =
+                tx.update(&services, (cluster.as_str(), name.as_str()), |current| {
+                    let Some(record) = current else {
+                        return Err(not_found());
+                    };
+                    let mut state = record.value.clone();
+                    if state.service.status.as_deref() != Some(ACTIVE) {
+                        return Ok((Write::Keep, (state.service, false)));
+                    }
+                    let service = &mut state.service;
+                    let replica = service.scheduling_strategy != Some(SchedulingStrategy::Daemon);
+                    if replica && service.desired_count.unwrap_or(0) > 0 && !force {
+                        return Err(ApiError::invalid_parameter(
+                            "The service cannot be stopped while it is scaled above 0.",
+                        ));
+                    }
+                    service.status = Some(DRAINING.to_owned());
+                    service.desired_count = Some(0);
+                    deployment::scale_primary(service, now);
+                    Ok((Write::Put(state.clone()), (state.service, true)))
+                })?;
+            if drained_now {
+                clusters::count_service_move_in(
+                    tx,
+                    &ctx,
+                    &cluster,
+                    &service,
+                    Some(ACTIVE),
+                    Some(DRAINING),
+                )?;
             }
-            let service = &mut state.service;
-            let replica = service.scheduling_strategy != Some(SchedulingStrategy::Daemon);
-            if replica && service.desired_count.unwrap_or(0) > 0 && !force {
-                return Err(ApiError::invalid_parameter(
-                    "The service cannot be stopped while it is scaled above 0.",
-                ));
-            }
-            service.status = Some("DRAINING".to_owned());
-            service.desired_count = Some(0);
-            deployment::scale_primary(service, now);
-            Ok((Write::Put(state.clone()), (state.service, true)))
-        },
-    )?;
-    if drained_now {
-        clusters::adjust_active_services_in(&ctx, &mut batch, &cluster, -1)?;
-    }
-    batch.commit().await?;
+            Ok::<_, ApiError>(service)
+        })
+        .await?;
     Ok(DeleteServiceResponse {
         service: Some(present(&ctx, service, false)?),
     })

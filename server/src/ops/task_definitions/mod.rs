@@ -16,14 +16,14 @@ mod validate;
 use crate::context::Ctx;
 use crate::error::ApiError;
 use crate::ops::tags;
-use crate::ops::task_definition_ref::{self, TaskDefinitionRef};
 use kubecs_api_models::{
     DeleteTaskDefinitionsRequest, DeleteTaskDefinitionsResponse, DeregisterTaskDefinitionRequest,
     DeregisterTaskDefinitionResponse, DescribeTaskDefinitionRequest,
     DescribeTaskDefinitionResponse, Failure, ListTaskDefinitionFamiliesRequest,
     ListTaskDefinitionFamiliesResponse, ListTaskDefinitionsRequest, ListTaskDefinitionsResponse,
     Operation, RegisterTaskDefinitionRequest, RegisterTaskDefinitionResponse, SortOrder, Tag,
-    TaskDefinition, TaskDefinitionFamilyStatus, TaskDefinitionField, TaskDefinitionStatus,
+    TaskDefinition, TaskDefinitionFamilyStatus, TaskDefinitionField, TaskDefinitionRef,
+    TaskDefinitionStatus,
 };
 use kubecs_storage::{FamilyStatus, Order, PageToken, Write};
 
@@ -79,43 +79,34 @@ pub async fn register(
     tags::check(input.tags.as_ref())?;
     let size = validate::check_request(&input)?;
     let base = derive::task_definition(&input, size);
-    // The closure runs in the store's registration batch, away from this request.
-    let (arns, now, principal) = (ctx.arns.clone(), ctx.now, ctx.caller.principal_arn.clone());
-    let name = family.clone();
-    let (_, record) = ctx
+    let tags = input.tags.unwrap_or_default();
+    let table = ctx.store.task_definitions();
+    // The revision and its tags are one write: a crash never leaves one without the other.
+    let record = ctx
         .store
-        .task_definitions()
-        .register_revision(&family, move |revision| {
-            Ok::<_, ApiError>(TaskDefinition {
-                task_definition_arn: Some(arns.task_definition(&name, revision)),
-                revision: Some(i32::try_from(revision).unwrap_or(i32::MAX)),
-                status: Some(TaskDefinitionStatus::Active),
-                registered_at: Some(now),
-                registered_by: Some(principal.clone()),
-                ..base.clone()
-            })
+        .transaction(|tx| {
+            let (revision, record) = tx.register_revision(&table, &family, |revision| {
+                Ok::<_, ApiError>(TaskDefinition {
+                    task_definition_arn: Some(ctx.arns.task_definition(&family, revision)),
+                    revision: Some(i32::try_from(revision).unwrap_or(i32::MAX)),
+                    status: Some(TaskDefinitionStatus::Active),
+                    registered_at: Some(ctx.now),
+                    registered_by: Some(ctx.caller.principal_arn.clone()),
+                    ..base
+                })
+            })?;
+            // A fresh revision has no tags yet, so this only ever creates the entry.
+            if !tags.is_empty() {
+                let arn = ctx.arns.task_definition(&family, revision);
+                tags::replace_in(&ctx, tx, &arn, tags.clone())?;
+            }
+            Ok::<_, ApiError>(record)
         })
         .await?;
-    let tags = input.tags.unwrap_or_default();
-    let arn = record.value.task_definition_arn.clone().unwrap_or_default();
-    store_tags(&ctx, &arn, &tags).await?;
     Ok(RegisterTaskDefinitionResponse {
         task_definition: Some(record.value),
         tags: Some(tags),
     })
-}
-
-/// Tags given at registration, under the new revision's ARN. A fresh revision has no tags
-/// yet, so this only ever creates the entry.
-async fn store_tags(ctx: &Ctx, arn: &str, tags: &[Tag]) -> Result<(), ApiError> {
-    if tags.is_empty() {
-        return Ok(());
-    }
-    let tags = tags.to_vec();
-    ctx.store
-        .tags()
-        .update(arn, |_| Ok::<_, ApiError>((Write::Put(tags.clone()), ())))
-        .await
 }
 
 /// The tags stored for `arn`.
@@ -133,8 +124,12 @@ pub async fn describe(
     input: DescribeTaskDefinitionRequest,
 ) -> Result<DescribeTaskDefinitionResponse, ApiError> {
     let ident = input.task_definition.as_deref().unwrap_or_default();
-    let reference = task_definition_ref::parse(&ctx, ident)?;
-    let record = task_definition_ref::load(&ctx, &reference)?.ok_or_else(unable_to_describe)?;
+    let reference = ctx.arns.task_definition_ref(ident)?;
+    let record = ctx
+        .store
+        .task_definitions()
+        .by_reference(&reference)?
+        .ok_or_else(unable_to_describe)?;
     let wants_tags = input
         .include
         .as_deref()
@@ -234,7 +229,7 @@ pub async fn list_families(
 /// A reference that must name a revision (Deregister and Delete: "You must specify a
 /// revision").
 fn revision_ref(ctx: &Ctx, ident: &str) -> Result<(String, u32), ApiError> {
-    let TaskDefinitionRef { family, revision } = task_definition_ref::parse(ctx, ident)?;
+    let TaskDefinitionRef { family, revision } = ctx.arns.task_definition_ref(ident)?;
     match revision {
         Some(revision) => Ok((family, revision)),
         // ECS's wording for a missing revision is not public; ours.
@@ -293,13 +288,28 @@ pub async fn delete(
             "taskDefinitions must contain between 1 and {MAX_DELETE} task definitions."
         )));
     }
+    let table = ctx.store.task_definitions();
+    // Every revision of the request changes in one write.
+    let outcomes = ctx
+        .store
+        .transaction(|tx| {
+            let mut outcomes = Vec::new();
+            for ident in &idents {
+                outcomes.push(match revision_ref(&ctx, ident) {
+                    Ok((family, revision)) => {
+                        tx.update_revision(&table, &family, revision, |current| {
+                            delete_one(current.map(|r| &r.value), ctx.now)
+                        })?
+                    }
+                    Err(_) => Deleted::Failed(REASON_MISSING),
+                });
+            }
+            Ok::<_, ApiError>(outcomes)
+        })
+        .await?;
     let mut deleted = Vec::new();
     let mut failures = Vec::new();
-    for ident in &idents {
-        let outcome = match revision_ref(&ctx, ident) {
-            Ok((family, revision)) => delete_one(&ctx, &family, revision).await?,
-            Err(_) => Deleted::Failed(REASON_MISSING),
-        };
+    for (ident, outcome) in idents.iter().zip(outcomes) {
         match outcome {
             Deleted::Done(td) => deleted.push(*td),
             Deleted::Failed(reason) => failures.push(Failure {
@@ -316,28 +326,23 @@ pub async fn delete(
 }
 
 /// INACTIVE -> DELETE_IN_PROGRESS; already DELETE_IN_PROGRESS is answered as it is.
-async fn delete_one(ctx: &Ctx, family: &str, revision: u32) -> Result<Deleted, ApiError> {
-    let now = ctx.now;
-    ctx.store
-        .task_definitions()
-        .update_revision(family, revision, |current| {
-            let Some(record) = current else {
-                return Ok((Write::Keep, Deleted::Failed(REASON_MISSING)));
-            };
-            let mut td = record.value.clone();
-            match td.status {
-                Some(TaskDefinitionStatus::Active) => {
-                    Ok((Write::Keep, Deleted::Failed(REASON_ACTIVE)))
-                }
-                Some(TaskDefinitionStatus::DeleteInProgress) => {
-                    Ok((Write::Keep, Deleted::Done(Box::new(td))))
-                }
-                _ => {
-                    td.status = Some(TaskDefinitionStatus::DeleteInProgress);
-                    td.delete_requested_at = Some(now);
-                    Ok::<_, ApiError>((Write::Put(td.clone()), Deleted::Done(Box::new(td))))
-                }
-            }
-        })
-        .await
+fn delete_one(
+    current: Option<&TaskDefinition>,
+    now: kubecs_api_models::Timestamp,
+) -> Result<(Write<TaskDefinition>, Deleted), ApiError> {
+    let Some(current) = current else {
+        return Ok((Write::Keep, Deleted::Failed(REASON_MISSING)));
+    };
+    let mut td = current.clone();
+    match td.status {
+        Some(TaskDefinitionStatus::Active) => Ok((Write::Keep, Deleted::Failed(REASON_ACTIVE))),
+        Some(TaskDefinitionStatus::DeleteInProgress) => {
+            Ok((Write::Keep, Deleted::Done(Box::new(td))))
+        }
+        _ => {
+            td.status = Some(TaskDefinitionStatus::DeleteInProgress);
+            td.delete_requested_at = Some(now);
+            Ok((Write::Put(td.clone()), Deleted::Done(Box::new(td))))
+        }
+    }
 }
