@@ -11,6 +11,10 @@
 //! The local cluster is started at most once per test run and shared by every
 //! test and every test binary (the scripts serialise on lock files), and stays
 //! up afterwards so the next run reuses it; `deploy/local-k8s/down` stops it.
+//! Each time a test asks for it ([`cluster`], [`Cluster::namespace`]) it is
+//! checked first: every component still running and every node Ready. When not
+//! (a hollow node died, the machine slept), `up` runs again and restarts what is
+//! broken from the same state, before the test relies on it.
 //! Each test takes its own namespace ([`Cluster::namespace`]) or ECS cluster
 //! name ([`unique_name`]), so tests can run in parallel. Talking to the API
 //! server goes through `kubectl` (the same v1.20.2 as the server when the
@@ -24,7 +28,7 @@ use std::ffi::OsString;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 pub use error::Error;
@@ -40,19 +44,28 @@ pub const TEST_NAMESPACE_LABEL: &str = "kubecs-test";
 pub struct Cluster {
     kubeconfig: OsString,
     kubectl: PathBuf,
-    local: bool,
+    /// The local cluster's state directory (`up`'s, holding `kubeconfig`,
+    /// `config.env` and `pids/`); `None` for a cluster named by `KUBECONFIG`.
+    state_dir: Option<PathBuf>,
 }
 
 static CLUSTER: OnceLock<Result<Cluster, Error>> = OnceLock::new();
 
+/// One repair at a time in this process: threads that find the cluster broken
+/// together wait for the first one's `up` and then find it whole.
+static REPAIR: Mutex<()> = Mutex::new(());
+
 /// The cluster for this test run: `KUBECONFIG`'s when set, else the local one,
 /// started (and built or unpacked) on first use. Later calls, from any thread,
-/// get the same cluster or the same error.
+/// get the same cluster or the same error; for the local cluster each call
+/// first checks it is whole and restarts what is not ([`Cluster::ensure_ready`]).
 pub fn cluster() -> Result<&'static Cluster, Error> {
-    CLUSTER
+    let cluster = CLUSTER
         .get_or_init(find_or_start)
         .as_ref()
-        .map_err(Clone::clone)
+        .map_err(Clone::clone)?;
+    cluster.ensure_ready()?;
+    Ok(cluster)
 }
 
 fn find_or_start() -> Result<Cluster, Error> {
@@ -60,14 +73,25 @@ fn find_or_start() -> Result<Cluster, Error> {
         Some(kubeconfig) => Cluster {
             kubeconfig,
             kubectl: default_kubectl(),
-            local: false,
+            state_dir: None,
         },
         None => {
             let up = local::start()?;
+            // `up` prints <state dir>/kubeconfig.
+            let state_dir = up
+                .kubeconfig
+                .parent()
+                .map(Path::to_path_buf)
+                .ok_or_else(|| {
+                    Error::Invalid(format!(
+                        "kubeconfig path without a directory: {}",
+                        up.kubeconfig.display()
+                    ))
+                })?;
             Cluster {
                 kubeconfig: up.kubeconfig.into_os_string(),
                 kubectl: up.kubectl,
-                local: true,
+                state_dir: Some(state_dir),
             }
         }
     };
@@ -111,7 +135,87 @@ impl Cluster {
     /// True when this is the local cluster of `deploy/local-k8s` (hollow nodes
     /// named `hollow-node-<i>`), false when it came from `KUBECONFIG`.
     pub fn is_local(&self) -> bool {
-        self.local
+        self.state_dir.is_some()
+    }
+
+    /// The local cluster's state directory (pids, logs, the nodes' runtime
+    /// sockets); `None` for a cluster named by `KUBECONFIG`.
+    pub fn state_dir(&self) -> Option<&Path> {
+        self.state_dir.as_deref()
+    }
+
+    /// Each node's name and the status of its Ready condition (`True`,
+    /// `False`, `Unknown`, or empty when it has none yet).
+    pub fn node_readiness(&self) -> Result<Vec<(String, String)>, Error> {
+        let out = self.kubectl(&[
+            "--request-timeout=10s",
+            "get",
+            "nodes",
+            "-o",
+            r#"jsonpath={range .items[*]}{.metadata.name}={.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}"#,
+        ])?;
+        Ok(out
+            .lines()
+            .filter_map(|l| l.split_once('='))
+            .map(|(n, s)| (n.to_owned(), s.to_owned()))
+            .collect())
+    }
+
+    /// Makes sure the local cluster is whole before a test relies on it: every
+    /// component `up` started still runs (its pid file names a live process of
+    /// this state dir) and every hollow node is Ready. Otherwise runs `up`
+    /// again, which restarts from the same state what is broken (only the
+    /// nodes when the control plane is fine, ~2 s; else everything, ~10 s),
+    /// and checks again. A cluster named by `KUBECONFIG` is not ours to
+    /// restart and is taken as it is.
+    pub fn ensure_ready(&self) -> Result<(), Error> {
+        let Some(state_dir) = self.state_dir.as_deref() else {
+            return Ok(());
+        };
+        if self.local_problem(state_dir).is_none() {
+            return Ok(());
+        }
+        let _one_at_a_time = REPAIR.lock().unwrap_or_else(PoisonError::into_inner);
+        // Another thread may have repaired it while this one waited.
+        let Some(problem) = self.local_problem(state_dir) else {
+            return Ok(());
+        };
+        eprintln!("kubecs-test-cluster: the local cluster is not whole ({problem}); running deploy/local-k8s/up");
+        local::start()?;
+        match self.local_problem(state_dir) {
+            None => Ok(()),
+            Some(problem) => Err(Error::Invalid(format!(
+                "the local cluster in {} is still not whole after deploy/local-k8s/up: {problem}",
+                state_dir.display()
+            ))),
+        }
+    }
+
+    /// What is wrong with the local cluster in `state_dir`, or `None`.
+    fn local_problem(&self, state_dir: &Path) -> Option<String> {
+        let components = match local::expected_components(state_dir) {
+            Ok(c) => c,
+            Err(e) => return Some(e),
+        };
+        let dead: Vec<&str> = components
+            .iter()
+            .map(String::as_str)
+            .filter(|c| !local::component_running(state_dir, c))
+            .collect();
+        if !dead.is_empty() {
+            return Some(format!("not running: {}", dead.join(", ")));
+        }
+        let nodes = match self.node_readiness() {
+            Ok(nodes) => nodes,
+            Err(e) => return Some(format!("kubectl get nodes failed: {e}")),
+        };
+        let not_ready: Vec<&str> = components
+            .iter()
+            .map(String::as_str)
+            .filter(|c| c.starts_with("hollow-node-"))
+            .filter(|c| !nodes.iter().any(|(n, ready)| n == c && ready == "True"))
+            .collect();
+        (!not_ready.is_empty()).then(|| format!("not Ready: {}", not_ready.join(", ")))
     }
 
     /// A `kubectl` command aimed at this cluster; add arguments and run it.
@@ -169,11 +273,14 @@ impl Cluster {
     }
 
     /// Creates a namespace of its own for one test, named after `test_name`
-    /// plus a unique suffix, and waits until its `default` service account
+    /// plus a unique suffix (after [`Cluster::ensure_ready`], as a test that
+    /// asks for a namespace is about to rely on the nodes), and waits until
+    /// its `default` service account
     /// exists (pods are refused before that). Deleted when the returned value
     /// is dropped, unless the thread is panicking or `KUBECS_TEST_KEEP_NAMESPACES`
     /// is set: a failed test's objects stay for inspection.
     pub fn namespace(&self, test_name: &str) -> Result<TestNamespace<'_>, Error> {
+        self.ensure_ready()?;
         let name = unique_name(test_name);
         let manifest = format!(
             "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {name}\n  labels:\n    {TEST_NAMESPACE_LABEL}: \"true\"\n"

@@ -7,7 +7,12 @@
 //! cluster and the others wait for it and then reuse it. The cluster is left
 //! running afterwards, so the next test run reuses it at once;
 //! `deploy/local-k8s/down` stops it (CI calls it at the end of its run).
+//!
+//! It also reads the state directory `up` keeps (`config.env`, `pids/`), to
+//! tell whether every component of the local cluster still runs: a hollow
+//! node that died still shows Ready for up to 40 s, its pid file says so at once.
 
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -62,6 +67,57 @@ pub fn start() -> Result<UpOutput, Error> {
     run(&mut build)?;
     let stdout = run(&mut Command::new(scripts.join("up")))?;
     parse_up_output(&stdout)
+}
+
+/// The components `up` keeps running for the state directory `state_dir`: the
+/// control plane and `hollow-node-<i>` for each node its `config.env` names.
+pub(crate) fn expected_components(state_dir: &Path) -> Result<Vec<String>, String> {
+    let path = state_dir.join("config.env");
+    let config = std::fs::read_to_string(&path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let nodes = node_count(&config).ok_or_else(|| format!("{} has no NODES=", path.display()))?;
+    let mut components: Vec<String> = [
+        "etcd",
+        "kube-apiserver",
+        "kube-controller-manager",
+        "kube-scheduler",
+    ]
+    .iter()
+    .map(|c| (*c).to_owned())
+    .collect();
+    components.extend((0..nodes).map(|i| format!("hollow-node-{i}")));
+    Ok(components)
+}
+
+/// The `NODES=` value of a `config.env` written by `up`.
+fn node_count(config: &str) -> Option<usize> {
+    config
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("NODES="))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// True while `<state_dir>/pids/<component>.pid` names a running process whose
+/// command line mentions `state_dir`: the scripts' own rule (`owned_pid` in
+/// common.sh), so a pid reused by another process, or a zombie (its command
+/// line is empty), does not count.
+pub(crate) fn component_running(state_dir: &Path, component: &str) -> bool {
+    let pid_file = state_dir.join("pids").join(format!("{component}.pid"));
+    let Ok(pid) = std::fs::read_to_string(pid_file) else {
+        return false;
+    };
+    let pid = pid.trim();
+    if pid.is_empty() || !pid.bytes().all(|b| b.is_ascii_digit()) {
+        return false;
+    }
+    match std::fs::read(Path::new("/proc").join(pid).join("cmdline")) {
+        Ok(cmdline) => contains(&cmdline, state_dir.as_os_str().as_bytes()),
+        Err(_) => false,
+    }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 /// Runs a script with no stdin, returning its stdout; on failure the error
@@ -153,6 +209,61 @@ mod tests {
         assert!(
             parse_up_output("export KUBECONFIG=$'/a\\nb'\nexport KUBECS_KUBECTL=/k\n").is_err()
         );
+    }
+
+    #[test]
+    fn the_node_count_comes_from_config_env() {
+        let config = "# Written by deploy/local-k8s/up\nNODES=3\nAPI_PORT=26443\n";
+        assert_eq!(node_count(config), Some(3));
+        assert_eq!(node_count("API_PORT=1\n"), None);
+        assert_eq!(node_count("NODES=x\n"), None);
+    }
+
+    #[test]
+    fn expected_components_are_the_control_plane_and_each_node() {
+        let dir = std::env::temp_dir().join(crate::unique_name("kubecs-components"));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        assert!(expected_components(&dir).is_err(), "no config.env");
+        std::fs::write(dir.join("config.env"), "NODES=2\n").expect("config");
+        let got = expected_components(&dir).expect("components");
+        std::fs::remove_dir_all(&dir).expect("clean up");
+        assert_eq!(
+            got,
+            [
+                "etcd",
+                "kube-apiserver",
+                "kube-controller-manager",
+                "kube-scheduler",
+                "hollow-node-0",
+                "hollow-node-1"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_component_runs_only_while_its_pid_names_the_state_dir() {
+        let dir = std::env::temp_dir().join(crate::unique_name("kubecs-pids"));
+        std::fs::create_dir_all(dir.join("pids")).expect("temp dir");
+        assert!(!component_running(&dir, "etcd"), "no pid file");
+        // This test process runs, but its command line does not name `dir`.
+        std::fs::write(dir.join("pids/etcd.pid"), std::process::id().to_string())
+            .expect("pid file");
+        assert!(!component_running(&dir, "etcd"), "a stranger's pid");
+        // `tail -f <dir>/x` does name it.
+        std::fs::write(dir.join("x"), "").expect("file");
+        let mut child = Command::new("tail")
+            .arg("-f")
+            .arg(dir.join("x"))
+            .spawn()
+            .expect("spawn tail");
+        std::fs::write(dir.join("pids/etcd.pid"), format!("{}\n", child.id())).expect("pid file");
+        let running = component_running(&dir, "etcd");
+        child.kill().expect("kill tail");
+        let _ = child.wait();
+        let after = component_running(&dir, "etcd");
+        std::fs::remove_dir_all(&dir).expect("clean up");
+        assert!(running, "our process is running");
+        assert!(!after, "a dead process is not running");
     }
 
     #[test]

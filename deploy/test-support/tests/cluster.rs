@@ -17,25 +17,10 @@ fn test_cluster() -> &'static Cluster {
     }
 }
 
-/// `name=ReadyStatus` per node.
-fn node_readiness(cluster: &Cluster) -> Result<Vec<(String, String)>, Error> {
-    let out = cluster.kubectl(&[
-        "get",
-        "nodes",
-        "-o",
-        r#"jsonpath={range .items[*]}{.metadata.name}={.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}"#,
-    ])?;
-    Ok(out
-        .lines()
-        .filter_map(|l| l.split_once('='))
-        .map(|(n, s)| (n.to_owned(), s.to_owned()))
-        .collect())
-}
-
 #[test]
 fn the_cluster_has_a_ready_node_and_the_local_one_is_a_hollow_node() {
     let cluster = test_cluster();
-    let nodes = node_readiness(cluster).expect("kubectl get nodes");
+    let nodes = cluster.node_readiness().expect("kubectl get nodes");
     assert!(
         nodes.iter().any(|(_, ready)| ready == "True"),
         "no Ready node: {nodes:?}"
