@@ -1,0 +1,702 @@
+//! One ECS container definition as one Kubernetes container.
+//!
+//! `entryPoint` is the container's `command` and `command` its `args` (Docker's
+//! ENTRYPOINT and CMD, which Kubernetes calls command and args). Pod-wide members of a
+//! container definition (links, extraHosts, DNS, hostname, sysctls, docker labels,
+//! repository credentials) are gathered by the pod converter.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use k8s_openapi::api::core::v1::{
+    Capabilities, ConfigMapEnvSource, Container, ContainerPort, EnvFromSource, EnvVar,
+    EnvVarSource, ResourceRequirements, SELinuxOptions, SecurityContext, Volume,
+};
+use kubecs_api_models::{
+    ContainerDefinition, EnvironmentFileType, TaskDefinition, TransportProtocol,
+};
+
+use super::names::is_iana_svc_name;
+use super::probe::readiness_probe;
+use super::references::{env_file_config_map, secret_key_ref};
+use super::validate::Unsupported;
+use super::volumes::{memory_volumes, task_volume_mounts};
+
+/// The image pull policy kubecs sets: ECS pulls an image that the instance does not have
+/// (its default `ECS_IMAGE_PULL_BEHAVIOR`), not on every start.
+pub const IMAGE_PULL_POLICY: &str = "IfNotPresent";
+
+/// The annotation key prefix Kubernetes 1.20 reads a container's AppArmor profile from.
+pub const APPARMOR_ANNOTATION_PREFIX: &str = "container.apparmor.security.beta.kubernetes.io/";
+
+/// How the task's network is set up, which decides what a host port means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Network {
+    /// Docker's bridge (ECS's default on Linux): a host port > 0 is published on the node.
+    Bridge,
+    /// The node's network: every container port is a host port.
+    Host,
+    /// A network interface per task (the pod's own IP): host ports mean nothing.
+    Awsvpc,
+}
+
+/// A converted container and what it adds to the pod.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ConvertedContainer {
+    /// The container.
+    pub container: Container,
+    /// Pod volumes only this container uses (tmpfs, `/dev/shm`).
+    pub volumes: Vec<Volume>,
+    /// Pod annotations for this container (AppArmor).
+    pub annotations: BTreeMap<String, String>,
+}
+
+/// Converts a container definition. `init` drops what init containers may not have (a
+/// readiness probe).
+pub fn convert_container(
+    td: &TaskDefinition,
+    c: &ContainerDefinition,
+    k8s_name: &str,
+    network: Network,
+    resources: Option<ResourceRequirements>,
+    init: bool,
+) -> Result<ConvertedContainer, Unsupported> {
+    let name = c.name.as_deref().unwrap_or_default();
+    refuse_unmappable(c, name)?;
+    let (volumes, memory_mounts) = memory_volumes(c, k8s_name)?;
+    let mut mounts = task_volume_mounts(td, c)?;
+    mounts.extend(memory_mounts);
+    let (security_context, annotations) = security(c, name, k8s_name)?;
+    let probe = match (&c.health_check, init) {
+        (Some(check), false) => readiness_probe(name, check)?,
+        _ => None,
+    };
+    let container = Container {
+        name: k8s_name.to_owned(),
+        image: c.image.clone(),
+        image_pull_policy: Some(IMAGE_PULL_POLICY.to_owned()),
+        command: c.entry_point.clone().filter(|v| !v.is_empty()),
+        args: c.command.clone().filter(|v| !v.is_empty()),
+        working_dir: c.working_directory.clone().filter(|w| !w.is_empty()),
+        env: non_empty(env(c, name)?),
+        env_from: non_empty(env_from(c, name)?),
+        ports: non_empty(ports(c, name, network)?),
+        resources,
+        readiness_probe: probe,
+        security_context,
+        stdin: c.interactive.filter(|i| *i),
+        tty: c.pseudo_terminal.filter(|t| *t),
+        volume_mounts: non_empty(mounts),
+        ..Container::default()
+    };
+    Ok(ConvertedContainer {
+        container,
+        volumes,
+        annotations,
+    })
+}
+
+fn non_empty<T>(v: Vec<T>) -> Option<Vec<T>> {
+    (!v.is_empty()).then_some(v)
+}
+
+/// Members that no Kubernetes 1.20 pod can honour.
+fn refuse_unmappable(c: &ContainerDefinition, name: &str) -> Result<(), Unsupported> {
+    if c.disable_networking == Some(true) {
+        return Err(Unsupported::container(
+            name,
+            "disableNetworking",
+            "every container of a Kubernetes pod shares the pod's network.",
+        ));
+    }
+    if c.credential_specs.as_ref().is_some_and(|s| !s.is_empty()) {
+        return Err(Unsupported::container(
+            name,
+            "credentialSpecs",
+            "Active Directory credential specs are not supported by kubecs.",
+        ));
+    }
+    let devices = c
+        .linux_parameters
+        .as_ref()
+        .and_then(|l| l.devices.as_ref())
+        .is_some_and(|d| !d.is_empty());
+    if devices {
+        return Err(Unsupported::container(
+            name,
+            "linuxParameters.devices",
+            "host devices cannot be passed to a Kubernetes container.",
+        ));
+    }
+    Ok(())
+}
+
+/// `environment` in order, then `secrets` (each from its Secret).
+fn env(c: &ContainerDefinition, name: &str) -> Result<Vec<EnvVar>, Unsupported> {
+    let mut env: Vec<EnvVar> = c
+        .environment
+        .iter()
+        .flatten()
+        .filter_map(|kv| {
+            kv.name.as_ref().map(|n| EnvVar {
+                name: n.clone(),
+                value: kv.value.clone(),
+                value_from: None,
+            })
+        })
+        .collect();
+    for secret in c.secrets.iter().flatten() {
+        let var = secret.name.as_deref().unwrap_or_default();
+        let Some(from) = secret.value_from.as_deref() else {
+            return Err(Unsupported::container(
+                name,
+                "secrets.valueFrom",
+                format!("the secret '{var}' has no valueFrom."),
+            ));
+        };
+        env.push(EnvVar {
+            name: var.to_owned(),
+            value: None,
+            value_from: Some(EnvVarSource {
+                secret_key_ref: Some(secret_key_ref(name, from)?),
+                ..EnvVarSource::default()
+            }),
+        });
+    }
+    Ok(env)
+}
+
+/// `environmentFiles`: every key of a ConfigMap each. Kubernetes lets `env` override
+/// `envFrom`, as ECS lets `environment` override environment files.
+fn env_from(c: &ContainerDefinition, name: &str) -> Result<Vec<EnvFromSource>, Unsupported> {
+    c.environment_files
+        .iter()
+        .flatten()
+        .map(|file| {
+            if let Some(EnvironmentFileType::Unrecognized(kind)) = &file.r#type {
+                return Err(Unsupported::container(
+                    name,
+                    "environmentFiles.type",
+                    format!("'{kind}' is not an environment file type (s3)."),
+                ));
+            }
+            Ok(EnvFromSource {
+                config_map_ref: Some(ConfigMapEnvSource {
+                    name: env_file_config_map(name, file.value.as_deref().unwrap_or_default())?,
+                    optional: None,
+                }),
+                ..EnvFromSource::default()
+            })
+        })
+        .collect()
+}
+
+/// The Kubernetes protocol of a port mapping: always written out, since the 1.20 API
+/// server needs it for server-side apply.
+pub fn protocol(
+    container: &str,
+    p: Option<&TransportProtocol>,
+) -> Result<&'static str, Unsupported> {
+    match p {
+        None | Some(TransportProtocol::Tcp) => Ok("TCP"),
+        Some(TransportProtocol::Udp) => Ok("UDP"),
+        Some(TransportProtocol::Unrecognized(other)) => Err(Unsupported::container(
+            container,
+            "portMappings.protocol",
+            format!("'{other}' is not a protocol (tcp, udp)."),
+        )),
+    }
+}
+
+/// `portMappings` as container ports. A mapping with only a `containerPortRange` adds no
+/// port: every port of a pod is reachable on its IP, and Kubernetes 1.20 has no ranges.
+fn ports(
+    c: &ContainerDefinition,
+    name: &str,
+    network: Network,
+) -> Result<Vec<ContainerPort>, Unsupported> {
+    let mut out: Vec<ContainerPort> = Vec::new();
+    let mut names = BTreeSet::new();
+    for pm in c.port_mappings.iter().flatten() {
+        let protocol = protocol(name, pm.protocol.as_ref())?;
+        let Some(port) = pm.container_port else {
+            if pm.container_port_range.is_some() {
+                continue;
+            }
+            return Err(Unsupported::container(
+                name,
+                "portMappings.containerPort",
+                "a port mapping needs a containerPort or a containerPortRange.",
+            ));
+        };
+        let host_port = match network {
+            Network::Bridge => pm.host_port.filter(|p| *p > 0),
+            Network::Host => Some(port),
+            Network::Awsvpc => None,
+        };
+        let port_name = pm
+            .name
+            .as_deref()
+            .filter(|n| is_iana_svc_name(n) && !names.contains(*n))
+            .map(str::to_owned);
+        let entry = ContainerPort {
+            container_port: port,
+            host_port,
+            name: port_name.clone(),
+            protocol: Some(protocol.to_owned()),
+            ..ContainerPort::default()
+        };
+        let duplicate = out.iter().any(|p| {
+            p.container_port == port && p.protocol == entry.protocol && p.host_port == host_port
+        });
+        if !duplicate {
+            names.extend(port_name);
+            out.push(entry);
+        }
+    }
+    Ok(out)
+}
+
+/// The container's security context and the pod annotations its security options need.
+fn security(
+    c: &ContainerDefinition,
+    name: &str,
+    k8s_name: &str,
+) -> Result<(Option<SecurityContext>, BTreeMap<String, String>), Unsupported> {
+    let mut sc = SecurityContext {
+        privileged: c.privileged,
+        read_only_root_filesystem: c.readonly_root_filesystem,
+        ..SecurityContext::default()
+    };
+    if let Some(user) = c.user.as_deref().filter(|u| !u.is_empty()) {
+        let (uid, gid) = parse_user(user).ok_or_else(|| {
+            Unsupported::container(
+                name,
+                "user",
+                format!(
+                    "'{user}' is not a numeric user: Kubernetes takes a uid or uid:gid (or root)."
+                ),
+            )
+        })?;
+        sc.run_as_user = Some(uid);
+        sc.run_as_group = gid;
+    }
+    if let Some(caps) = c
+        .linux_parameters
+        .as_ref()
+        .and_then(|l| l.capabilities.as_ref())
+    {
+        let add = caps.add.clone().filter(|a| !a.is_empty());
+        let drop = caps.drop.clone().filter(|d| !d.is_empty());
+        if add.is_some() || drop.is_some() {
+            sc.capabilities = Some(Capabilities { add, drop });
+        }
+    }
+    let mut annotations = BTreeMap::new();
+    for option in c.docker_security_options.iter().flatten() {
+        let (key, value) = option
+            .split_once([':', '='])
+            .unwrap_or((option.as_str(), ""));
+        match (key, value) {
+            ("no-new-privileges", "" | "true") => sc.allow_privilege_escalation = Some(false),
+            ("no-new-privileges", "false") => {}
+            ("apparmor", profile) if !profile.is_empty() => {
+                let profile = match profile {
+                    "unconfined" => "unconfined".to_owned(),
+                    "docker-default" => "runtime/default".to_owned(),
+                    other => format!("localhost/{other}"),
+                };
+                annotations.insert(format!("{APPARMOR_ANNOTATION_PREFIX}{k8s_name}"), profile);
+            }
+            ("label", label) => {
+                let se = sc
+                    .se_linux_options
+                    .get_or_insert_with(SELinuxOptions::default);
+                match label.split_once([':', '=']) {
+                    Some(("user", v)) => se.user = Some(v.to_owned()),
+                    Some(("role", v)) => se.role = Some(v.to_owned()),
+                    Some(("type", v)) => se.type_ = Some(v.to_owned()),
+                    Some(("level", v)) => se.level = Some(v.to_owned()),
+                    _ => return Err(unsupported_option(name, option)),
+                }
+            }
+            _ => return Err(unsupported_option(name, option)),
+        }
+    }
+    let empty = sc == SecurityContext::default();
+    Ok(((!empty).then_some(sc), annotations))
+}
+
+fn unsupported_option(name: &str, option: &str) -> Unsupported {
+    Unsupported::container(
+        name,
+        "dockerSecurityOptions",
+        format!(
+            "'{option}' is not supported by kubecs (no-new-privileges, apparmor:PROFILE, label:user|role|type|level:VALUE)."
+        ),
+    )
+}
+
+/// `uid`, `uid:gid`, or `root` for either: Kubernetes has no user names.
+fn parse_user(user: &str) -> Option<(i64, Option<i64>)> {
+    let id = |s: &str| -> Option<i64> {
+        if s == "root" {
+            Some(0)
+        } else {
+            s.parse::<i64>().ok().filter(|n| *n >= 0)
+        }
+    };
+    match user.split_once(':') {
+        Some((u, g)) => Some((id(u)?, Some(id(g)?))),
+        None => Some((id(user)?, None)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use kubecs_api_models::{
+        EnvironmentFile, KernelCapabilities, KeyValuePair, LinuxParameters, PortMapping, Secret,
+    };
+
+    use super::*;
+
+    fn base(name: &str) -> ContainerDefinition {
+        ContainerDefinition {
+            name: Some(name.into()),
+            image: Some("nginx:1.25".into()),
+            ..ContainerDefinition::default()
+        }
+    }
+
+    fn convert(c: &ContainerDefinition) -> Result<ConvertedContainer, Unsupported> {
+        convert_with(c, Network::Bridge)
+    }
+
+    fn convert_with(
+        c: &ContainerDefinition,
+        network: Network,
+    ) -> Result<ConvertedContainer, Unsupported> {
+        let td = TaskDefinition {
+            container_definitions: Some(vec![c.clone()]),
+            ..TaskDefinition::default()
+        };
+        convert_container(&td, c, "web", network, None, false)
+    }
+
+    fn strings(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn the_image_is_kept_and_pulled_if_not_present() {
+        let k = convert(&base("web")).unwrap().container;
+        assert_eq!(k.name, "web");
+        assert_eq!(k.image.as_deref(), Some("nginx:1.25"));
+        assert_eq!(k.image_pull_policy.as_deref(), Some("IfNotPresent"));
+    }
+
+    #[test]
+    fn entry_point_becomes_command_and_command_becomes_args() {
+        let k = convert(&ContainerDefinition {
+            entry_point: Some(strings(&["/bin/sh", "-c"])),
+            command: Some(strings(&["echo hi"])),
+            ..base("web")
+        })
+        .unwrap()
+        .container;
+        assert_eq!(k.command, Some(strings(&["/bin/sh", "-c"])));
+        assert_eq!(k.args, Some(strings(&["echo hi"])));
+    }
+
+    #[test]
+    fn command_alone_stays_args_so_the_image_entrypoint_still_runs() {
+        let k = convert(&ContainerDefinition {
+            command: Some(strings(&["--port", "80"])),
+            ..base("web")
+        })
+        .unwrap()
+        .container;
+        assert_eq!(k.command, None);
+        assert_eq!(k.args, Some(strings(&["--port", "80"])));
+    }
+
+    #[test]
+    fn environment_keeps_its_order_and_secrets_follow_from_secrets() {
+        let k = convert(&ContainerDefinition {
+            environment: Some(vec![
+                KeyValuePair {
+                    name: Some("Z".into()),
+                    value: Some("1".into()),
+                },
+                KeyValuePair {
+                    name: Some("A".into()),
+                    value: Some("2".into()),
+                },
+            ]),
+            secrets: Some(vec![Secret {
+                name: Some("DB_PASSWORD".into()),
+                value_from: Some("db-password".into()),
+            }]),
+            ..base("web")
+        })
+        .unwrap()
+        .container;
+        let env = k.env.unwrap();
+        assert_eq!(env[0].name, "Z");
+        assert_eq!(env[0].value.as_deref(), Some("1"));
+        assert_eq!(env[1].name, "A");
+        assert_eq!(env[2].name, "DB_PASSWORD");
+        let from = env[2].value_from.clone().unwrap().secret_key_ref.unwrap();
+        assert_eq!(from.name, "db-password");
+        assert_eq!(from.key, "value");
+    }
+
+    #[test]
+    fn a_secret_without_value_from_is_refused() {
+        assert!(convert(&ContainerDefinition {
+            secrets: Some(vec![Secret {
+                name: Some("X".into()),
+                value_from: None
+            }]),
+            ..base("web")
+        })
+        .is_err());
+    }
+
+    #[test]
+    fn environment_files_become_config_maps_in_env_from() {
+        let k = convert(&ContainerDefinition {
+            environment_files: Some(vec![EnvironmentFile {
+                r#type: Some(EnvironmentFileType::S3),
+                value: Some("arn:aws:s3:::bucket/app.env".into()),
+            }]),
+            ..base("web")
+        })
+        .unwrap()
+        .container;
+        let name = k.env_from.unwrap()[0].config_map_ref.clone().unwrap().name;
+        assert!(name.starts_with("bucket-app-env-"), "{name}");
+    }
+
+    #[test]
+    fn every_port_has_an_explicit_protocol() {
+        let k = convert(&ContainerDefinition {
+            port_mappings: Some(vec![
+                PortMapping {
+                    container_port: Some(80),
+                    ..PortMapping::default()
+                },
+                PortMapping {
+                    container_port: Some(53),
+                    protocol: Some(TransportProtocol::Udp),
+                    ..PortMapping::default()
+                },
+            ]),
+            ..base("web")
+        })
+        .unwrap()
+        .container;
+        let ports = k.ports.unwrap();
+        assert_eq!(ports[0].protocol.as_deref(), Some("TCP"));
+        assert_eq!(ports[1].protocol.as_deref(), Some("UDP"));
+        assert_eq!(ports[1].container_port, 53);
+    }
+
+    #[test]
+    fn host_port_zero_or_absent_means_no_host_port() {
+        let k = convert(&ContainerDefinition {
+            port_mappings: Some(vec![
+                PortMapping {
+                    container_port: Some(80),
+                    host_port: Some(0),
+                    ..PortMapping::default()
+                },
+                PortMapping {
+                    container_port: Some(81),
+                    ..PortMapping::default()
+                },
+                PortMapping {
+                    container_port: Some(82),
+                    host_port: Some(8082),
+                    ..PortMapping::default()
+                },
+            ]),
+            ..base("web")
+        })
+        .unwrap()
+        .container;
+        let ports = k.ports.unwrap();
+        assert_eq!(ports[0].host_port, None);
+        assert_eq!(ports[1].host_port, None);
+        assert_eq!(ports[2].host_port, Some(8082));
+    }
+
+    #[test]
+    fn awsvpc_has_no_host_ports_and_host_mode_makes_every_port_one() {
+        let c = ContainerDefinition {
+            port_mappings: Some(vec![PortMapping {
+                container_port: Some(80),
+                host_port: Some(80),
+                ..PortMapping::default()
+            }]),
+            ..base("web")
+        };
+        let awsvpc = convert_with(&c, Network::Awsvpc).unwrap().container;
+        assert_eq!(awsvpc.ports.unwrap()[0].host_port, None);
+        let host = convert_with(&c, Network::Host).unwrap().container;
+        assert_eq!(host.ports.unwrap()[0].host_port, Some(80));
+    }
+
+    #[test]
+    fn a_port_name_is_kept_only_when_kubernetes_accepts_it() {
+        let k = convert(&ContainerDefinition {
+            port_mappings: Some(vec![
+                PortMapping {
+                    container_port: Some(80),
+                    name: Some("http".into()),
+                    ..PortMapping::default()
+                },
+                PortMapping {
+                    container_port: Some(81),
+                    name: Some("web_admin".into()),
+                    ..PortMapping::default()
+                },
+            ]),
+            ..base("web")
+        })
+        .unwrap()
+        .container;
+        let ports = k.ports.unwrap();
+        assert_eq!(ports[0].name.as_deref(), Some("http"));
+        assert_eq!(ports[1].name, None);
+    }
+
+    #[test]
+    fn a_port_range_alone_adds_no_port() {
+        let k = convert(&ContainerDefinition {
+            port_mappings: Some(vec![PortMapping {
+                container_port_range: Some("8000-8010".into()),
+                ..PortMapping::default()
+            }]),
+            ..base("web")
+        })
+        .unwrap()
+        .container;
+        assert_eq!(k.ports, None);
+    }
+
+    #[test]
+    fn user_privileged_read_only_root_and_capabilities_make_the_security_context() {
+        let k = convert(&ContainerDefinition {
+            user: Some("1000:2000".into()),
+            privileged: Some(true),
+            readonly_root_filesystem: Some(true),
+            linux_parameters: Some(LinuxParameters {
+                capabilities: Some(KernelCapabilities {
+                    add: Some(strings(&["NET_ADMIN"])),
+                    drop: Some(strings(&["ALL"])),
+                }),
+                ..LinuxParameters::default()
+            }),
+            ..base("web")
+        })
+        .unwrap()
+        .container;
+        let sc = k.security_context.unwrap();
+        assert_eq!(sc.run_as_user, Some(1000));
+        assert_eq!(sc.run_as_group, Some(2000));
+        assert_eq!(sc.privileged, Some(true));
+        assert_eq!(sc.read_only_root_filesystem, Some(true));
+        let caps = sc.capabilities.unwrap();
+        assert_eq!(caps.add, Some(strings(&["NET_ADMIN"])));
+        assert_eq!(caps.drop, Some(strings(&["ALL"])));
+    }
+
+    #[test]
+    fn a_named_user_other_than_root_is_refused() {
+        assert!(convert(&ContainerDefinition {
+            user: Some("nginx".into()),
+            ..base("web")
+        })
+        .is_err());
+        let root = convert(&ContainerDefinition {
+            user: Some("root".into()),
+            ..base("web")
+        })
+        .unwrap()
+        .container;
+        assert_eq!(root.security_context.unwrap().run_as_user, Some(0));
+    }
+
+    #[test]
+    fn a_container_without_security_settings_has_no_security_context() {
+        assert!(convert(&base("web"))
+            .unwrap()
+            .container
+            .security_context
+            .is_none());
+    }
+
+    #[test]
+    fn security_options_map_to_no_privilege_escalation_selinux_and_apparmor() {
+        let converted = convert(&ContainerDefinition {
+            docker_security_options: Some(strings(&[
+                "no-new-privileges",
+                "label:type:container_t",
+                "apparmor:my-profile",
+            ])),
+            ..base("web")
+        })
+        .unwrap();
+        let sc = converted.container.security_context.unwrap();
+        assert_eq!(sc.allow_privilege_escalation, Some(false));
+        assert_eq!(
+            sc.se_linux_options.unwrap().type_.as_deref(),
+            Some("container_t")
+        );
+        assert_eq!(
+            converted.annotations["container.apparmor.security.beta.kubernetes.io/web"],
+            "localhost/my-profile"
+        );
+    }
+
+    #[test]
+    fn an_unknown_security_option_is_refused() {
+        assert!(convert(&ContainerDefinition {
+            docker_security_options: Some(strings(&["credentialspec:file://x.json"])),
+            ..base("web")
+        })
+        .is_err());
+    }
+
+    #[test]
+    fn working_directory_interactive_and_pseudo_terminal_map_directly() {
+        let k = convert(&ContainerDefinition {
+            working_directory: Some("/srv".into()),
+            interactive: Some(true),
+            pseudo_terminal: Some(true),
+            ..base("web")
+        })
+        .unwrap()
+        .container;
+        assert_eq!(k.working_dir.as_deref(), Some("/srv"));
+        assert_eq!(k.stdin, Some(true));
+        assert_eq!(k.tty, Some(true));
+    }
+
+    #[test]
+    fn disable_networking_and_devices_are_refused() {
+        assert!(convert(&ContainerDefinition {
+            disable_networking: Some(true),
+            ..base("web")
+        })
+        .is_err());
+        assert!(convert(&ContainerDefinition {
+            linux_parameters: Some(LinuxParameters {
+                devices: Some(vec![Default::default()]),
+                ..LinuxParameters::default()
+            }),
+            ..base("web")
+        })
+        .is_err());
+    }
+}
