@@ -14,7 +14,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use kubecs_api_models::{
-    ErrorCode, IpcMode, NetworkMode, OSFamily, PidMode, Scope, Service, TaskDefinition,
+    CPUArchitecture, ErrorCode, IpcMode, NetworkMode, OSFamily, PidMode, Scope, Service,
+    TaskDefinition,
 };
 
 use super::names::{container_name, volume_name, ClusterScope};
@@ -152,6 +153,16 @@ pub(crate) fn check_structure(td: &TaskDefinition) -> Result<(), Unsupported> {
                 family: family.as_str().to_owned(),
             });
         }
+    }
+    if let Some(CPUArchitecture::Unrecognized(arch)) = td
+        .runtime_platform
+        .as_ref()
+        .and_then(|p| p.cpu_architecture.as_ref())
+    {
+        return Err(Unsupported::task(
+            "runtimePlatform.cpuArchitecture",
+            format!("'{arch}' is not a CPU architecture (X86_64, ARM64)."),
+        ));
     }
     match &td.network_mode {
         None | Some(NetworkMode::Bridge | NetworkMode::Host | NetworkMode::Awsvpc) => {}
