@@ -64,7 +64,16 @@ pub fn convert_container(
     refuse_unmappable(c, name)?;
     let (volumes, memory_mounts) = memory_volumes(c, k8s_name)?;
     let mut mounts = task_volume_mounts(td, c)?;
-    mounts.extend(memory_mounts);
+    for mount in memory_mounts {
+        if mounts.iter().any(|m| m.mount_path == mount.mount_path) {
+            return Err(Unsupported::container(
+                name,
+                "linuxParameters",
+                format!("'{}' is mounted twice.", mount.mount_path),
+            ));
+        }
+        mounts.push(mount);
+    }
     let (security_context, annotations) = security(c, name, k8s_name)?;
     let probe = match (&c.health_check, init) {
         (Some(check), false) => readiness_probe(name, check)?,
@@ -144,6 +153,20 @@ fn env(c: &ContainerDefinition, name: &str) -> Result<Vec<EnvVar>, Unsupported> 
             })
         })
         .collect();
+    if let Some(bad) = c
+        .environment
+        .iter()
+        .flatten()
+        .filter_map(|kv| kv.name.as_deref())
+        .chain(c.secrets.iter().flatten().filter_map(|s| s.name.as_deref()))
+        .find(|n| !is_env_var_name(n))
+    {
+        return Err(Unsupported::container(
+            name,
+            "environment",
+            format!("'{bad}' is not an environment variable name Kubernetes accepts (letters, digits, '_', '-', '.'; not starting with a digit)."),
+        ));
+    }
     for secret in c.secrets.iter().flatten() {
         let var = secret.name.as_deref().unwrap_or_default();
         let Some(from) = secret.value_from.as_deref() else {
@@ -163,6 +186,12 @@ fn env(c: &ContainerDefinition, name: &str) -> Result<Vec<EnvVar>, Unsupported> 
         });
     }
     Ok(env)
+}
+
+/// What Kubernetes 1.20 accepts as an environment variable name: `[-._a-zA-Z][-._a-zA-Z0-9]*`.
+fn is_env_var_name(name: &str) -> bool {
+    let valid = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.');
+    !name.is_empty() && name.bytes().all(valid) && !name.starts_with(|c: char| c.is_ascii_digit())
 }
 
 /// `environmentFiles`: every key of a ConfigMap each. Kubernetes lets `env` override
@@ -320,6 +349,21 @@ fn security(
                 }
             }
             _ => return Err(unsupported_option(name, option)),
+        }
+    }
+    if sc.allow_privilege_escalation == Some(false) {
+        // Kubernetes refuses these combinations; Docker would let privilege win.
+        let sys_admin = sc
+            .capabilities
+            .as_ref()
+            .and_then(|c| c.add.as_ref())
+            .is_some_and(|add| add.iter().any(|a| a == "SYS_ADMIN" || a == "CAP_SYS_ADMIN"));
+        if sc.privileged == Some(true) || sys_admin {
+            return Err(Unsupported::container(
+                name,
+                "dockerSecurityOptions",
+                "no-new-privileges cannot be combined with privileged or the SYS_ADMIN capability on Kubernetes.",
+            ));
         }
     }
     let empty = sc == SecurityContext::default();
@@ -681,6 +725,62 @@ mod tests {
         assert_eq!(k.working_dir.as_deref(), Some("/srv"));
         assert_eq!(k.stdin, Some(true));
         assert_eq!(k.tty, Some(true));
+    }
+
+    #[test]
+    fn an_environment_name_kubernetes_rejects_is_refused() {
+        let err = convert(&ContainerDefinition {
+            environment: Some(vec![KeyValuePair {
+                name: Some("1BAD NAME".into()),
+                value: Some("x".into()),
+            }]),
+            ..base("web")
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("'1BAD NAME'"), "{err}");
+        assert!(is_env_var_name("JAVA_OPTS"));
+        assert!(is_env_var_name("my.setting-1"));
+    }
+
+    #[test]
+    fn no_new_privileges_with_privileged_is_refused() {
+        assert!(convert(&ContainerDefinition {
+            privileged: Some(true),
+            docker_security_options: Some(strings(&["no-new-privileges"])),
+            ..base("web")
+        })
+        .is_err());
+    }
+
+    #[test]
+    fn a_tmpfs_over_a_mount_point_is_refused() {
+        use kubecs_api_models::{MountPoint, Tmpfs, Volume as EcsVolume};
+        let c = ContainerDefinition {
+            mount_points: Some(vec![MountPoint {
+                source_volume: Some("data".into()),
+                container_path: Some("/run".into()),
+                read_only: None,
+            }]),
+            linux_parameters: Some(LinuxParameters {
+                tmpfs: Some(vec![Tmpfs {
+                    container_path: Some("/run".into()),
+                    size: Some(16),
+                    mount_options: None,
+                }]),
+                ..LinuxParameters::default()
+            }),
+            ..base("web")
+        };
+        let td = TaskDefinition {
+            volumes: Some(vec![EcsVolume {
+                name: Some("data".into()),
+                ..EcsVolume::default()
+            }]),
+            container_definitions: Some(vec![c.clone()]),
+            ..TaskDefinition::default()
+        };
+        let err = convert_container(&td, &c, "web", Network::Bridge, None, false).unwrap_err();
+        assert!(err.to_string().contains("mounted twice"), "{err}");
     }
 
     #[test]
