@@ -1,0 +1,30 @@
+//! The pure converter: ECS desired state (task definitions, services) to Kubernetes
+//! objects. No I/O and no Kubernetes client: the control loop calls these functions and
+//! applies what they return. `reconciler/MAPPING.md` lists every ECS member and where it
+//! goes (a test keeps it complete).
+//!
+//! - [`names`]: namespaces, object names, labels and annotations.
+//! - [`pod`]: a task definition as a pod template (with [`container`], [`resources`],
+//!   [`probe`], [`volumes`], [`references`], [`order`]).
+//! - [`workload`]: a service as a Deployment and its Services (with [`services`]).
+//! - [`validate`]: what Kubernetes cannot run, as ECS errors.
+
+pub mod container;
+pub mod names;
+pub mod order;
+pub mod pod;
+pub mod probe;
+pub mod references;
+pub mod resources;
+pub mod services;
+pub mod validate;
+pub mod volumes;
+pub mod workload;
+
+#[cfg(test)]
+mod mapping_tests;
+
+pub use names::{namespace, namespace_name, workload_name, ClusterScope};
+pub use pod::pod_template;
+pub use validate::{check_service, check_task_definition, Unsupported};
+pub use workload::{primary_deployment, rolling_update, workload, Workload};
