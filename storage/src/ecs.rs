@@ -34,6 +34,41 @@ pub struct ServiceState {
     /// The `clientToken` of the CreateService that created it, for idempotent retries.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_token: Option<String>,
+    /// What the reconciler remembers between observations (written with the observed
+    /// status, never by the API).
+    #[serde(default, skip_serializing_if = "ServiceMemory::is_empty")]
+    pub memory: ServiceMemory,
+}
+
+/// The reconciler's memory of a service: what ECS keeps internally to word its events and
+/// to roll back, which the `Service` shape does not show.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ServiceMemory {
+    /// Task ids (pods) seen for the service, so that an observation can tell which
+    /// started and which stopped since the last one.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeSet::is_empty")]
+    pub known_tasks: std::collections::BTreeSet<String>,
+    /// The newest deployment that completed: its id and task definition ARN, the target
+    /// of a circuit-breaker rollback.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_completed: Option<CompletedDeployment>,
+    /// Whether the last observation found the service in a steady state (ECS says so in
+    /// an event on entering it).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub steady: bool,
+}
+
+/// A deployment that reached COMPLETED.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct CompletedDeployment {
+    pub id: String,
+    pub task_definition: String,
+}
+
+impl ServiceMemory {
+    pub fn is_empty(&self) -> bool {
+        *self == ServiceMemory::default()
+    }
 }
 
 /// The cluster statistics ECS reports (DescribeClusters `include: STATISTICS`), in its

@@ -19,8 +19,8 @@ mod digest;
 mod durability;
 mod ecs;
 pub use ecs::{
-    add_statistic, count_service_move, has_live_services, is_fargate, statistic, ServiceState,
-    CLUSTER_STATISTICS,
+    add_statistic, count_service_move, has_live_services, is_fargate, statistic,
+    CompletedDeployment, ServiceMemory, ServiceState, CLUSTER_STATISTICS,
 };
 mod error;
 mod feed;

@@ -123,7 +123,7 @@ async fn fill(
                 };
                 let value = kubecs_storage::ServiceState {
                     service: value,
-                    client_token: None,
+                    ..Default::default()
                 };
                 svc.update((cluster.as_str(), name.as_str()), |_| {
                     Ok::<_, StoreError>((Write::Put(value.clone()), ()))

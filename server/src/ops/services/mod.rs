@@ -329,6 +329,7 @@ pub async fn create(
             let fresh = ServiceState {
                 service,
                 client_token: token.clone(),
+                memory: Default::default(),
             };
             let (service, previous) =
                 tx.update(&services, (cluster.as_str(), name.as_str()), |current| {
