@@ -7,4 +7,5 @@
 
 pub mod convert;
 pub mod drain;
+pub mod observe;
 pub mod status;

@@ -56,6 +56,16 @@ pub struct ServiceMemory {
     /// an event on entering it).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub steady: bool,
+    /// Failures already counted into a deployment's `failedTasks`, by task id, for the
+    /// pods still present: container restarts and failed starts only ever add the
+    /// difference, so a count that drops (an expired Kubernetes event) or a pod that
+    /// goes never takes a failure back.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub task_failures: std::collections::BTreeMap<String, i32>,
+    /// Placement-failure messages already reported, with when: ECS omits a duplicate
+    /// until its cause is resolved (the message no longer applies) or six hours pass.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub placement_failures: std::collections::BTreeMap<String, kubecs_api_models::Timestamp>,
 }
 
 /// A deployment that reached COMPLETED.
