@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """What one durable write costs the kernel on this disk: CPU (user + system) and wall
 time per `pwrite` + `fdatasync` of 400 bytes, on a preallocated file and on a file that
-grows. BENCHMARKS.md quotes it as the floor under a write at concurrency 1.
+grows: the floor under a durable write at concurrency 1 (BENCHMARKS.md).
 
 Usage: python3 bench/scripts/fdatasync_cost.py [directory, default: a temporary one]
 """

@@ -5,7 +5,7 @@
 //! kubecs-bench measures what a client sees (hyper's HTTP/1, the kernel's TCP path and
 //! tokio's wake-ups included); this isolates what kubecs's own code costs, so that a
 //! change to the router, the handlers or the store can be measured without the noise of
-//! the network path (BENCHMARKS.md, "Findings"). Requests are signed before the clock
+//! the network path (bench/JOURNAL.md, third round). Requests are signed before the clock
 //! starts. No tracing subscriber is installed, so the access-log line costs nothing here.
 //! DescribeServices is timed by the clock (one thread, no waiting); registrations wait
 //! for their flush, so they are measured by the process's CPU time instead (all threads:

@@ -3,10 +3,10 @@
 //! The binary allocates with mimalloc (`main.rs`). mimalloc 3 keeps freed pages committed
 //! for 1,000 ms before it returns them to the OS (its `purge_delay`), and under write load
 //! kubecs frees a lot in that window: sled's replaced nodes, the log's buffers, request
-//! JSON. Measured with kubecs-bench's large store (100,000 revisions and 10,000 services
-//! filled at concurrency 64, `--scenarios ListTaskDefinitions`), peak RSS was 95-101 MiB
-//! with the default and 81 MiB with 10 ms (`MIMALLOC_PURGE_DELAY=10`), against a target of
-//! 100 MB. 10 ms is the value mimalloc's own header documents and mimalloc 2 used.
+//! JSON. With the default, filling kubecs-bench's large store (100,000 revisions and
+//! 10,000 services, `--scenarios ListTaskDefinitions`) peaked close to or over the 100 MB
+//! target; 10 ms kept it well under (figures of the older store in bench/JOURNAL.md).
+//! 10 ms is the value mimalloc's own header documents and mimalloc 2 used.
 
 use std::ffi::c_long;
 

@@ -1,15 +1,19 @@
-//! The application: shared state, the router, and serving with graceful shutdown.
+//! The application: shared state, the router, and serving: the accept loop with its
+//! connection cap, and graceful shutdown (drain, then flush the store).
 
 use crate::config::Config;
 use crate::context::{Caches, Clock};
 use crate::http;
 use crate::http::auth::Auth;
+use crate::http::connection::{ConnectionLimits, Shared, Stop};
+use crate::metrics::{Metrics, Registry};
 use axum::routing::{any, get};
 use axum::Router;
 use kubecs_storage::Store;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 
 /// State shared by every request.
 #[derive(Debug)]
@@ -23,10 +27,30 @@ pub struct AppState {
     pub request_timeout: Duration,
     pub auth: Auth,
     pub caches: Arc<Caches>,
+    pub connections: ConnectionLimits,
+    /// The server's own series, updated by every request.
+    pub metrics: Arc<Metrics>,
+    /// What `GET /metrics` encodes: the server's series and any other component's.
+    pub registry: Arc<Registry>,
 }
 
 impl AppState {
+    /// The state for `config`, with a metrics registry holding the server's series only.
     pub fn new(config: &Config, store: Store, auth: Auth) -> Self {
+        let metrics = Arc::new(Metrics::default());
+        let registry = crate::metrics::registry(Arc::clone(&metrics), store.clone());
+        Self::with_metrics(config, store, auth, metrics, registry)
+    }
+
+    /// The state with a registry that other components have registered into too (see
+    /// `metrics`); `registry` must hold `metrics` (`metrics::registry` makes one).
+    pub fn with_metrics(
+        config: &Config,
+        store: Store,
+        auth: Auth,
+        metrics: Arc<Metrics>,
+        registry: Registry,
+    ) -> Self {
         Self {
             store,
             region: Arc::from(config.region.as_str()),
@@ -36,18 +60,23 @@ impl AppState {
             request_timeout: config.request_timeout(),
             auth,
             caches: Arc::default(),
+            connections: config.connection_limits(),
+            metrics,
+            registry: Arc::new(registry),
         }
     }
 }
 
 /// The router: the ECS API on `/` (which reads and authenticates the body itself, see
-/// `http::api`); health and readiness; everything else a JSON 404. Request ids and the
-/// access log wrap all of it.
+/// `http::api`); health, readiness and metrics (GET only, anything else an AWS-form 405);
+/// everything else a JSON 404. Request ids, metrics and the access log wrap all of it.
 pub fn router(state: Arc<AppState>) -> Router {
     let api = Router::new().route("/", any(http::api::entry));
+    let refuse = http::api::method_not_allowed;
     Router::new()
-        .route("/healthz", get(http::health::healthz))
-        .route("/readyz", get(http::health::readyz))
+        .route("/healthz", get(http::health::healthz).fallback(refuse))
+        .route("/readyz", get(http::health::readyz).fallback(refuse))
+        .route("/metrics", get(http::health::metrics).fallback(refuse))
         .merge(api)
         .fallback(http::api::not_found)
         // A bug must not drop the client's connection: a panic becomes ServerException
@@ -55,7 +84,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             answer_panic,
         ))
-        .layer(axum::middleware::from_fn(http::request_id::tag_and_log))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&state),
+            http::request_id::tag_and_log,
+        ))
         .with_state(state)
 }
 
@@ -72,6 +104,11 @@ fn answer_panic(payload: Box<dyn std::any::Any + Send + 'static>) -> axum::respo
 
 /// Serves until `shutdown` resolves, then drains in-flight requests for at most `grace`
 /// and flushes the store.
+///
+/// Connections are served by `http::connection` (hyper's HTTP/1 with kubecs's header-read
+/// and idle timeouts). At most `--max-connections` are open at once: past that, a new
+/// connection is closed as soon as it is accepted, so the ones already open — and the
+/// process's file descriptors — are not starved by a flood of idle sockets.
 pub async fn serve(
     listener: TcpListener,
     state: Arc<AppState>,
@@ -79,25 +116,105 @@ pub async fn serve(
     grace: Duration,
 ) -> anyhow::Result<()> {
     let store = state.store.clone();
-    let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
-    let signal = async move {
-        shutdown.await;
-        let _ = stopping_tx.send(());
-    };
-    let server = axum::serve(listener, router(state)).with_graceful_shutdown(signal);
-    let mut server = std::pin::pin!(std::future::IntoFuture::into_future(server));
-    tokio::select! {
-        result = &mut server => result?,
-        _ = async {
-            let _ = stopping_rx.await;
-            tokio::time::sleep(grace).await;
-        } => {
-            tracing::warn!(grace_secs = grace.as_secs(), "in-flight requests did not finish within the shutdown grace period");
+    let limits = state.connections;
+    let shared = Arc::new(Shared::new(
+        router(Arc::clone(&state)),
+        Arc::clone(&state.metrics),
+        limits,
+    ));
+    // One permit per open connection; taking them all back is how shutdown knows that
+    // every connection has finished.
+    let capacity = limits.max_connections.min(Semaphore::MAX_PERMITS);
+    let slots = Arc::new(Semaphore::new(capacity));
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(Stop::Serving);
+    let mut refusals = RefusalReport::default();
+    tokio::pin!(shutdown);
+    loop {
+        let stream = tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _peer)) => stream,
+                Err(err) => {
+                    accept_failed(err).await;
+                    continue;
+                }
+            },
+        };
+        match Arc::clone(&slots).try_acquire_owned() {
+            Ok(permit) => {
+                let shared = Arc::clone(&shared);
+                let stop = stop_rx.clone();
+                tokio::spawn(async move {
+                    shared.serve(stream, stop).await;
+                    drop(permit);
+                });
+            }
+            Err(_) => {
+                state.metrics.connection_refused();
+                refusals.note(limits.max_connections);
+                drop(stream);
+            }
         }
     }
+    // New connections are refused by the kernel from here on.
+    drop(listener);
+    let _ = stop_tx.send(Stop::Draining);
+    let all = u32::try_from(capacity).unwrap_or(u32::MAX);
+    if tokio::time::timeout(grace, slots.acquire_many(all))
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            grace_secs = grace.as_secs(),
+            "in-flight requests did not finish within the shutdown grace period"
+        );
+    }
+    // Connections still open stop when they see the sender gone.
+    drop(stop_tx);
     store.flush().await?;
     tracing::info!("store flushed; kubecs stopped");
     Ok(())
+}
+
+/// A failed `accept`. A connection that died in the backlog is nobody's concern; anything
+/// else (typically EMFILE: out of file descriptors) is logged, and accepting pauses for a
+/// second so the loop does not spin while descriptors are short (hyper's and axum's rule).
+async fn accept_failed(err: std::io::Error) {
+    use std::io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset};
+    if matches!(
+        err.kind(),
+        ConnectionAborted | ConnectionRefused | ConnectionReset
+    ) {
+        return;
+    }
+    tracing::error!(%err, "cannot accept connections; retrying in a second");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+}
+
+/// Warns about refused connections at most every ten seconds: a flood of them must not
+/// become a flood of log lines.
+#[derive(Default)]
+struct RefusalReport {
+    last: Option<Instant>,
+    since_last: u64,
+}
+
+impl RefusalReport {
+    const EVERY: Duration = Duration::from_secs(10);
+
+    fn note(&mut self, max_connections: usize) {
+        self.since_last += 1;
+        if self.last.is_some_and(|t| t.elapsed() < Self::EVERY) {
+            return;
+        }
+        tracing::warn!(
+            max_connections,
+            refused = self.since_last,
+            "connection limit reached: refusing new connections (--max-connections)"
+        );
+        self.last = Some(Instant::now());
+        self.since_last = 0;
+    }
 }
 
 /// Resolves on SIGTERM or SIGINT.

@@ -70,6 +70,22 @@ pub struct Config {
     /// How long shutdown waits for in-flight requests, in seconds.
     #[arg(long, env = "KUBECS_SHUTDOWN_GRACE_SECS", default_value_t = 10)]
     pub shutdown_grace_secs: u64,
+
+    /// How long a client has to send a complete request head, in seconds, from its
+    /// connection's opening or from its first byte after an idle spell. Slower
+    /// (half-sent) connections are closed.
+    #[arg(long, env = "KUBECS_HEADER_READ_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    pub header_read_timeout_secs: u64,
+
+    /// How long a kept-alive connection may sit idle between requests, in seconds.
+    #[arg(long, env = "KUBECS_IDLE_TIMEOUT_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    pub idle_timeout_secs: u64,
+
+    /// Most client connections open at once; past it, new connections are closed as soon
+    /// as they are accepted. Keep it under the open-file limit (`ulimit -n`), which the
+    /// store's files share.
+    #[arg(long, env = "KUBECS_MAX_CONNECTIONS", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_connections: u64,
 }
 
 /// Whether API requests are authenticated.
@@ -105,6 +121,16 @@ impl Config {
         Duration::from_secs(self.request_timeout_secs)
     }
 
+    /// The time limits and the cap on client connections.
+    pub fn connection_limits(&self) -> crate::http::connection::ConnectionLimits {
+        crate::http::connection::ConnectionLimits {
+            header_read_timeout: Duration::from_secs(self.header_read_timeout_secs),
+            idle_timeout: Duration::from_secs(self.idle_timeout_secs),
+            request_timeout: self.request_timeout(),
+            max_connections: usize::try_from(self.max_connections).unwrap_or(usize::MAX),
+        }
+    }
+
     /// A configuration for tests and embedding: defaults plus a data directory.
     pub fn for_data_dir(dir: PathBuf) -> Config {
         let mut config = Config::parse_from(["kubecs"]);
@@ -125,5 +151,24 @@ mod tests {
             64
         );
         assert!(Config::try_parse_from(["kubecs", "--cache-mib", "0"]).is_err());
+    }
+
+    #[test]
+    fn connection_limits_default_to_10_s_60_s_and_1024_and_refuse_zero() {
+        let limits = Config::parse_from(["kubecs"]).connection_limits();
+        assert_eq!(limits.header_read_timeout, Duration::from_secs(10));
+        assert_eq!(limits.idle_timeout, Duration::from_secs(60));
+        assert_eq!(limits.request_timeout, Duration::from_secs(30));
+        assert_eq!(limits.max_connections, 1024);
+        for flag in [
+            "--header-read-timeout-secs",
+            "--idle-timeout-secs",
+            "--max-connections",
+        ] {
+            assert!(
+                Config::try_parse_from(["kubecs", flag, "0"]).is_err(),
+                "{flag}"
+            );
+        }
     }
 }

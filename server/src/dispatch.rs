@@ -1,5 +1,6 @@
-//! From operation to handler: one boring `match`, the JSON decoding and model validation
-//! every handler relies on, and the answer for operations kubecs does not implement.
+//! From operation to handler: one boring table, the JSON decoding and model validation
+//! every handler relies on, the answer for operations kubecs does not implement, and the
+//! resources a request names, for the access log.
 
 use crate::context::Ctx;
 use crate::error::{ApiError, AMZ_JSON_1_1};
@@ -9,57 +10,69 @@ use axum::response::{IntoResponse, Response};
 use kubecs_api_models::{ops as model_ops, validate, ErrorCode, Operation, OperationShape};
 use std::future::Future;
 
+/// Every implemented operation and its handler: the one table that [`dispatch`] and
+/// [`check_input`] are both generated from (`$then` is the macro that receives it).
+macro_rules! routes {
+    ($then:ident) => {
+        $then! {
+            CreateCluster => clusters::create,
+            DeleteCluster => clusters::delete,
+            DescribeClusters => clusters::describe,
+            ListClusters => clusters::list,
+            UpdateCluster => clusters::update,
+            UpdateClusterSettings => clusters::update_settings,
+            RegisterTaskDefinition => task_definitions::register,
+            DescribeTaskDefinition => task_definitions::describe,
+            ListTaskDefinitions => task_definitions::list,
+            ListTaskDefinitionFamilies => task_definitions::list_families,
+            DeregisterTaskDefinition => task_definitions::deregister,
+            DeleteTaskDefinitions => task_definitions::delete,
+            CreateService => services::create,
+            DescribeServices => services::describe,
+            ListServices => services::list,
+            ListServicesByNamespace => services::list_by_namespace,
+            UpdateService => services::update,
+            DeleteService => services::delete,
+            TagResource => tags::tag_resource,
+            UntagResource => tags::untag_resource,
+            ListTagsForResource => tags::list_tags_for_resource,
+        }
+    };
+}
+
 /// Runs `operation` on a raw JSON body. Operations no family implements answer
 /// `UnsupportedFeatureException` naming them.
 pub async fn dispatch(operation: Operation, ctx: Ctx, body: &[u8]) -> Result<Response, ApiError> {
     if !ops::is_implemented(operation) {
         return Err(unsupported(operation));
     }
-    macro_rules! route {
-        ($op:ident => $handler:path) => {
-            call::<model_ops::$op, _, _, _>(ctx, body, $handler).await
+    macro_rules! run {
+        ($($op:ident => $handler:path),* $(,)?) => {
+            match operation {
+                $(Operation::$op => call::<model_ops::$op, _, _, _>(ctx, body, $handler).await,)*
+                other => Err(unsupported(other)),
+            }
         };
     }
-    match operation {
-        Operation::CreateCluster => route!(CreateCluster => clusters::create),
-        Operation::DeleteCluster => route!(DeleteCluster => clusters::delete),
-        Operation::DescribeClusters => route!(DescribeClusters => clusters::describe),
-        Operation::ListClusters => route!(ListClusters => clusters::list),
-        Operation::UpdateCluster => route!(UpdateCluster => clusters::update),
-        Operation::UpdateClusterSettings => {
-            route!(UpdateClusterSettings => clusters::update_settings)
-        }
-        Operation::RegisterTaskDefinition => {
-            route!(RegisterTaskDefinition => task_definitions::register)
-        }
-        Operation::DescribeTaskDefinition => {
-            route!(DescribeTaskDefinition => task_definitions::describe)
-        }
-        Operation::ListTaskDefinitions => route!(ListTaskDefinitions => task_definitions::list),
-        Operation::ListTaskDefinitionFamilies => {
-            route!(ListTaskDefinitionFamilies => task_definitions::list_families)
-        }
-        Operation::DeregisterTaskDefinition => {
-            route!(DeregisterTaskDefinition => task_definitions::deregister)
-        }
-        Operation::DeleteTaskDefinitions => {
-            route!(DeleteTaskDefinitions => task_definitions::delete)
-        }
-        Operation::CreateService => route!(CreateService => services::create),
-        Operation::DescribeServices => route!(DescribeServices => services::describe),
-        Operation::ListServices => route!(ListServices => services::list),
-        Operation::ListServicesByNamespace => {
-            route!(ListServicesByNamespace => services::list_by_namespace)
-        }
-        Operation::UpdateService => route!(UpdateService => services::update),
-        Operation::DeleteService => route!(DeleteService => services::delete),
-        Operation::TagResource => route!(TagResource => tags::tag_resource),
-        Operation::UntagResource => route!(UntagResource => tags::untag_resource),
-        Operation::ListTagsForResource => {
-            route!(ListTagsForResource => tags::list_tags_for_resource)
-        }
-        other => Err(unsupported(other)),
+    routes!(run)
+}
+
+/// What [`dispatch`] would make of `body` before running the handler: the decoded and
+/// validated input, or the error the client would get. For property tests, and a dry run
+/// of a request without touching the store.
+pub fn check_input(operation: Operation, body: &[u8]) -> Result<(), ApiError> {
+    if !ops::is_implemented(operation) {
+        return Err(unsupported(operation));
     }
+    macro_rules! check {
+        ($($op:ident => $handler:path),* $(,)?) => {
+            match operation {
+                $(Operation::$op => decode_valid::<model_ops::$op>(body).map(drop),)*
+                other => Err(unsupported(other)),
+            }
+        };
+    }
+    routes!(check)
 }
 
 /// The answer for an operation of the model that kubecs does not implement (yet).
@@ -81,11 +94,17 @@ where
     Fut: Future<Output = Result<R, ApiError>>,
     R: serde::Serialize,
 {
-    let input: O::Input = decode(body)?;
-    validate(&input)?;
+    let input = decode_valid::<O>(body)?;
     let output = handler(ctx, input).await?;
     let json = serde_json::to_vec(&output).map_err(|e| ApiError::internal(&e))?;
     Ok(([(header::CONTENT_TYPE, AMZ_JSON_1_1)], json).into_response())
+}
+
+/// JSON body to the operation's input, checked against the model's constraints.
+fn decode_valid<O: OperationShape>(body: &[u8]) -> Result<O::Input, ApiError> {
+    let input: O::Input = decode(body)?;
+    validate(&input)?;
+    Ok(input)
 }
 
 /// JSON body to input shape. An empty body is `{}`; unknown members are ignored (newer
@@ -122,6 +141,75 @@ pub fn decode<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError
     Ok(value)
 }
 
+/// The members that name what a request is about, as ECS spells them, in the order the
+/// access log shows them. Read generically from the body, whatever the operation.
+#[derive(Default, serde::Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+struct Named {
+    cluster: Option<String>,
+    cluster_name: Option<String>,
+    clusters: Option<Vec<String>>,
+    service: Option<String>,
+    service_name: Option<String>,
+    services: Option<Vec<String>>,
+    task_definition: Option<String>,
+    task_definitions: Option<Vec<String>>,
+    family: Option<String>,
+    resource_arn: Option<String>,
+}
+
+/// Longest value, and most list entries, a log line shows: a body may name 100 clusters.
+const LOGGED_VALUE_CHARS: usize = 256;
+const LOGGED_LIST_ENTRIES: usize = 10;
+
+/// The resources `body` names, for the access log: `cluster=demo services=web,api
+/// taskDefinition=app:3`. `None` when it names none, or is not a JSON object with members
+/// of the expected types (the decoder reports that to the client).
+pub fn resources(body: &[u8]) -> Option<String> {
+    let named: Named = serde_json::from_slice(body).ok()?;
+    let mut out = String::new();
+    let mut add = |key: &str, values: &[String]| {
+        if values.is_empty() {
+            return;
+        }
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(key);
+        out.push('=');
+        for (i, value) in values.iter().take(LOGGED_LIST_ENTRIES).enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            match value.char_indices().nth(LOGGED_VALUE_CHARS) {
+                Some((cut, _)) => {
+                    out.push_str(&value[..cut]);
+                    out.push_str("...");
+                }
+                None => out.push_str(value),
+            }
+        }
+        if values.len() > LOGGED_LIST_ENTRIES {
+            out.push_str(&format!(",...(+{})", values.len() - LOGGED_LIST_ENTRIES));
+        }
+    };
+    let one = |v: Option<String>| v.into_iter().collect::<Vec<_>>();
+    add("cluster", &one(named.cluster));
+    add("clusterName", &one(named.cluster_name));
+    add("clusters", &named.clusters.unwrap_or_default());
+    add("service", &one(named.service));
+    add("serviceName", &one(named.service_name));
+    add("services", &named.services.unwrap_or_default());
+    add("taskDefinition", &one(named.task_definition));
+    add(
+        "taskDefinitions",
+        &named.task_definitions.unwrap_or_default(),
+    );
+    add("family", &one(named.family));
+    add("resourceArn", &one(named.resource_arn));
+    (!out.is_empty()).then_some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -150,6 +238,35 @@ mod tests {
         assert!(message.contains("clusterName"), "{message}");
         let message = serialization_message::<DescribeClustersRequest>(r#"{"clusters":"a"}"#);
         assert!(message.contains("clusters"), "{message}");
+    }
+
+    #[test]
+    fn resources_are_named_in_a_fixed_order_with_long_lists_cut() {
+        let body =
+            br#"{"services":["a","b"],"cluster":"demo","taskDefinition":"app:3","desiredCount":2}"#;
+        assert_eq!(
+            resources(body).as_deref(),
+            Some("cluster=demo services=a,b taskDefinition=app:3")
+        );
+        let many: Vec<String> = (0..12).map(|i| format!("c{i}")).collect();
+        let body = serde_json::json!({ "clusters": many }).to_string();
+        assert_eq!(
+            resources(body.as_bytes()).as_deref(),
+            Some("clusters=c0,c1,c2,c3,c4,c5,c6,c7,c8,c9,...(+2)")
+        );
+        let long = "x".repeat(300);
+        let body = serde_json::json!({ "family": long }).to_string();
+        let named = resources(body.as_bytes()).unwrap();
+        assert_eq!(named.len(), "family=".len() + 256 + 3, "{named}");
+    }
+
+    #[test]
+    fn bodies_naming_nothing_or_of_the_wrong_shape_name_no_resources() {
+        assert_eq!(resources(b"{}"), None);
+        assert_eq!(resources(b""), None);
+        assert_eq!(resources(b"[1]"), None);
+        assert_eq!(resources(br#"{"cluster":5}"#), None);
+        assert_eq!(resources(br#"{"maxResults":5}"#), None);
     }
 
     #[test]

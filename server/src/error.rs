@@ -1,5 +1,6 @@
 //! `ApiError`: what a handler or the protocol layer answers when a request fails, and
-//! the one place it becomes an HTTP response (status, `__type`, `x-amzn-ErrorType`).
+//! the one place it becomes an HTTP response (status, `__type`, `x-amzn-ErrorType`, and
+//! the [`Refused`] extension the access log and metrics read).
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -94,6 +95,14 @@ impl From<InvalidPageToken> for ApiError {
     }
 }
 
+/// The error a response carries, as a response extension: the access log names the code
+/// and the message, and metrics count the code, without parsing the body back.
+#[derive(Debug, Clone)]
+pub struct Refused {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status =
@@ -105,6 +114,10 @@ impl IntoResponse for ApiError {
             "x-amzn-errortype",
             HeaderValue::from_static(self.code.wire_name()),
         );
+        response.extensions_mut().insert(Refused {
+            code: self.code,
+            message: self.message,
+        });
         response
     }
 }

@@ -1,11 +1,13 @@
 //! The kubecs server: the Amazon ECS API (AWS JSON 1.1) over HTTP, SigV4-authenticated,
 //! backed by the embedded store. `main.rs` parses the configuration and calls [`run`].
 //!
-//! - [`app`]: shared state, router, graceful shutdown.
-//! - [`http`]: request ids and access log, body buffering, authentication, the API entry.
+//! - [`app`]: shared state, router, the accept loop and graceful shutdown.
+//! - [`http`]: connections and their timeouts, request ids and access log, body
+//!   buffering, authentication, the API entry, health and metrics endpoints.
 //! - [`dispatch`]: operation to handler, JSON decoding and model validation.
 //! - [`ops`]: the handlers, one module per resource family.
 //! - [`error`]: `ApiError` and its HTTP form.
+//! - [`metrics`]: the server's series and the registry `GET /metrics` encodes.
 
 pub mod allocator;
 pub mod app;
@@ -15,6 +17,7 @@ pub mod context;
 pub mod dispatch;
 pub mod error;
 pub mod http;
+pub mod metrics;
 pub mod ops;
 pub mod startup;
 pub mod telemetry;

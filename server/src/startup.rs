@@ -18,6 +18,7 @@ pub fn build_state(config: &Config) -> anyhow::Result<AppState> {
         );
     }
     let auth = auth(config)?;
+    warn_if_files_run_short(config.max_connections);
     let data_dir = config.data_dir();
     let options = store_options(config);
     let store = Store::open_with(&data_dir, &options)
@@ -53,6 +54,42 @@ fn regions(config: &Config) -> anyhow::Result<Regions> {
         );
     }
     Ok(Regions::Only(config.regions.clone()))
+}
+
+/// Descriptors kubecs needs besides its connections: the store's files, the log, the
+/// listener, with room to spare.
+const RESERVED_FILES: u64 = 64;
+
+/// Warns when `--max-connections` connections would exhaust the open-file limit before
+/// the cap stops them: then new connections fail to be accepted (EMFILE) rather than
+/// being refused, and the store may fail to open a file.
+fn warn_if_files_run_short(max_connections: u64) {
+    let Some(limit) = open_file_limit() else {
+        return;
+    };
+    if max_connections.saturating_add(RESERVED_FILES) > limit {
+        tracing::warn!(
+            max_connections,
+            open_file_limit = limit,
+            "--max-connections is above what the open-file limit allows: raise the limit (ulimit -n) or lower --max-connections"
+        );
+    }
+}
+
+/// The soft limit on open files, from `/proc/self/limits` (Linux); `None` elsewhere or
+/// when unlimited.
+fn open_file_limit() -> Option<u64> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    parse_open_file_limit(&limits)
+}
+
+fn parse_open_file_limit(limits: &str) -> Option<u64> {
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    line.trim_start_matches("Max open files")
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 fn auth(config: &Config) -> anyhow::Result<Auth> {
@@ -96,6 +133,15 @@ fn auth(config: &Config) -> anyhow::Result<Auth> {
 mod tests {
     use super::*;
     use clap::Parser;
+
+    #[test]
+    fn the_open_file_limit_is_read_from_proc_limits() {
+        let limits = "Limit                     Soft Limit           Hard Limit           Units     \nMax cpu time              unlimited            unlimited            seconds   \nMax open files            1024                 524288               files     \n";
+        assert_eq!(parse_open_file_limit(limits), Some(1024));
+        let unlimited =
+            "Max open files            unlimited            unlimited            files\n";
+        assert_eq!(parse_open_file_limit(unlimited), None);
+    }
 
     #[test]
     fn the_store_gets_the_configured_cache_and_the_default_region_for_old_data() {

@@ -2,7 +2,7 @@
 //!
 //! Every request logs one access-log line. Writing each line to stderr as it happens was
 //! a `write` system call per request, a measurable share of a request's CPU under load
-//! (BENCHMARKS.md). Lines are therefore appended to a shared buffer and written by a
+//! (bench/JOURNAL.md). Lines are therefore appended to a shared buffer and written by a
 //! background thread in batches: every [`FLUSH_INTERVAL`], sooner when the buffer grows
 //! past [`FLUSH_BYTES`], and on shutdown (the guard returned by [`init`]). A process
 //! killed with SIGKILL loses at most the last interval's lines.

@@ -679,3 +679,179 @@ async fn delete_service_writes_the_service_and_the_count_with_one_flush() {
     assert_eq!(active_services_count(&server).await, 0);
     assert_eq!(describe(&server, "gone").await["status"], "DRAINING");
 }
+
+// --- ECS's count and length limits ------------------------------------------------------
+
+/// `n` copies of `item(i)` as a JSON list.
+fn items(n: usize, item: impl Fn(usize) -> Value) -> Value {
+    (0..n).map(item).collect()
+}
+
+/// Service bodies at and past each documented limit: (member, value at the limit, value
+/// past it, ECS's message for the latter).
+fn limit_cases() -> Vec<(&'static str, Value, Value, &'static str)> {
+    let lb = |i: usize| json!({"targetGroupArn": format!("tg-{i}"), "containerName": "web", "containerPort": 80});
+    let awsvpc = |subnets: usize, groups: usize| {
+        json!({"awsvpcConfiguration": {
+            "subnets": items(subnets, |i| json!(format!("subnet-{i}"))),
+            "securityGroups": items(groups, |i| json!(format!("sg-{i}"))),
+        }})
+    };
+    let constraint = |expression: String| json!({"type": "memberOf", "expression": expression});
+    let strategy = |i: usize| json!({"type": "spread", "field": format!("attribute:a{i}")});
+    let registry = |i: usize| json!({"registryArn": format!("arn:aws:servicediscovery:us-east-1:000000000000:service/srv-{i}")});
+    let provider = |i: usize| json!({"capacityProvider": format!("cp-{i}")});
+    let connect = |aliases: usize, discovery: usize, dns: usize| {
+        json!({"enabled": true, "namespace": "ns", "services": [{
+            "portName": "http",
+            "discoveryName": "d".repeat(discovery),
+            "clientAliases": items(aliases, |i| json!({"port": 80 + i, "dnsName": "n".repeat(dns)})),
+        }]})
+    };
+    vec![
+        (
+            "loadBalancers",
+            items(5, lb),
+            items(6, lb),
+            "load balancers can have at most 5 items.",
+        ),
+        (
+            "networkConfiguration",
+            awsvpc(16, 5),
+            awsvpc(17, 5),
+            "subnets can have at most 16 items.",
+        ),
+        (
+            "networkConfiguration",
+            awsvpc(16, 5),
+            awsvpc(16, 6),
+            "security groups can have at most 5 items.",
+        ),
+        (
+            "placementConstraints",
+            items(10, |i| constraint(format!("attribute:a{i} exists"))),
+            items(11, |i| constraint(format!("attribute:a{i} exists"))),
+            "placement constraints can have at most 10 items.",
+        ),
+        (
+            "placementConstraints",
+            json!([constraint("e".repeat(2000))]),
+            json!([constraint("e".repeat(2001))]),
+            "A placement constraint expression can have at most 2000 characters.",
+        ),
+        (
+            "placementStrategy",
+            items(5, strategy),
+            items(6, strategy),
+            "placement strategy can have at most 5 items.",
+        ),
+        (
+            "serviceRegistries",
+            items(1, registry),
+            items(2, registry),
+            "service registries can have at most 1 items.",
+        ),
+        (
+            "capacityProviderStrategy",
+            items(20, provider),
+            items(21, provider),
+            "capacity provider strategy can have at most 20 items.",
+        ),
+        (
+            "serviceConnectConfiguration",
+            connect(1, 64, 127),
+            connect(2, 64, 127),
+            "client aliases can have at most 1 items.",
+        ),
+        (
+            "serviceConnectConfiguration",
+            connect(1, 64, 127),
+            connect(1, 65, 127),
+            "discoveryName can have at most 64 characters.",
+        ),
+        (
+            "serviceConnectConfiguration",
+            connect(1, 64, 127),
+            connect(1, 64, 128),
+            "dnsName can have at most 127 characters.",
+        ),
+    ]
+}
+
+/// Asserts an InvalidParameterException with exactly `message`.
+async fn refused_with(server: &TestServer, op: &str, body: Value, message: &str) {
+    let answer = server.call(op, body.clone()).await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(answer.error_type(), "InvalidParameterException", "{body}");
+    assert_eq!(answer.message(), message, "{body}");
+}
+
+#[tokio::test]
+async fn create_service_accepts_each_limit_and_refuses_one_past_it_writing_nothing() {
+    let server = setup().await;
+    let body = |name: &str, member: &str, value: &Value| {
+        let mut body = json!({"serviceName": name, "taskDefinition": "web", "desiredCount": 0});
+        body[member] = value.clone();
+        body
+    };
+    let cases = limit_cases();
+    for (i, (member, at, past, message)) in cases.iter().enumerate() {
+        create(&server, body(&format!("ok{i}"), member, at)).await;
+        refused_with(
+            &server,
+            "CreateService",
+            body("refused", member, past),
+            message,
+        )
+        .await;
+    }
+    let token = |t: String| json!({"serviceName": "refused", "taskDefinition": "web", "desiredCount": 0, "clientToken": t});
+    let bad_token = "Invalid clientToken: up to 36 ASCII characters in the range of 33-126 (inclusive) are allowed.";
+    refused_with(&server, "CreateService", token("t".repeat(37)), bad_token).await;
+    refused_with(&server, "CreateService", token("a b".to_owned()), bad_token).await;
+    let mut at_limit = token("~".repeat(36));
+    at_limit["serviceName"] = json!("token");
+    create(&server, at_limit).await;
+
+    let missing = server
+        .call("DescribeServices", json!({"services": ["refused"]}))
+        .await;
+    assert_eq!(missing.body["failures"][0]["reason"], "MISSING");
+    let listed = server
+        .call("ListServices", json!({"maxResults": 100}))
+        .await;
+    let expected = cases.len() + 1;
+    assert_eq!(
+        listed.body["serviceArns"].as_array().unwrap().len(),
+        expected
+    );
+    assert_eq!(active_services_count(&server).await, expected as i64);
+}
+
+#[tokio::test]
+async fn update_service_accepts_each_limit_and_refuses_one_past_it_changing_nothing() {
+    let server = setup().await;
+    create(
+        &server,
+        json!({"serviceName": "u", "taskDefinition": "web", "desiredCount": 1}),
+    )
+    .await;
+    for (member, at, past, message) in limit_cases() {
+        let before = describe(&server, "u").await;
+        let mut body = json!({"service": "u", "desiredCount": 3});
+        body[member] = past;
+        refused_with(&server, "UpdateService", body, message).await;
+        assert_eq!(describe(&server, "u").await, before, "{member}");
+        let mut body = json!({"service": "u"});
+        body[member] = at.clone();
+        let answer = server.call("UpdateService", body).await;
+        assert_eq!(answer.status, StatusCode::OK, "{member}: {}", answer.text);
+        // Service Connect settings belong to the deployment that the update started.
+        let service = &answer.body["service"];
+        let stored = match member {
+            "serviceConnectConfiguration" => &service["deployments"][0][member],
+            _ => &service[member],
+        };
+        assert_eq!(stored, &at, "{member}");
+    }
+}

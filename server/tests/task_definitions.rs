@@ -994,3 +994,207 @@ async fn a_container_needs_an_image_and_positive_memory() {
     let (listed, _) = families(&server, json!({})).await;
     assert!(listed.is_empty(), "{listed:?}");
 }
+
+// --- ECS's size and count limits --------------------------------------------------------
+
+/// Asserts a refusal with exactly this error type and message.
+async fn refused_exactly(server: &TestServer, body: Value, error: &str, message: &str) {
+    let answer = server.call("RegisterTaskDefinition", body).await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{}", answer.text);
+    assert_eq!(answer.error_type(), error, "{}", answer.text);
+    assert_eq!(answer.message(), message);
+}
+
+/// A definition of `family` with one container `c`, changed by `change`.
+fn one_container(family: &str, change: impl FnOnce(&mut Value)) -> Value {
+    let mut c = container("c");
+    change(&mut c);
+    json!({"family": family, "containerDefinitions": [c]})
+}
+
+/// Registers every `accepted` body (each must succeed), then sends every `refused` one
+/// (each must fail with its exact ClientException message); afterwards the family holds
+/// only the accepted revisions and its next revision follows them: nothing refused was
+/// stored or used up a revision number.
+async fn limit_holds(
+    server: &TestServer,
+    family: &str,
+    accepted: Vec<Value>,
+    refused: Vec<(Value, String)>,
+) {
+    let count = accepted.len();
+    for body in accepted {
+        register(server, body).await;
+    }
+    for (body, message) in refused {
+        refused_exactly(server, body, "ClientException", &message).await;
+    }
+    let (arns, _) = list(server, json!({"familyPrefix": family})).await;
+    let expected: Vec<String> = (1..=count).map(|r| format!("{family}:{r}")).collect();
+    assert_eq!(arns, expected);
+    let next = register(server, simple(family)).await;
+    assert_eq!(next["revision"], count + 1);
+}
+
+/// `simple(family)` with one environment variable whose value makes the definition
+/// (without its tags) exactly `bytes` long as compact JSON, as kubecs measures it.
+fn definition_of_size(family: &str, bytes: usize) -> Value {
+    let mut body = one_container(family, |c| {
+        c["environment"] = json!([{"name": "E", "value": ""}]);
+    });
+    let fill = bytes - serde_json::to_string(&body).unwrap().len();
+    body["containerDefinitions"][0]["environment"][0]["value"] = json!("v".repeat(fill));
+    body["tags"] = json!([{"key": "tags", "value": "do not count".repeat(20)}]);
+    body
+}
+
+#[tokio::test]
+async fn a_task_definition_of_64_kib_is_registered_and_one_byte_more_is_refused() {
+    let server = TestServer::new();
+    limit_holds(
+        &server,
+        "size",
+        vec![definition_of_size("size", 65_536)],
+        vec![(
+            definition_of_size("size", 65_537),
+            "Actual length: '65537'. Max allowed length is '65536' bytes.".to_owned(),
+        )],
+    )
+    .await;
+    let stored = describe(&server, "size:1").await;
+    let value = stored["containerDefinitions"][0]["environment"][0]["value"]
+        .as_str()
+        .unwrap();
+    assert!(value.len() > 65_000, "{}", value.len());
+}
+
+#[tokio::test]
+async fn a_megabyte_environment_value_or_image_name_is_refused_and_nothing_is_stored() {
+    let server = TestServer::new();
+    let megabyte = "x".repeat(1_000_000);
+    let big_env = one_container("issue", |c| {
+        c["environment"] = json!([{"name": "BIG", "value": megabyte}]);
+    });
+    let size = serde_json::to_string(&big_env).unwrap().len();
+    let big_image = one_container("issue", |c| c["image"] = json!(megabyte));
+    refused_exactly(
+        &server,
+        big_env,
+        "ClientException",
+        &format!("Actual length: '{size}'. Max allowed length is '65536' bytes."),
+    )
+    .await;
+    refused_exactly(
+        &server,
+        big_image,
+        "ClientException",
+        "Container.image should be 255 characters or less",
+    )
+    .await;
+    let (names, _) = families(&server, json!({})).await;
+    assert!(names.is_empty(), "{names:?}");
+    assert_eq!(register(&server, simple("issue")).await["revision"], 1);
+}
+
+#[tokio::test]
+async fn image_names_up_to_255_characters_are_registered_and_longer_ones_are_refused() {
+    let server = TestServer::new();
+    let image = |text: String| one_container("img", |c| c["image"] = json!(text));
+    let digest = format!("{}@sha256:{}", "r".repeat(255), "a".repeat(64));
+    limit_holds(
+        &server,
+        "img",
+        vec![image("i".repeat(255)), image(digest)],
+        vec![(
+            image("i".repeat(256)),
+            "Container.image should be 255 characters or less".to_owned(),
+        )],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn ten_containers_are_registered_and_eleven_are_refused() {
+    let server = TestServer::new();
+    let with = |n: usize| {
+        let containers: Vec<Value> = (0..n).map(|i| container(&format!("c{i}"))).collect();
+        json!({"family": "many", "containerDefinitions": containers})
+    };
+    limit_holds(
+        &server,
+        "many",
+        vec![with(10)],
+        vec![(with(11), "Too many containers.".to_owned())],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn container_and_volume_names_are_limited_to_255_name_characters() {
+    let server = TestServer::new();
+    let named = |name: String| one_container("names", |c| c["name"] = json!(name));
+    let volume = |name: String| {
+        let mut body = simple("names");
+        body["volumes"] = json!([{"name": name, "host": {"sourcePath": "/data"}}]);
+        body
+    };
+    let bad_volume = "volume.name contains invalid characters.".to_owned();
+    limit_holds(
+        &server,
+        "names",
+        vec![named("n".repeat(255)), volume("v".repeat(255))],
+        vec![
+            (
+                named("n".repeat(256)),
+                "Container.name contains invalid characters.".to_owned(),
+            ),
+            (volume("v".repeat(256)), bad_volume.clone()),
+            (volume("dot.ted".to_owned()), bad_volume),
+        ],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn environment_files_port_names_and_placement_constraints_have_their_limits() {
+    let server = TestServer::new();
+    let env_files = |n: usize| {
+        one_container("lists", |c| {
+            c["environmentFiles"] = (0..n)
+                .map(|i| json!({"type": "s3", "value": format!("arn:aws:s3:::b/{i}.env")}))
+                .collect();
+        })
+    };
+    let port_name = |len: usize| {
+        one_container("lists", |c| {
+            c["portMappings"] = json!([{"containerPort": 80, "name": "p".repeat(len)}]);
+        })
+    };
+    let constraints = |n: usize| {
+        let mut body = simple("lists");
+        body["placementConstraints"] = (0..n)
+            .map(|i| json!({"type": "memberOf", "expression": format!("attribute:a{i} exists")}))
+            .collect();
+        body
+    };
+    limit_holds(
+        &server,
+        "lists",
+        vec![env_files(10), port_name(64), constraints(10)],
+        vec![
+            (
+                env_files(11),
+                "Invalid setting for container 'c'. At most 10 'environmentFiles' may be specified.".to_owned(),
+            ),
+            (
+                port_name(65),
+                "Invalid port mapping name for container 'c': it can have at most 64 characters.".to_owned(),
+            ),
+            (
+                constraints(11),
+                "Too many placement constraints: a task definition can have at most 10.".to_owned(),
+            ),
+        ],
+    )
+    .await;
+}

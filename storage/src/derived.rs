@@ -89,9 +89,10 @@ impl<T> DerivedCache<T> {
 /// Whether `current` holds the bytes of `source`. sled hands out clones of the `IVec` it
 /// holds, so an unchanged record usually comes back in the very allocation the cache
 /// kept, and then the pointers settle it without reading the record twice (comparing
-/// the 10 records of a DescribeServices byte by byte was ~4% of its CPU). That is sound
-/// because the cache's own clone keeps the allocation alive and unchanged: an `IVec`
-/// copies before any write while it is shared. Otherwise the bytes are compared.
+/// the records byte by byte on every DescribeServices showed in its profiles;
+/// bench/JOURNAL.md). That is sound because the cache's own clone keeps the allocation
+/// alive and unchanged: an `IVec` copies before any write while it is shared. Otherwise
+/// the bytes are compared.
 fn is_same_bytes(source: &sled::IVec, current: &[u8]) -> bool {
     let source: &[u8] = source.as_ref();
     source.len() == current.len()

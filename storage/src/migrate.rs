@@ -365,7 +365,7 @@ struct StatusOnly {
 
 /// Index entries written per batch by the 1 → 2 step: bounds the batch's own memory
 /// (~60 bytes an entry) however many revisions the store has. (The step's resident memory
-/// is dominated by sled reading the whole revisions tree; see BENCH.md.)
+/// is dominated by sled reading the whole revisions tree; bench/JOURNAL.md has figures.)
 const INDEX_BATCH: usize = 10_000;
 
 /// 1 → 2: build the status index from the revisions. Starts from an empty index, so a

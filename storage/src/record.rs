@@ -3,7 +3,7 @@
 //! Records are JSON. The values are ECS wire shapes whose serde form *is* JSON with the
 //! ECS names, so JSON costs no mapping layer, stays readable in a debugger, and lets a
 //! migration rewrite old records as `serde_json::Value` without the old Rust types. The
-//! price (size, parse time) is small next to an HTTP round trip; see BENCH.md.
+//! price (size, parse time) is small next to an HTTP round trip.
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};

@@ -54,9 +54,8 @@ pub trait Revisioned: Serialize + DeserializeOwned {
 /// migration step that rebuilds it, as the 1 → 2 step builds it), and the envelope's JSON
 /// (`{"schema_version":1,"generation":1,...,"value":"ACTIVE"}`, ~80 bytes) would triple
 /// the entry and cost a JSON parse per entry a page examines (up to 1,000 for a short
-/// page), where this costs a UTF-8 check. Measured with the envelope instead (BENCH.md,
-/// 100,000 revisions, six paired runs): walking the listing took 1.25-1.6× as long per
-/// page in every pair, left 9 MiB more resident, and the store was 8 MiB larger on disk.
+/// page), where this costs a UTF-8 check. Measured with the envelope instead, the
+/// listing was slower per page, used more memory and took more disk (bench/JOURNAL.md).
 pub(crate) fn encode_status(status: &str) -> &[u8] {
     status.as_bytes()
 }

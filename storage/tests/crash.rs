@@ -1,7 +1,7 @@
 //! Crash test: SIGKILL the crashtest workload at random moments and check that every
 //! revision it printed (printed only after acknowledgement) survived, unchanged, and that
 //! no revision number was handed out twice. Runs alternate between 32 concurrent writers
-//! (syncs shared, gathered) and one (a sync per write, none gathered).
+//! (syncs shared) and one (a sync per write).
 
 // Test helpers outside #[test] functions may panic too.
 #![allow(clippy::unwrap_used, clippy::expect_used)]

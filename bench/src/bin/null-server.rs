@@ -7,7 +7,8 @@
 //! kubecs-bench drives it like kubecs (`--kubecs-bin target/release/null-server
 //! --no-moto`; it takes kubecs's `--listen` and `--data-dir` and answers `/healthz`), so
 //! its CPU per request is what the HTTP/1 and TCP path alone costs on the machine: the
-//! part of kubecs's figure that no handler work can remove (BENCHMARKS.md, "The floor").
+//! part of kubecs's figure that no handler work can remove (BENCHMARKS.md, "The floor:
+//! a server that does nothing").
 
 use std::convert::Infallible;
 use std::net::SocketAddr;

@@ -31,7 +31,9 @@ pub fn authenticate(state: &AppState, parts: &Parts, body: &[u8]) -> Result<Call
             principal_arn: format!("arn:aws:iam::{}:root", state.account_id),
             region: state.region.to_string(),
         }),
-        Auth::SigV4(verifier) => verify(verifier, parts, body).map_err(|err| auth_error(&err)),
+        Auth::SigV4(verifier) => {
+            verify(verifier, parts, body).map_err(|err| auth_error(&err, parts))
+        }
     }
 }
 
@@ -51,14 +53,33 @@ fn verify(verifier: &Verifier, parts: &Parts, body: &[u8]) -> Result<Caller, Aut
     verifier.verify(&request, SystemTime::now())
 }
 
-fn auth_error(err: &AuthError) -> ApiError {
+fn auth_error(err: &AuthError, parts: &Parts) -> ApiError {
     let code = match err.error_code() {
         AuthErrorCode::MissingAuthenticationToken => ErrorCode::MissingAuthenticationTokenException,
         AuthErrorCode::IncompleteSignature => ErrorCode::IncompleteSignatureException,
         AuthErrorCode::InvalidSignature => ErrorCode::InvalidSignatureException,
         AuthErrorCode::UnrecognizedClient => ErrorCode::UnrecognizedClientException,
     };
-    tracing::info!(reason = ?err.reason(), message = err.message(), "authentication failed");
-    tracing::debug!(detail = ?err, "authentication failed");
+    // Why a signature was refused is what its sender needs to fix it (wrong region, clock
+    // skew, a wrong secret): info, not debug, where sled's internals drown it. The
+    // canonical request we computed is long and only for digging further: debug.
+    let request_id = parts
+        .extensions
+        .get::<crate::http::request_id::RequestId>()
+        .map_or("-", |id| &*id.0);
+    tracing::info!(
+        request_id,
+        reason = ?err.reason(),
+        error = err.code(),
+        error_message = err.message(),
+        "signature refused"
+    );
+    if let Some(detail) = err.detail() {
+        tracing::debug!(
+            request_id,
+            detail,
+            "signature refused: what kubecs computed"
+        );
+    }
     ApiError::new(code, err.message())
 }

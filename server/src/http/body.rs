@@ -1,5 +1,6 @@
-//! Reads the whole request body, within the size limit and the request time limit, before
-//! authentication (which must hash it) and the handler see it.
+//! Reads the whole request body, within the size limit, before authentication (which must
+//! hash it) and the handler see it. The time limit is the caller's (`http::api`): one
+//! deadline for the body and the handler together.
 
 use crate::app::AppState;
 use crate::error::ApiError;
@@ -9,8 +10,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use kubecs_api_models::ErrorCode;
 
-/// The body's bytes, or the error ECS gives for a body that is too large, too slow or
-/// unreadable.
+/// The body's bytes, or the error ECS gives for a body that is too large or unreadable.
 pub async fn read(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Bytes, ApiError> {
     let too_large = || {
         ApiError::new(
@@ -30,16 +30,12 @@ pub async fn read(state: &AppState, headers: &HeaderMap, body: Body) -> Result<B
         return Err(too_large());
     }
     let limited = Limited::new(body, state.max_body_bytes);
-    match tokio::time::timeout(state.request_timeout, limited.collect()).await {
-        Err(_) => Err(ApiError::new(
-            ErrorCode::RequestTimeoutException,
-            "The request body was not received within the time limit.",
-        )),
-        Ok(Err(err)) if err.downcast_ref::<LengthLimitError>().is_some() => Err(too_large()),
-        Ok(Err(err)) => Err(ApiError::new(
+    match limited.collect().await {
+        Err(err) if err.downcast_ref::<LengthLimitError>().is_some() => Err(too_large()),
+        Err(err) => Err(ApiError::new(
             ErrorCode::SerializationException,
             format!("The request body could not be read: {err}"),
         )),
-        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Ok(collected) => Ok(collected.to_bytes()),
     }
 }

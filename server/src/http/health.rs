@@ -1,9 +1,12 @@
-//! `GET /healthz` (the process is up) and `GET /readyz` (it can serve: the store takes
-//! writes). Both are outside authentication so probes need no credentials.
+//! `GET /healthz` (the process is up), `GET /readyz` (it can serve: the store takes
+//! writes) and `GET /metrics` (Prometheus text format, see `metrics`). All are outside
+//! authentication so probes and scrapers need no credentials.
 
 use crate::app::AppState;
+use crate::error::ApiError;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
 use kubecs_storage::Health;
 use std::sync::Arc;
 
@@ -24,5 +27,14 @@ pub async fn readyz(State(state): State<Arc<AppState>>) -> (StatusCode, String) 
             StatusCode::SERVICE_UNAVAILABLE,
             format!("store failed: {reason}"),
         ),
+    }
+}
+
+pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    match crate::metrics::encode(&state.registry) {
+        Ok(text) => ([(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], text).into_response(),
+        Err(err) => {
+            ApiError::internal(&format!("cannot encode the metrics: {err}")).into_response()
+        }
     }
 }

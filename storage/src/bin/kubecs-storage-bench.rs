@@ -2,7 +2,7 @@
 //! writers; open time and resident memory of a store with 100,000 revisions and 10,000
 //! services; time to list pages of 100 task definitions (walking the whole listing from
 //! a cold start, and the same page repeatedly) in stores of 1,000 and 100,000 revisions.
-//! Results are recorded in BENCH.md.
+//! How to run it and what it measures: storage/BENCH.md.
 //!
 //! Usage: kubecs-storage-bench <work-dir>
 //! (`kubecs-storage-bench measure-open <data-dir>` is the child process it starts, so
@@ -300,7 +300,7 @@ async fn main() -> Result<(), BoxError> {
                 let rate =
                     registrations_per_second(&store, writers, Duration::from_secs(5)).await?;
                 println!(
-                    "registrations/s with {writers:>2} writers: {rate:.0} ({} flushes)",
+                    "registrations/s with {writers:>2} writers: {rate:.0} ({} log syncs)",
                     store.flush_count()
                 );
             }

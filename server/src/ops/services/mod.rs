@@ -7,6 +7,7 @@
 //! workload and marks it INACTIVE (`kubecs_reconciler::status::complete_drain`).
 
 mod deployment;
+mod limits;
 mod wire;
 
 use crate::context::Ctx;
@@ -37,11 +38,11 @@ pub const OPERATIONS: &[Operation] = &[
 /// What kubecs does with each, for the README's compatibility table.
 pub fn note(operation: Operation) -> Option<&'static str> {
     Some(match operation {
-        Operation::CreateService => "Desired state stored with a PRIMARY deployment; idempotent with `clientToken`; ECS's validation of the task definition, counts, launch type, deployment configuration and load balancers. Counts stay 0 until the reconciler runs the workload.",
+        Operation::CreateService => "Desired state stored with a PRIMARY deployment; idempotent with `clientToken`; ECS's validation of the task definition, counts, launch type, deployment configuration and load balancers; ECS's list and length limits (load balancers, subnets, placement, `clientToken`, ...). Counts stay 0 until the reconciler runs the workload.",
         Operation::DescribeServices => "Up to 10 per call; unknown names in `failures` as MISSING; INACTIVE services stay describable; `include: [\"TAGS\"]`.",
         Operation::ListServices => "ACTIVE services of a cluster, filtered by launch type and scheduling strategy; paginated (default 10, at most 100).",
         Operation::ListServicesByNamespace => "Services whose Service Connect configuration names the namespace; paginated.",
-        Operation::UpdateService => "A new task definition, `forceNewDeployment` or new launch settings start a deployment; scaling alone does not.",
+        Operation::UpdateService => "A new task definition, `forceNewDeployment` or new launch settings start a deployment; scaling alone does not; CreateService's limits apply.",
         Operation::DeleteService => "Refused above 0 tasks unless `force`; the service becomes DRAINING, then INACTIVE once the reconciler has removed its workload.",
         _ => return None,
     })
@@ -218,6 +219,8 @@ pub async fn create(
     let name = input.service_name.clone().unwrap_or_default();
     check_name(&name)?;
     tags::check(input.tags.as_ref())?;
+    limits::check_client_token(input.client_token.as_deref())?;
+    limits::check(&limits::limited!(input))?;
     let strategy = input
         .scheduling_strategy
         .clone()
@@ -542,6 +545,7 @@ pub async fn update(
     ctx: Ctx,
     input: UpdateServiceRequest,
 ) -> Result<UpdateServiceResponse, ApiError> {
+    limits::check(&limits::limited!(input))?;
     if let Some(count) = input.desired_count {
         if count < 0 {
             return Err(ApiError::invalid_parameter(format!(

@@ -11,6 +11,7 @@
 //! `family:revision`; a bare family means its latest ACTIVE revision.
 
 mod derive;
+mod limits;
 mod validate;
 
 use crate::context::Ctx;
@@ -47,7 +48,7 @@ pub const OPERATIONS: &[Operation] = &[
 /// What kubecs does with each, for the README's compatibility table.
 pub fn note(operation: Operation) -> Option<&'static str> {
     Some(match operation {
-        Operation::RegisterTaskDefinition => "Whole definition stored and returned with ECS's defaults, `compatibilities` and common `requiresAttributes`; ECS's validation (names, containers, memory, Fargate sizes and awsvpc, port mappings, tags); cpu/memory accepted as units or \"1 vCPU\"/\"2 GB\"; revisions atomic and never reused.",
+        Operation::RegisterTaskDefinition => "Whole definition stored and returned with ECS's defaults, `compatibilities` and common `requiresAttributes`; ECS's validation (names, containers, memory, Fargate sizes and awsvpc, port mappings, tags) and limits (64 KiB per definition, 10 containers, 255-character images); cpu/memory accepted as units or \"1 vCPU\"/\"2 GB\"; revisions atomic and never reused.",
         Operation::DescribeTaskDefinition => "By family (latest ACTIVE), `family:revision` or ARN, any status; `include: [\"TAGS\"]`.",
         Operation::ListTaskDefinitions => "By family then revision, `sort`, exact `familyPrefix`, `status`; paginated (`maxResults` 1-100, opaque validated `nextToken`).",
         Operation::ListTaskDefinitionFamilies => "`familyPrefix` as a prefix, `status` ACTIVE/INACTIVE/ALL (default ALL); paginated.",

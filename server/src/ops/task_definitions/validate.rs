@@ -27,7 +27,8 @@
 //! - "Invalid 'cpu' setting for task." is an InvalidParameterException in ECS
 //!   (oranmoshai/ecsServiceRestart#2); 'memory' is answered the same way by analogy.
 //!
-//! Messages we could not find ECS's wording for say so where they are built.
+//! Messages we could not find ECS's wording for say so where they are built. The size and
+//! count limits (64 KiB, 10 containers, 255-character images, ...) are in `limits`.
 
 use crate::error::ApiError;
 use crate::ops::names::{is_name_char, MAX_NAME};
@@ -68,6 +69,7 @@ pub fn check_family(family: &str) -> Result<(), ApiError> {
 /// Everything RegisterTaskDefinition checks before anything is stored. Returns the
 /// normalised task size.
 pub fn check_request(input: &RegisterTaskDefinitionRequest) -> Result<TaskSize, ApiError> {
+    super::limits::check(input)?;
     let size = TaskSize {
         cpu: input.cpu.as_deref().map(parse_cpu).transpose()?,
         memory: input.memory.as_deref().map(parse_memory).transpose()?,
@@ -164,7 +166,7 @@ fn check_fargate(network_mode: Option<&NetworkMode>, size: TaskSize) -> Result<(
 /// table: CPU units to the memory values (MiB) allowed with them.
 pub fn is_fargate_size(cpu: u32, memory: u32) -> bool {
     let in_steps = |from: u32, to: u32, step: u32| {
-        (from..=to).contains(&memory) && (memory - from) % step == 0
+        (from..=to).contains(&memory) && (memory - from).is_multiple_of(step)
     };
     match cpu {
         256 => matches!(memory, 512 | 1024 | 2048),
