@@ -1,11 +1,15 @@
 //! The reconciler: turns ECS desired state kept in `kubecs-storage` into Kubernetes
 //! objects and writes what really runs back as ECS observed status.
 //!
-//! So far it holds the pure status transitions the control loop will apply (events,
-//! finishing a drain) and the pure converter from ECS desired state to Kubernetes objects
-//! ([`convert`]); the control loop arrives with the reconciler issue.
+//! - [`convert`]: the pure converter from ECS desired state to Kubernetes objects.
+//! - [`observe`]: the pure observation of what runs, in ECS's shapes and words.
+//! - [`controller`]: the control loop that applies the one and writes back the other.
+//! - [`deployment`], [`drain`], [`status`]: transitions of a service's stored state
+//!   shared by the API and the loop.
 
+pub mod controller;
 pub mod convert;
+pub mod deployment;
 pub mod drain;
 pub mod observe;
 pub mod status;

@@ -32,14 +32,20 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// What `GET /metrics` encodes: the server's series and any other component's.
     pub registry: Arc<Registry>,
+    /// The reconciler's series (registered in `registry`), for the loop `run` starts.
+    pub reconciler_metrics: Arc<kubecs_reconciler::controller::Metrics>,
 }
 
 impl AppState {
     /// The state for `config`, with a metrics registry holding the server's series only.
     pub fn new(config: &Config, store: Store, auth: Auth) -> Self {
         let metrics = Arc::new(Metrics::default());
-        let registry = crate::metrics::registry(Arc::clone(&metrics), store.clone());
-        Self::with_metrics(config, store, auth, metrics, registry)
+        let mut registry = crate::metrics::registry(Arc::clone(&metrics), store.clone());
+        let reconciler_metrics = Arc::new(kubecs_reconciler::controller::Metrics::default());
+        reconciler_metrics.register(registry.sub_registry_with_prefix("reconciler"));
+        let mut state = Self::with_metrics(config, store, auth, metrics, registry);
+        state.reconciler_metrics = reconciler_metrics;
+        state
     }
 
     /// The state with a registry that other components have registered into too (see
@@ -63,6 +69,7 @@ impl AppState {
             connections: config.connection_limits(),
             metrics,
             registry: Arc::new(registry),
+            reconciler_metrics: Arc::default(),
         }
     }
 }

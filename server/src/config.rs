@@ -86,6 +86,32 @@ pub struct Config {
     /// store's files share.
     #[arg(long, env = "KUBECS_MAX_CONNECTIONS", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub max_connections: u64,
+
+    /// The Kubernetes cluster that runs the services: a kubeconfig file (`KUBECONFIG`;
+    /// with a list, its first file). Without it: the in-cluster service account when
+    /// kubecs runs in a pod, else the local control plane when `deploy/local-k8s/up` has
+    /// started it, else none: the API is served alone and kubecs looks again every 5 s.
+    /// The log says which cluster is used.
+    #[arg(long, env = "KUBECONFIG")]
+    pub kubeconfig: Option<PathBuf>,
+
+    /// `off`: run no reconciler (the ECS API and its store only; services stay at 0
+    /// running tasks and deleted ones DRAINING).
+    #[arg(long, env = "KUBECS_KUBERNETES", value_enum, default_value_t = KubernetesMode::Auto)]
+    pub kubernetes: KubernetesMode,
+
+    /// Reconciles that run at once.
+    #[arg(long, env = "KUBECS_RECONCILE_WORKERS", default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..=256))]
+    pub reconcile_workers: u64,
+}
+
+/// Whether kubecs runs its services on Kubernetes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum KubernetesMode {
+    /// Reconcile on the cluster found as `--kubeconfig` describes.
+    Auto,
+    /// Serve the API only.
+    Off,
 }
 
 /// Whether API requests are authenticated.
@@ -107,6 +133,19 @@ pub enum LogFormat {
 }
 
 impl Config {
+    /// The reconciler's settings.
+    pub fn reconciler_options(&self) -> kubecs_reconciler::controller::Options {
+        let kubeconfig = self.kubeconfig.as_ref().and_then(|path| {
+            // KUBECONFIG may list files, as kubectl reads it; kubecs uses the first.
+            std::env::split_paths(path).find(|p| !p.as_os_str().is_empty())
+        });
+        kubecs_reconciler::controller::Options {
+            kubeconfig,
+            workers: usize::try_from(self.reconcile_workers).unwrap_or(8),
+            ..kubecs_reconciler::controller::Options::default()
+        }
+    }
+
     /// The data directory to use: the flag, or `<user data dir>/kubecs`, or `./.kubecs-data`.
     pub fn data_dir(&self) -> PathBuf {
         self.data_dir.clone().unwrap_or_else(|| {

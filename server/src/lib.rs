@@ -54,6 +54,17 @@ pub async fn run(config: config::Config) -> anyhow::Result<()> {
             }
         }
     };
+    // The reconciler runs beside the API in this process and stops with it; the API
+    // never waits for it.
+    let (stop_reconciler, stop) = tokio::sync::watch::channel(false);
+    let reconciler = (config.kubernetes == config::KubernetesMode::Auto).then(|| {
+        tokio::spawn(kubecs_reconciler::controller::run(
+            state.store.clone(),
+            config.reconciler_options(),
+            Arc::clone(&state.reconciler_metrics),
+            stop,
+        ))
+    });
     let served = app::serve(
         listener,
         state,
@@ -61,6 +72,15 @@ pub async fn run(config: config::Config) -> anyhow::Result<()> {
         Duration::from_secs(config.shutdown_grace_secs),
     )
     .await;
+    let _ = stop_reconciler.send(true);
+    if let Some(reconciler) = reconciler {
+        if tokio::time::timeout(Duration::from_secs(5), reconciler)
+            .await
+            .is_err()
+        {
+            tracing::warn!("the reconciler did not stop within 5 s");
+        }
+    }
     if let Ok(reason) = failed_rx.try_recv() {
         anyhow::bail!("the store failed ({reason}); restart kubecs to recover it from its log");
     }

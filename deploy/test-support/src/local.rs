@@ -257,7 +257,14 @@ mod tests {
             .spawn()
             .expect("spawn tail");
         std::fs::write(dir.join("pids/etcd.pid"), format!("{}\n", child.id())).expect("pid file");
-        let running = component_running(&dir, "etcd");
+        // Until the child has exec'd, its command line is still this test's: wait for
+        // `tail` to show.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let mut running = component_running(&dir, "etcd");
+        while !running && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+            running = component_running(&dir, "etcd");
+        }
         child.kill().expect("kill tail");
         let _ = child.wait();
         let after = component_running(&dir, "etcd");

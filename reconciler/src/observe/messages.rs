@@ -116,7 +116,9 @@ pub fn deployment_completed(service: &str, deployment: &str) -> String {
 
 /// `(service web) (deployment ecs-svc/1) deployment failed: tasks failed to start.`
 pub fn deployment_failed(service: &str, deployment: &str) -> String {
-    format!("(service {service}) (deployment {deployment}) deployment failed: tasks failed to start.")
+    format!(
+        "(service {service}) (deployment {deployment}) deployment failed: tasks failed to start."
+    )
 }
 
 /// `(service web) rolling back to deployment ecs-svc/0.`

@@ -68,11 +68,7 @@ pub fn advance(
     let desired = primary.desired_count.unwrap_or(0);
     let outcome = if let Some(seconds) = deadline_exceeded(snapshot.deployment, &id) {
         Outcome::Failed(messages::deadline_reason(&id, seconds))
-    } else if breaker::trips(
-        config.as_ref(),
-        primary.failed_tasks.unwrap_or(0),
-        desired,
-    ) {
+    } else if breaker::trips(config.as_ref(), primary.failed_tasks.unwrap_or(0), desired) {
         Outcome::Failed(messages::CIRCUIT_BREAKER_REASON.to_owned())
     } else if primary.running_count == Some(desired)
         && primary.pending_count.unwrap_or(0) == 0

@@ -3,8 +3,7 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::{
-    Deployment, DeploymentCondition, DeploymentSpec, DeploymentStatus, ReplicaSet,
-    ReplicaSetSpec,
+    Deployment, DeploymentCondition, DeploymentSpec, DeploymentStatus, ReplicaSet, ReplicaSetSpec,
 };
 use k8s_openapi::api::core::v1::{
     ContainerStatus, ObjectReference, Pod, PodCondition, PodSpec, PodStatus, PodTemplateSpec,

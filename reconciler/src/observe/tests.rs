@@ -112,7 +112,9 @@ fn a_rollout_shows_both_deployments_until_the_old_one_has_drained() {
     // Kubernetes surges B's pods while A's keep running.
     world.deployment = Some(kube_deployment(B, false));
     world.replica_sets = vec![replica_set(A, 2), replica_set(B, 2)];
-    world.pods.extend((3..=4).map(|n| pod(n, B, Phase::Pending)));
+    world
+        .pods
+        .extend((3..=4).map(|n| pod(n, B, Phase::Pending)));
     let surging = world.observe(&updated, 10).state;
     assert_eq!(added(&updated, &surging), [started(&[3, 4])]);
     let (a, b) = (deployment(&surging, A), deployment(&surging, B));
@@ -174,7 +176,9 @@ fn scaling_to_five_and_to_zero_reports_the_tasks_and_a_steady_state_each_time() 
     scaled.service.deployments.as_mut().unwrap()[0].desired_count = Some(5);
 
     world.replica_sets = vec![replica_set(A, 5)];
-    world.pods.extend((3..=5).map(|n| pod(n, A, Phase::Pending)));
+    world
+        .pods
+        .extend((3..=5).map(|n| pod(n, A, Phase::Pending)));
     let growing = world.observe(&scaled, 10).state;
     assert_eq!(added(&scaled, &growing), [started(&[3, 4, 5])]);
     assert_eq!(deployment(&growing, A).rollout_state, Some(Completed));
@@ -242,8 +246,12 @@ fn b_over_a(enable: bool, rollback: bool) -> (ServiceState, World) {
 
 fn crash_b(world: &mut World, restarts: [i32; 2]) {
     world.pods.truncate(2);
-    world.pods.push(restarted(pod(3, B, Phase::NotReady), restarts[0]));
-    world.pods.push(restarted(pod(4, B, Phase::NotReady), restarts[1]));
+    world
+        .pods
+        .push(restarted(pod(3, B, Phase::NotReady), restarts[0]));
+    world
+        .pods
+        .push(restarted(pod(4, B, Phase::NotReady), restarts[1]));
 }
 
 #[test]
@@ -316,7 +324,10 @@ fn a_disabled_circuit_breaker_never_fails_a_deployment() {
     crash_b(&mut world, [50, 50]);
     let observed = world.observe(&state, 10);
     let b = deployment(&observed.state, B);
-    assert_eq!((b.failed_tasks, b.rollout_state.clone()), (Some(100), Some(InProgress)));
+    assert_eq!(
+        (b.failed_tasks, b.rollout_state.clone()),
+        (Some(100), Some(InProgress))
+    );
     assert_eq!(observed.rollback, None);
 }
 
@@ -418,7 +429,10 @@ fn a_draining_service_counts_down_without_steady_state_or_placement_events() {
     let gone = world.observe(&going, 20);
     assert_eq!(added(&going, &gone.state), [stopped(&[2])]);
     assert_eq!(
-        (gone.state.service.running_count, gone.state.service.pending_count),
+        (
+            gone.state.service.running_count,
+            gone.state.service.pending_count
+        ),
         (Some(0), Some(0))
     );
     assert_eq!(gone.state.service.status.as_deref(), Some("DRAINING"));

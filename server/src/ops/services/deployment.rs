@@ -1,11 +1,12 @@
 //! ECS deployments of a service: the deployment configuration's defaults and bounds, and
-//! starting a new PRIMARY deployment (the previous PRIMARY becomes ACTIVE until the
-//! reconciler has drained it).
+//! scaling the PRIMARY deployment. Starting a new PRIMARY deployment is shared with the
+//! reconciler's rollback (`kubecs_reconciler::deployment`).
+
+pub use kubecs_reconciler::deployment::{primary, start_new};
 
 use crate::error::ApiError;
 use kubecs_api_models::{
-    Deployment, DeploymentCircuitBreaker, DeploymentConfiguration, DeploymentRolloutState,
-    SchedulingStrategy, Service, Timestamp,
+    DeploymentCircuitBreaker, DeploymentConfiguration, SchedulingStrategy, Service, Timestamp,
 };
 
 /// ECS's defaults: REPLICA 200/100, DAEMON 100/0; the circuit breaker off.
@@ -70,51 +71,6 @@ pub fn check(config: &DeploymentConfiguration) -> Result<(), ApiError> {
         )));
     }
     Ok(())
-}
-
-/// `ecs-svc/` and 19 digits, the form of ECS deployment ids.
-pub fn new_id() -> String {
-    let n = uuid::Uuid::new_v4().as_u128() % 10_000_000_000_000_000_000u128;
-    format!("ecs-svc/{n:019}")
-}
-
-/// A new PRIMARY deployment of `service` as it now stands (task definition, counts,
-/// launch settings), IN_PROGRESS until the reconciler sees it complete.
-pub fn primary(service: &Service, now: Timestamp) -> Deployment {
-    let id = new_id();
-    Deployment {
-        rollout_state_reason: Some(format!("ECS deployment {id} in progress.")),
-        id: Some(id),
-        status: Some("PRIMARY".to_owned()),
-        task_definition: service.task_definition.clone(),
-        desired_count: service.desired_count,
-        pending_count: Some(0),
-        running_count: Some(0),
-        failed_tasks: Some(0),
-        created_at: Some(now),
-        updated_at: Some(now),
-        launch_type: service.launch_type.clone(),
-        capacity_provider_strategy: service.capacity_provider_strategy.clone(),
-        platform_version: service.platform_version.clone(),
-        platform_family: service.platform_family.clone(),
-        network_configuration: service.network_configuration.clone(),
-        rollout_state: Some(DeploymentRolloutState::InProgress),
-        ..Deployment::default()
-    }
-}
-
-/// Starts a new deployment: the current PRIMARY becomes ACTIVE (the reconciler drains
-/// it), the new one is PRIMARY.
-pub fn start_new(service: &mut Service, now: Timestamp) {
-    let next = primary(service, now);
-    let deployments = service.deployments.get_or_insert_with(Vec::new);
-    for old in deployments.iter_mut() {
-        if old.status.as_deref() == Some("PRIMARY") {
-            old.status = Some("ACTIVE".to_owned());
-            old.updated_at = Some(now);
-        }
-    }
-    deployments.insert(0, next);
 }
 
 /// A scale-only change: the PRIMARY deployment's desired count follows the service's.
@@ -192,7 +148,7 @@ mod tests {
 
     #[test]
     fn deployment_ids_have_the_ecs_form() {
-        let id = new_id();
+        let id = kubecs_reconciler::deployment::new_id();
         let digits = id.strip_prefix("ecs-svc/").unwrap();
         assert_eq!(digits.len(), 19);
         assert!(digits.bytes().all(|b| b.is_ascii_digit()));

@@ -328,6 +328,9 @@ pub async fn create(
                 let mut primary = deployment::primary(&service, ctx.now);
                 primary.service_connect_configuration = input.service_connect_configuration.clone();
                 service.deployments = Some(vec![primary]);
+                if let Some(td) = &td {
+                    runnable(&service, td)?;
+                }
             }
             let fresh = ServiceState {
                 service,
@@ -586,6 +589,9 @@ pub async fn update(
                 } else if input.desired_count.is_some() {
                     deployment::scale_primary(service, now);
                 }
+                if let Some(td) = &td {
+                    runnable(service, td)?;
+                }
                 Ok((Write::Put(state.clone()), state.service))
             })
         })
@@ -593,6 +599,13 @@ pub async fn update(
     Ok(UpdateServiceResponse {
         service: Some(present(&ctx, service, false)?),
     })
+}
+
+/// Whether Kubernetes can run `service` with `td` (the reconciler's converter decides);
+/// refused with the ECS error the converter names otherwise.
+fn runnable(service: &Service, td: &TaskDefinition) -> Result<(), ApiError> {
+    kubecs_reconciler::convert::check_service(service, td)
+        .map_err(|unsupported| ApiError::new(unsupported.error_code(), unsupported.to_string()))
 }
 
 /// Applies the members an UpdateService request sets, with the same checks as create.

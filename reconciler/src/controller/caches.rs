@@ -1,0 +1,281 @@
+//! What the loop knows of Kubernetes: one reflector (a watch-fed local copy) per kind of
+//! object kubecs owns, selected by its `managed-by` label, plus Warning events. Every
+//! change to a watched object queues the ECS key it belongs to, so the loop is
+//! level-triggered: it reads the copies, never the watch events themselves.
+
+use std::fmt::Debug;
+use std::sync::Arc;
+
+use futures::StreamExt;
+use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+use k8s_openapi::api::core::v1::{Namespace, Pod, Service};
+use k8s_openapi::api::events::v1::Event;
+use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::{watcher, WatchStreamExt};
+use kube::{Api, Client, Resource, ResourceExt};
+use serde::de::DeserializeOwned;
+use tokio::task::JoinSet;
+
+use super::key::{cluster_of_namespace, service_name_of, WorkKey};
+use super::queue::WorkQueue;
+use crate::convert::names::{MANAGED_BY, MANAGED_BY_LABEL, SERVICE_LABEL};
+
+/// The local copies, shared by every worker (cheap to clone).
+#[derive(Clone)]
+pub struct Caches {
+    pub namespaces: Store<Namespace>,
+    pub deployments: Store<Deployment>,
+    pub replica_sets: Store<ReplicaSet>,
+    pub pods: Store<Pod>,
+    pub services: Store<Service>,
+    pub events: Store<Event>,
+}
+
+/// The label selector of everything kubecs made.
+pub fn managed_selector() -> String {
+    format!("{MANAGED_BY_LABEL}={MANAGED_BY}")
+}
+
+impl Caches {
+    /// Starts one watch per kind on `tasks`; each change queues its key on `queue`.
+    pub fn start(
+        client: &Client,
+        queue: &Arc<WorkQueue<WorkKey>>,
+        tasks: &mut JoinSet<()>,
+    ) -> Caches {
+        let (namespaces, ns_writer) = reflector::store();
+        let (deployments, deploy_writer) = reflector::store();
+        let (replica_sets, rs_writer) = reflector::store();
+        let (pods, pod_writer) = reflector::store();
+        let (services, svc_writer) = reflector::store();
+        let (events, event_writer) = reflector::store();
+        let caches = Caches {
+            namespaces,
+            deployments,
+            replica_sets,
+            pods,
+            services,
+            events,
+        };
+        let owned = watcher::Config::default().labels(&managed_selector());
+        // Only warnings say that a task failed to start (FailedScheduling, Failed);
+        // events carry no labels, so this is every warning of the cluster.
+        let warnings = watcher::Config::default().fields("type=Warning");
+        tasks.spawn(watch(
+            Api::<Namespace>::all(client.clone()),
+            owned.clone(),
+            ns_writer,
+            on_change(&caches, queue, |caches: &Caches, ns: &Namespace| {
+                caches.key_of_namespace(ns)
+            }),
+        ));
+        tasks.spawn(watch(
+            Api::<Deployment>::all(client.clone()),
+            owned.clone(),
+            deploy_writer,
+            on_change(&caches, queue, |caches: &Caches, d: &Deployment| {
+                caches.key_of(d)
+            }),
+        ));
+        tasks.spawn(watch(
+            Api::<ReplicaSet>::all(client.clone()),
+            owned.clone(),
+            rs_writer,
+            on_change(&caches, queue, |caches: &Caches, rs: &ReplicaSet| {
+                caches.key_of(rs)
+            }),
+        ));
+        tasks.spawn(watch(
+            Api::<Pod>::all(client.clone()),
+            owned.clone(),
+            pod_writer,
+            on_change(&caches, queue, |caches: &Caches, pod: &Pod| {
+                caches.key_of(pod)
+            }),
+        ));
+        tasks.spawn(watch(
+            Api::<Service>::all(client.clone()),
+            owned,
+            svc_writer,
+            on_change(&caches, queue, |caches: &Caches, s: &Service| {
+                caches.key_of(s)
+            }),
+        ));
+        tasks.spawn(watch(
+            Api::<Event>::all(client.clone()),
+            warnings,
+            event_writer,
+            on_change(&caches, queue, |caches: &Caches, e: &Event| {
+                caches.key_of_event(e)
+            }),
+        ));
+        caches
+    }
+
+    /// Waits until every copy holds its first full list.
+    pub async fn ready(&self) {
+        // A store whose writer is gone (its watch ended) is never ready; the loop only
+        // ends those watches at shutdown.
+        let _ = self.namespaces.wait_until_ready().await;
+        let _ = self.deployments.wait_until_ready().await;
+        let _ = self.replica_sets.wait_until_ready().await;
+        let _ = self.pods.wait_until_ready().await;
+        let _ = self.services.wait_until_ready().await;
+        let _ = self.events.wait_until_ready().await;
+    }
+
+    /// Every key the copies hold objects of: a full pass reconciles them all, which
+    /// removes objects whose ECS service or cluster is gone.
+    pub fn keys(&self) -> Vec<WorkKey> {
+        let mut keys: Vec<WorkKey> = self
+            .namespaces
+            .state()
+            .iter()
+            .filter_map(|ns| self.key_of_namespace(ns))
+            .collect();
+        keys.extend(
+            self.deployments
+                .state()
+                .iter()
+                .filter_map(|d| self.key_of(&**d)),
+        );
+        keys.extend(
+            self.services
+                .state()
+                .iter()
+                .filter_map(|s| self.key_of(&**s)),
+        );
+        keys
+    }
+
+    fn key_of_namespace(&self, namespace: &Namespace) -> Option<WorkKey> {
+        let (region, cluster) = cluster_of_namespace(namespace)?;
+        Some(WorkKey::Cluster { region, cluster })
+    }
+
+    /// The ECS service an object of a service's workload belongs to: the region and
+    /// cluster of its namespace, the service's exact name from its annotation, else
+    /// from its service label (exact unless hashed, see `names::label_value`: ECS names
+    /// have no dots, hashed values do), else from its Deployment's annotation.
+    pub fn key_of<K: ResourceExt>(&self, object: &K) -> Option<WorkKey> {
+        let namespace = object.namespace()?;
+        let (region, cluster) = self
+            .namespaces
+            .get(&ObjectRef::new(&namespace))
+            .and_then(|ns| cluster_of_namespace(&ns))?;
+        let service = match service_name_of(object) {
+            Some(name) => name,
+            None => {
+                let label = object.labels().get(SERVICE_LABEL)?;
+                if label.contains('.') {
+                    self.deployments
+                        .find(|d| {
+                            d.namespace().as_deref() == Some(namespace.as_str())
+                                && d.labels().get(SERVICE_LABEL) == Some(label)
+                        })
+                        .and_then(|d| service_name_of(&*d))?
+                } else {
+                    label.clone()
+                }
+            }
+        };
+        Some(WorkKey::Service {
+            region,
+            cluster,
+            service,
+        })
+    }
+
+    /// The service an event is about, through the pod, ReplicaSet or Deployment it
+    /// names.
+    fn key_of_event(&self, event: &Event) -> Option<WorkKey> {
+        let regarding = event.regarding.as_ref()?;
+        let name = regarding.name.as_deref()?;
+        let namespace = regarding.namespace.as_deref()?;
+        match regarding.kind.as_deref()? {
+            "Pod" => self
+                .pods
+                .get(&ObjectRef::new(name).within(namespace))
+                .and_then(|p| self.key_of(&*p)),
+            "ReplicaSet" => self
+                .replica_sets
+                .get(&ObjectRef::new(name).within(namespace))
+                .and_then(|r| self.key_of(&*r)),
+            "Deployment" => self
+                .deployments
+                .get(&ObjectRef::new(name).within(namespace))
+                .and_then(|d| self.key_of(&*d)),
+            _ => None,
+        }
+    }
+
+    /// The objects of one service's workload in `namespace`, by its service label.
+    pub fn of_service<K>(&self, store: &Store<K>, namespace: &str, label: &str) -> Vec<K>
+    where
+        K: Resource<DynamicType = ()> + Clone + 'static,
+    {
+        store
+            .state_filter(|o| {
+                o.meta().namespace.as_deref() == Some(namespace)
+                    && o.meta()
+                        .labels
+                        .as_ref()
+                        .and_then(|l| l.get(SERVICE_LABEL))
+                        .is_some_and(|v| v == label)
+            })
+            .into_iter()
+            .map(|o| (*o).clone())
+            .collect()
+    }
+
+    /// The events of `namespace`.
+    pub fn events_in(&self, namespace: &str) -> Vec<Event> {
+        self.events
+            .state_filter(|e| e.metadata.namespace.as_deref() == Some(namespace))
+            .into_iter()
+            .map(|e| (*e).clone())
+            .collect()
+    }
+}
+
+/// The callback of a watch: queue the key the changed object belongs to.
+fn on_change<K>(
+    caches: &Caches,
+    queue: &Arc<WorkQueue<WorkKey>>,
+    key: impl Fn(&Caches, &K) -> Option<WorkKey> + Send + 'static,
+) -> impl Fn(&K) + Send + 'static {
+    let caches = caches.clone();
+    let queue = Arc::clone(queue);
+    move |object| {
+        if let Some(k) = key(&caches, object) {
+            queue.add(k);
+        }
+    }
+}
+
+/// Keeps one reflector up to date, calling `changed` with every object added, modified
+/// or deleted. Watch errors are retried with kube's default backoff (the API server may
+/// be away for a while); they are logged, never fatal.
+async fn watch<K>(
+    api: Api<K>,
+    config: watcher::Config,
+    writer: reflector::store::Writer<K>,
+    changed: impl Fn(&K) + Send + 'static,
+) where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+{
+    let kind = K::kind(&()).into_owned();
+    let stream = watcher(api, config)
+        .default_backoff()
+        // The field managers' records are the bulk of an object and never read here.
+        .modify(|object: &mut K| object.managed_fields_mut().clear())
+        .reflect(writer)
+        .touched_objects();
+    let mut stream = std::pin::pin!(stream);
+    while let Some(item) = stream.next().await {
+        match item {
+            Ok(object) => changed(&object),
+            Err(err) => tracing::warn!(kind, error = %err, "watch failed; retrying"),
+        }
+    }
+}

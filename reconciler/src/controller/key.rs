@@ -1,0 +1,61 @@
+//! What the loop reconciles: an ECS cluster (its namespace) or an ECS service (its
+//! workload and status), each within a region; and which key a Kubernetes object that
+//! kubecs owns belongs to.
+
+use std::fmt;
+
+use k8s_openapi::api::core::v1::Namespace;
+use kube::ResourceExt;
+
+use crate::convert::names::{CLUSTER_NAME_ANNOTATION, REGION_ANNOTATION, SERVICE_NAME_ANNOTATION};
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum WorkKey {
+    /// An ECS cluster: its namespace exists while the cluster is ACTIVE.
+    Cluster { region: String, cluster: String },
+    /// An ECS service: its Deployment and Services, and its observed status.
+    Service {
+        region: String,
+        cluster: String,
+        service: String,
+    },
+}
+
+impl WorkKey {
+    /// The kind, for metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            WorkKey::Cluster { .. } => "cluster",
+            WorkKey::Service { .. } => "service",
+        }
+    }
+}
+
+impl fmt::Display for WorkKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WorkKey::Cluster { region, cluster } => write!(f, "cluster {region}/{cluster}"),
+            WorkKey::Service {
+                region,
+                cluster,
+                service,
+            } => write!(f, "service {region}/{cluster}/{service}"),
+        }
+    }
+}
+
+/// The region and exact ECS cluster name a namespace kubecs made stands for, from its
+/// annotations.
+pub fn cluster_of_namespace(namespace: &Namespace) -> Option<(String, String)> {
+    let annotations = namespace.annotations();
+    Some((
+        annotations.get(REGION_ANNOTATION)?.clone(),
+        annotations.get(CLUSTER_NAME_ANNOTATION)?.clone(),
+    ))
+}
+
+/// The exact ECS service name an object carries in its annotations (Deployments and
+/// Services; pods and ReplicaSets are found through their Deployment).
+pub fn service_name_of<K: ResourceExt>(object: &K) -> Option<String> {
+    object.annotations().get(SERVICE_NAME_ANNOTATION).cloned()
+}

@@ -1,0 +1,290 @@
+//! Reconciling one ECS service: an ACTIVE service's Deployment and Services applied from
+//! its PRIMARY deployment's task definition (objects it no longer needs removed); a
+//! DRAINING one's objects deleted and, once its pods are gone, the service made INACTIVE;
+//! a missing or INACTIVE one's objects deleted. Every pass ends by writing what
+//! Kubernetes shows back as the service's observed status.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::Service as KubeService;
+use kube::runtime::reflector::ObjectRef;
+use kube::{Api, ResourceExt};
+use kubecs_api_models::status::{ACTIVE, DRAINING};
+use kubecs_api_models::{TaskDefinitionRef, Timestamp};
+use kubecs_storage::{Observed, Record, Region, ServiceState, Write};
+
+use super::apply::{apply, delete, is_current, stamp};
+use super::cluster::ensure_namespace;
+use super::{Context, Next, ReconcileError};
+use crate::convert::names::label_value;
+use crate::convert::{self, namespace_name, primary_deployment, workload_name, ClusterScope};
+use crate::observe::{observe, Snapshot};
+
+/// How often a draining service is looked at while its pods go.
+const DRAIN_POLL: Duration = Duration::from_secs(1);
+
+pub async fn reconcile(
+    ctx: &Context,
+    region: &str,
+    cluster: &str,
+    name: &str,
+) -> Result<Next, ReconcileError> {
+    let store = ctx.store.region(region);
+    let scope = ClusterScope { region, cluster };
+    let at = Place {
+        namespace: namespace_name(&scope),
+        label: label_value(name),
+        deployment: workload_name(name),
+    };
+    let record = store
+        .services()
+        .get((cluster.to_owned(), name.to_owned()))?;
+    let Some(record) = record else {
+        remove(ctx, &at).await?;
+        return Ok(Next::Done);
+    };
+    match record.value.service.status.as_deref() {
+        Some(ACTIVE) => run(ctx, &store, &scope, &at, &record).await,
+        Some(DRAINING) => drain(ctx, &store, &scope, &at, &record).await,
+        _ => {
+            remove(ctx, &at).await?;
+            Ok(Next::Done)
+        }
+    }
+}
+
+/// Where a service's objects are.
+struct Place {
+    namespace: String,
+    /// Its `ecs.kubecs.io/service` label value.
+    label: String,
+    /// Its Deployment's name.
+    deployment: String,
+}
+
+/// The family and revision of a task definition ARN (`...:task-definition/web:3`).
+fn task_definition_ref(arn: &str) -> Option<TaskDefinitionRef> {
+    let tail = arn.rsplit_once(":task-definition/").map_or(arn, |(_, t)| t);
+    let (family, revision) = tail.rsplit_once(':')?;
+    Some(TaskDefinitionRef {
+        family: family.to_owned(),
+        revision: Some(revision.parse().ok()?),
+    })
+}
+
+async fn run(
+    ctx: &Context,
+    store: &Region,
+    scope: &ClusterScope<'_>,
+    at: &Place,
+    record: &Record<ServiceState>,
+) -> Result<Next, ReconcileError> {
+    let service = &record.value.service;
+    let arn = primary_deployment(service)
+        .and_then(|d| d.task_definition.clone())
+        .or_else(|| service.task_definition.clone())
+        .unwrap_or_default();
+    let task_definition = match task_definition_ref(&arn) {
+        Some(reference) => store.task_definitions().by_reference(&reference)?,
+        None => None,
+    };
+    let Some(task_definition) = task_definition else {
+        // The API refuses a service without its task definition, and revisions are
+        // never deleted while referenced: this is a record from an older kubecs.
+        tracing::warn!(service = %service.service_arn.as_deref().unwrap_or_default(), task_definition = %arn, "the service's task definition is not stored; nothing to run");
+        return Ok(Next::Done);
+    };
+    let mut workload = match convert::workload(scope, service, &task_definition.value) {
+        Ok(workload) => workload,
+        Err(unsupported) => {
+            // The API refuses what the converter cannot run at CreateService and
+            // UpdateService; a service stored before that check stays as it is.
+            tracing::warn!(service = %service.service_arn.as_deref().unwrap_or_default(), reason = %unsupported, "kubecs cannot run this service on Kubernetes");
+            ctx.metrics.unsupported.inc();
+            return write_status(ctx, store, scope.cluster, at, record).await;
+        }
+    };
+    ensure_namespace(ctx, scope, service.cluster_arn.as_deref()).await?;
+
+    let deployments: Api<Deployment> = Api::namespaced(ctx.client.clone(), &at.namespace);
+    let hash = stamp(&mut workload.deployment)?;
+    let seen = ctx
+        .caches
+        .deployments
+        .get(&ObjectRef::new(&at.deployment).within(&at.namespace));
+    let uid = match seen.as_deref() {
+        Some(seen) if is_current(Some(seen), &hash) => seen.uid(),
+        _ => apply(&deployments, &workload.deployment).await?.uid(),
+    };
+    if let Some(uid) = uid {
+        workload.set_owner(&uid);
+    }
+
+    let services: Api<KubeService> = Api::namespaced(ctx.client.clone(), &at.namespace);
+    let mut wanted = BTreeSet::new();
+    for object in &mut workload.services {
+        let hash = stamp(object)?;
+        let name = object.name_any();
+        let seen = ctx
+            .caches
+            .services
+            .get(&ObjectRef::new(&name).within(&at.namespace));
+        if !is_current(seen.as_deref(), &hash) {
+            apply(&services, &*object).await?;
+        }
+        wanted.insert(name);
+    }
+    for old in ctx
+        .caches
+        .of_service(&ctx.caches.services, &at.namespace, &at.label)
+    {
+        let name = old.name_any();
+        if !wanted.contains(&name) {
+            delete(&services, &name).await?;
+        }
+    }
+    write_status(ctx, store, scope.cluster, at, record).await
+}
+
+/// A deleted service: its objects go, its counts follow its pods, and once nothing is
+/// left it becomes INACTIVE.
+async fn drain(
+    ctx: &Context,
+    store: &Region,
+    scope: &ClusterScope<'_>,
+    at: &Place,
+    record: &Record<ServiceState>,
+) -> Result<Next, ReconcileError> {
+    remove(ctx, at).await?;
+    if let Next::After(delay) = write_status(ctx, store, scope.cluster, at, record).await? {
+        return Ok(Next::After(delay));
+    }
+    let caches = &ctx.caches;
+    let left = !caches
+        .of_service(&caches.pods, &at.namespace, &at.label)
+        .is_empty()
+        || !caches
+            .of_service(&caches.replica_sets, &at.namespace, &at.label)
+            .is_empty()
+        || !caches
+            .of_service(&caches.deployments, &at.namespace, &at.label)
+            .is_empty();
+    if left {
+        return Ok(Next::After(DRAIN_POLL));
+    }
+    let name = record
+        .value
+        .service
+        .service_name
+        .as_deref()
+        .unwrap_or_default();
+    match crate::drain::finish_drain(store, scope.cluster, name, record.generation).await? {
+        Observed::Stale { .. } => Ok(Next::After(Duration::ZERO)),
+        _ => Ok(Next::Done),
+    }
+}
+
+/// Deletes a service's Deployment (its ReplicaSets and pods are collected) and Services.
+async fn remove(ctx: &Context, at: &Place) -> Result<(), ReconcileError> {
+    let caches = &ctx.caches;
+    let deployments: Api<Deployment> = Api::namespaced(ctx.client.clone(), &at.namespace);
+    for d in caches.of_service(&caches.deployments, &at.namespace, &at.label) {
+        if d.metadata.deletion_timestamp.is_none() {
+            delete(&deployments, &d.name_any()).await?;
+        }
+    }
+    let services: Api<KubeService> = Api::namespaced(ctx.client.clone(), &at.namespace);
+    for s in caches.of_service(&caches.services, &at.namespace, &at.label) {
+        if s.metadata.deletion_timestamp.is_none() {
+            delete(&services, &s.name_any()).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Observes the service's workload as the local copies show it and writes the observed
+/// status (and a rollback the circuit breaker asks for) in one write, unless nothing
+/// changed. `After(0)` when the desired state moved on meanwhile: reconcile again.
+async fn write_status(
+    ctx: &Context,
+    store: &Region,
+    cluster: &str,
+    at: &Place,
+    record: &Record<ServiceState>,
+) -> Result<Next, ReconcileError> {
+    let caches = &ctx.caches;
+    let deployment = caches
+        .deployments
+        .get(&ObjectRef::new(&at.deployment).within(&at.namespace));
+    let replica_sets = caches.of_service(&caches.replica_sets, &at.namespace, &at.label);
+    let pods = caches.of_service(&caches.pods, &at.namespace, &at.label);
+    let events = caches.events_in(&at.namespace);
+    let snapshot = Snapshot {
+        deployment: deployment.as_deref(),
+        replica_sets: &replica_sets,
+        pods: &pods,
+        events: &events,
+    };
+    let now = Timestamp::now();
+    let observation = observe(&record.value, &snapshot, now);
+    if observation.state == record.value
+        && observation.rollback.is_none()
+        && record.observed_generation == record.generation
+    {
+        return Ok(Next::Done);
+    }
+    let services = store.services();
+    let key = (
+        cluster.to_owned(),
+        record
+            .value
+            .service
+            .service_name
+            .clone()
+            .unwrap_or_default(),
+    );
+    let outcome = store
+        .transaction(|tx| {
+            let state = observation.state.clone();
+            let outcome = tx.set_observed(&services, key.clone(), record.generation, |_| {
+                Ok::<_, kubecs_storage::StoreError>(Some(state))
+            })?;
+            if let (Observed::Applied(_), Some(rollback)) = (&outcome, &observation.rollback) {
+                tx.update(&services, key.clone(), |current| {
+                    let Some(current) = current else {
+                        return Ok::<_, kubecs_storage::StoreError>((Write::Keep, ()));
+                    };
+                    let mut next = current.value.clone();
+                    next.service.task_definition = Some(rollback.task_definition.clone());
+                    crate::deployment::start_new(&mut next.service, now);
+                    Ok((Write::Put(next), ()))
+                })?;
+            }
+            Ok::<_, kubecs_storage::StoreError>(outcome)
+        })
+        .await?;
+    match outcome {
+        Observed::Stale { .. } => Ok(Next::After(Duration::ZERO)),
+        _ => Ok(Next::Done),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn task_definition_arns_give_their_family_and_revision() {
+        let reference =
+            task_definition_ref("arn:aws:ecs:us-east-1:000000000000:task-definition/web:12")
+                .unwrap();
+        assert_eq!(reference.family, "web");
+        assert_eq!(reference.revision, Some(12));
+        assert_eq!(
+            task_definition_ref("arn:aws:ecs:us-east-1:0:task-definition/web"),
+            None
+        );
+    }
+}
