@@ -102,6 +102,9 @@ class Kubecs:
                         "--listen", f"127.0.0.1:{self.port}",
                         "--data-dir", str(self.data_dir),
                         "--log-format", "json",
+                        # These suites test the API: no reconciler unless a test asks
+                        # for one (several kubecs on one cluster would undo each other).
+                        *(() if "--kubernetes" in self.extra_args else ("--kubernetes", "off")),
                         *self.extra_args,
                     ],
                     stdout=log,

@@ -59,7 +59,9 @@ async function healthy(endpoint, child, deadline) {
 export async function startKubecs({ credentials } = {}) {
   const bin = process.env.KUBECS_BIN || join(REPO, "target", "debug", "kubecs");
   const dir = mkdtempSync(join(tmpdir(), "kubecs-js-"));
-  const args = ["--data-dir", join(dir, "data"), "--log-format", "json"];
+  // These tests exercise the API: no reconciler (several kubecs on one cluster would
+  // undo each other's work).
+  const args = ["--data-dir", join(dir, "data"), "--log-format", "json", "--kubernetes", "off"];
   if (credentials) {
     writeFileSync(join(dir, "credentials.toml"), credentials);
     args.push("--credentials-file", join(dir, "credentials.toml"));

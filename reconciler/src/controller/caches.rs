@@ -29,6 +29,8 @@ pub struct Caches {
     pub pods: Store<Pod>,
     pub services: Store<Service>,
     pub events: Store<Event>,
+    /// True once every copy holds its first full list.
+    listed: tokio::sync::watch::Receiver<bool>,
 }
 
 /// The label selector of everything kubecs made.
@@ -49,6 +51,7 @@ impl Caches {
         let (pods, pod_writer) = reflector::store();
         let (services, svc_writer) = reflector::store();
         let (events, event_writer) = reflector::store();
+        let (listed_tx, listed) = tokio::sync::watch::channel(false);
         let caches = Caches {
             namespaces,
             deployments,
@@ -56,7 +59,24 @@ impl Caches {
             pods,
             services,
             events,
+            listed,
         };
+        // One waiter per store: a store's readiness wakes only the last task that polled
+        // it, so every other task waits on `listed` instead.
+        tasks.spawn({
+            let caches = caches.clone();
+            async move {
+                // A store whose writer is gone (its watch ended) is never ready; the
+                // loop only ends those watches at shutdown.
+                let _ = caches.namespaces.wait_until_ready().await;
+                let _ = caches.deployments.wait_until_ready().await;
+                let _ = caches.replica_sets.wait_until_ready().await;
+                let _ = caches.pods.wait_until_ready().await;
+                let _ = caches.services.wait_until_ready().await;
+                let _ = caches.events.wait_until_ready().await;
+                let _ = listed_tx.send(true);
+            }
+        });
         let owned = watcher::Config::default().labels(&managed_selector());
         // Only warnings say that a task failed to start (FailedScheduling, Failed);
         // events carry no labels, so this is every warning of the cluster.
@@ -114,14 +134,7 @@ impl Caches {
 
     /// Waits until every copy holds its first full list.
     pub async fn ready(&self) {
-        // A store whose writer is gone (its watch ended) is never ready; the loop only
-        // ends those watches at shutdown.
-        let _ = self.namespaces.wait_until_ready().await;
-        let _ = self.deployments.wait_until_ready().await;
-        let _ = self.replica_sets.wait_until_ready().await;
-        let _ = self.pods.wait_until_ready().await;
-        let _ = self.services.wait_until_ready().await;
-        let _ = self.events.wait_until_ready().await;
+        let _ = self.listed.clone().wait_for(|listed| *listed).await;
     }
 
     /// Every key the copies hold objects of: a full pass reconciles them all, which

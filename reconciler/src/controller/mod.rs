@@ -74,10 +74,21 @@ pub enum Next {
 pub enum ReconcileError {
     #[error("store: {0}")]
     Store(#[from] StoreError),
-    #[error("kubernetes: {0}")]
+    #[error("kubernetes: {}", kube_message(.0))]
     Kube(#[from] kube::Error),
     #[error("cannot encode an object: {0}")]
     Encode(#[from] serde_json::Error),
+}
+
+/// An API server's refusal as its message and reason (kube's own text repeats the whole
+/// status structure); other client errors as they are.
+fn kube_message(error: &kube::Error) -> String {
+    match error {
+        kube::Error::Api(status) => {
+            format!("{} ({} {})", status.message, status.code, status.reason)
+        }
+        other => other.to_string(),
+    }
 }
 
 impl ReconcileError {

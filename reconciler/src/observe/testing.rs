@@ -143,7 +143,7 @@ pub fn event(pod: &Pod, reason: &str, count: i32) -> Event {
             uid: pod.metadata.uid.clone(),
             ..ObjectReference::default()
         }),
-        series: (count > 1).then(|| EventSeries {
+        series: (count > 1).then_some(EventSeries {
             count,
             last_observed_time: MicroTime(EPOCH),
         }),

@@ -4,7 +4,7 @@
 //! The API writes desired state (the `Service` shape with its deployments, inside a
 //! `ServiceState` record); every change bumps the record's generation, which the
 //! reconciler acts on. Deleting a service marks it DRAINING; the reconciler removes its
-//! workload and marks it INACTIVE (`kubecs_reconciler::status::complete_drain`).
+//! workload and marks it INACTIVE (`kubecs_reconciler::drain::finish_drain`).
 
 mod deployment;
 mod limits;
@@ -38,11 +38,11 @@ pub const OPERATIONS: &[Operation] = &[
 /// What kubecs does with each, for the README's compatibility table.
 pub fn note(operation: Operation) -> Option<&'static str> {
     Some(match operation {
-        Operation::CreateService => "Desired state stored with a PRIMARY deployment; idempotent with `clientToken`; ECS's validation of the task definition, counts, launch type, deployment configuration and load balancers; ECS's list and length limits (load balancers, subnets, placement, `clientToken`, ...). Counts stay 0 until the reconciler runs the workload.",
-        Operation::DescribeServices => "Up to 10 per call; unknown names in `failures` as MISSING; INACTIVE services stay describable; `include: [\"TAGS\"]`.",
+        Operation::CreateService => "Desired state stored with a PRIMARY deployment; idempotent with `clientToken`; ECS's validation of the task definition, counts, launch type, deployment configuration and load balancers; ECS's list and length limits (load balancers, subnets, placement, `clientToken`, ...); refused with ECS's error when Kubernetes cannot run it. The reconciler runs it as a Deployment and reports its counts, deployments and events.",
+        Operation::DescribeServices => "Running/pending counts, deployments (rollout state, counts) and events from what runs on Kubernetes; up to 10 per call; unknown names in `failures` as MISSING; INACTIVE services stay describable; `include: [\"TAGS\"]`.",
         Operation::ListServices => "ACTIVE services of a cluster, filtered by launch type and scheduling strategy; paginated (default 10, at most 100).",
         Operation::ListServicesByNamespace => "Services whose Service Connect configuration names the namespace; paginated.",
-        Operation::UpdateService => "A new task definition, `forceNewDeployment` or new launch settings start a deployment; scaling alone does not; CreateService's limits apply.",
+        Operation::UpdateService => "A new task definition, `forceNewDeployment` or new launch settings start a deployment; scaling alone does not; CreateService's limits and Kubernetes check apply to a new task definition.",
         Operation::DeleteService => "Refused above 0 tasks unless `force`; the service becomes DRAINING, then INACTIVE once the reconciler has removed its workload.",
         _ => return None,
     })
