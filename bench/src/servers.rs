@@ -66,6 +66,8 @@ impl Server {
             // The defaults, spelled out: the targets are for SigV4 and durable storage on.
             .env("KUBECS_AUTH", "on")
             .env_remove("KUBECS_CREDENTIALS_FILE")
+            // The API against moto's: no reconciler (moto runs nothing either).
+            .env("KUBECS_KUBERNETES", "off")
             .stdin(Stdio::null())
             .stdout(File::create(&log)?)
             .stderr(File::create(&log)?.try_clone()?)

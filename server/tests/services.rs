@@ -38,6 +38,8 @@ async fn task_definition(
                     image: Some("nginx".into()),
                     port_mappings: Some(vec![PortMapping {
                         container_port: Some(80),
+                        // Service Connect names the port it serves.
+                        name: Some("http".into()),
                         ..PortMapping::default()
                     }]),
                     ..ContainerDefinition::default()
@@ -701,11 +703,25 @@ fn limit_cases() -> Vec<(&'static str, Value, Value, &'static str)> {
     let strategy = |i: usize| json!({"type": "spread", "field": format!("attribute:a{i}")});
     let registry = |i: usize| json!({"registryArn": format!("arn:aws:servicediscovery:us-east-1:000000000000:service/srv-{i}")});
     let provider = |i: usize| json!({"capacityProvider": format!("cp-{i}")});
+    // ECS allows a 64-character discoveryName; kubecs names a Kubernetes Service after
+    // it, and those stop at 63, so the accepted case is 63 (64 is refused as not
+    // runnable). DNS names are labels of at most 63 characters, dot-separated.
+    let dns_name = |length: usize| {
+        let mut name = String::new();
+        while name.len() < length {
+            if !name.is_empty() {
+                name.push('.');
+            }
+            let label = (length - name.len()).min(63);
+            name.push_str(&"n".repeat(label));
+        }
+        name
+    };
     let connect = |aliases: usize, discovery: usize, dns: usize| {
         json!({"enabled": true, "namespace": "ns", "services": [{
             "portName": "http",
             "discoveryName": "d".repeat(discovery),
-            "clientAliases": items(aliases, |i| json!({"port": 80 + i, "dnsName": "n".repeat(dns)})),
+            "clientAliases": items(aliases, |i| json!({"port": 80 + i, "dnsName": dns_name(dns)})),
         }]})
     };
     vec![
@@ -759,20 +775,20 @@ fn limit_cases() -> Vec<(&'static str, Value, Value, &'static str)> {
         ),
         (
             "serviceConnectConfiguration",
-            connect(1, 64, 127),
-            connect(2, 64, 127),
+            connect(1, 63, 127),
+            connect(2, 63, 127),
             "client aliases can have at most 1 items.",
         ),
         (
             "serviceConnectConfiguration",
-            connect(1, 64, 127),
+            connect(1, 63, 127),
             connect(1, 65, 127),
             "discoveryName can have at most 64 characters.",
         ),
         (
             "serviceConnectConfiguration",
-            connect(1, 64, 127),
-            connect(1, 64, 128),
+            connect(1, 63, 127),
+            connect(1, 63, 128),
             "dnsName can have at most 127 characters.",
         ),
     ]
@@ -854,4 +870,53 @@ async fn update_service_accepts_each_limit_and_refuses_one_past_it_changing_noth
         };
         assert_eq!(stored, &at, "{member}");
     }
+}
+
+#[tokio::test]
+async fn list_services_by_namespace_finds_the_services_whose_service_connect_names_it() {
+    let server = setup().await;
+    let connect = |namespace: &str| json!({"enabled": true, "namespace": namespace});
+    create(
+        &server,
+        json!({"serviceName": "a", "taskDefinition": "web", "desiredCount": 0, "serviceConnectConfiguration": connect("shop")}),
+    )
+    .await;
+    create(
+        &server,
+        json!({"serviceName": "b", "taskDefinition": "web", "desiredCount": 0, "serviceConnectConfiguration": connect("other")}),
+    )
+    .await;
+    create(
+        &server,
+        json!({"serviceName": "c", "taskDefinition": "web", "desiredCount": 0}),
+    )
+    .await;
+    let listed = |namespace: &'static str| {
+        let server = &server;
+        async move {
+            let answer = server
+                .call("ListServicesByNamespace", json!({"namespace": namespace}))
+                .await;
+            assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+            answer.body["serviceArns"].clone()
+        }
+    };
+    let arn = |name: &str| format!("arn:aws:ecs:us-east-1:000000000000:service/default/{name}");
+    assert_eq!(listed("shop").await, json!([arn("a")]));
+    // An update moves the service to the namespace its new deployment names.
+    let answer = server
+        .call(
+            "UpdateService",
+            json!({"service": "c", "serviceConnectConfiguration": connect("shop")}),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+    assert_eq!(listed("shop").await, json!([arn("a"), arn("c")]));
+    assert_eq!(listed("other").await, json!([arn("b")]));
+    // A deleted service is no longer listed.
+    let answer = server
+        .call("DeleteService", json!({"service": "a", "force": true}))
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+    assert_eq!(listed("shop").await, json!([arn("c")]));
 }
