@@ -603,7 +603,12 @@ pub async fn update(
 
 /// Whether Kubernetes can run `service` with `td` (the reconciler's converter decides);
 /// refused with the ECS error the converter names otherwise.
+/// DAEMON services are stored with ECS's semantics but not yet run (DaemonSets are the
+/// next step), so they are not checked here; the reconciler logs and counts them.
 fn runnable(service: &Service, td: &TaskDefinition) -> Result<(), ApiError> {
+    if service.scheduling_strategy == Some(SchedulingStrategy::Daemon) {
+        return Ok(());
+    }
     kubecs_reconciler::convert::check_service(service, td)
         .map_err(|unsupported| ApiError::new(unsupported.error_code(), unsupported.to_string()))
 }
