@@ -37,26 +37,13 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// The state for `config`, with a metrics registry holding the server's series only.
+    /// The state for `config`: its metrics registry holds the server's series and the
+    /// reconciler's (`kubecs_reconciler_*`, updated by the loop `run` starts).
     pub fn new(config: &Config, store: Store, auth: Auth) -> Self {
         let metrics = Arc::new(Metrics::default());
         let mut registry = crate::metrics::registry(Arc::clone(&metrics), store.clone());
         let reconciler_metrics = Arc::new(kubecs_reconciler::controller::Metrics::default());
         reconciler_metrics.register(registry.sub_registry_with_prefix("reconciler"));
-        let mut state = Self::with_metrics(config, store, auth, metrics, registry);
-        state.reconciler_metrics = reconciler_metrics;
-        state
-    }
-
-    /// The state with a registry that other components have registered into too (see
-    /// `metrics`); `registry` must hold `metrics` (`metrics::registry` makes one).
-    pub fn with_metrics(
-        config: &Config,
-        store: Store,
-        auth: Auth,
-        metrics: Arc<Metrics>,
-        registry: Registry,
-    ) -> Self {
         Self {
             store,
             region: Arc::from(config.region.as_str()),
@@ -69,7 +56,7 @@ impl AppState {
             connections: config.connection_limits(),
             metrics,
             registry: Arc::new(registry),
-            reconciler_metrics: Arc::default(),
+            reconciler_metrics,
         }
     }
 }

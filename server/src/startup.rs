@@ -78,7 +78,7 @@ fn warn_if_files_run_short(max_connections: u64) {
 
 /// The soft limit on open files, from `/proc/self/limits` (Linux); `None` elsewhere or
 /// when unlimited.
-fn open_file_limit() -> Option<u64> {
+pub fn open_file_limit() -> Option<u64> {
     let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
     parse_open_file_limit(&limits)
 }

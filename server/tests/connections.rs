@@ -16,7 +16,8 @@ use tokio::io::AsyncWriteExt;
 /// Half-sent connections per test: a few hundred, but each costs this process two
 /// descriptors (client and server side), which must stay under its open-file limit.
 fn half_sent_count() -> usize {
-    let limit = live::open_file_limit().unwrap_or(1024);
+    let limit = kubecs_server::startup::open_file_limit().unwrap_or(1024);
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
     300.min(limit.saturating_sub(200) / 2).max(10)
 }
 

@@ -9,13 +9,8 @@ mod support;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use kubecs_server::app::AppState;
-use kubecs_server::config::Config;
-use kubecs_server::metrics::{self, Metrics};
-use kubecs_server::startup::build_state;
 use serde_json::json;
 use std::collections::HashMap;
-use std::sync::Arc;
 use support::{signed_request, TestServer};
 
 async fn scrape(server: &TestServer) -> String {
@@ -202,31 +197,33 @@ async fn requests_are_counted_by_operation_and_error_and_timed() {
 }
 
 #[tokio::test]
-async fn other_components_register_their_series_into_the_same_page() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = Config::for_data_dir(dir.path().to_path_buf());
-    let base = build_state(&config).unwrap();
-    // What the reconciler will do at start-up, with nothing but prometheus-client.
-    let server_metrics = Arc::new(Metrics::default());
-    let mut registry = metrics::registry(Arc::clone(&server_metrics), base.store.clone());
-    let reconciles: prometheus_client::metrics::counter::Counter =
-        prometheus_client::metrics::counter::Counter::default();
-    registry.sub_registry_with_prefix("reconciler").register(
-        "reconciles",
-        "Reconciles run",
-        reconciles.clone(),
+async fn the_reconcilers_series_are_on_the_same_page() {
+    let server = TestServer::new();
+    let reconciler = &server.state.reconciler_metrics;
+    reconciler.reconciled("service", std::time::Duration::from_millis(3), None);
+    reconciler.reconciled(
+        "service",
+        std::time::Duration::from_millis(5),
+        Some("kubernetes"),
     );
-    reconciles.inc_by(3);
-    let AppState { store, auth, .. } = base;
-    let state = AppState::with_metrics(&config, store, auth, server_metrics, registry);
-    let server = TestServer {
-        state: Arc::new(state),
-        dir,
-    };
+    reconciler.queue_depth.set(7);
     server.call("ListClusters", json!({})).await;
     let text = scrape(&server).await;
     let samples = parse_prometheus_text(&text);
-    assert_eq!(samples["kubecs_reconciler_reconciles_total"], 3.0);
+    assert_eq!(
+        samples[r#"kubecs_reconciler_reconciles_total{kind="service",result="ok"}"#],
+        1.0
+    );
+    assert_eq!(
+        samples[r#"kubecs_reconciler_errors_total{kind="service",reason="kubernetes"}"#],
+        1.0
+    );
+    assert_eq!(
+        samples[r#"kubecs_reconciler_reconcile_duration_seconds_count{kind="service"}"#],
+        2.0
+    );
+    assert_eq!(samples["kubecs_reconciler_queue_depth"], 7.0);
+    assert_eq!(samples["kubecs_reconciler_kubernetes_connected"], 0.0);
     assert_eq!(
         samples[r#"kubecs_api_requests_total{operation="ListClusters",error="none"}"#],
         1.0

@@ -3,7 +3,9 @@
 //! API become Deployments and Services, roll out, scale, drain and go INACTIVE, and
 //! DescribeServices reports what the pods do.
 //!
-//! One kubecs (one store, one reconciler) per test binary run: two reconcilers on one
+//! The reconciler acts as the service account of deploy/kubernetes/rbac.yaml, so the
+//! manifests' permissions are proven enough. One kubecs (one store, one reconciler) per
+//! test binary run: two reconcilers on one
 //! cluster would each remove what the other made, as they would in production. So the
 //! scenarios run one after the other in a single test.
 
@@ -119,8 +121,9 @@ async fn services_run_roll_out_scale_and_drain_on_kubernetes() {
     let kube = kubecs_test_cluster::cluster().expect("a Kubernetes cluster for the tests");
     let server = TestServer::new();
     let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    let identity = tempfile::tempdir().unwrap();
     let options = Options {
-        kubeconfig: Some(kube.kubeconfig().to_path_buf()),
+        kubeconfig: Some(as_kubecs_service_account(kube, identity.path())),
         workers: 4,
         ..Options::default()
     };
@@ -142,6 +145,35 @@ async fn services_run_roll_out_scale_and_drain_on_kubernetes() {
         .await
         .expect("the reconciler stops")
         .unwrap();
+}
+
+/// A kubeconfig in `dir` that acts as kubecs's service account of
+/// deploy/kubernetes/rbac.yaml (applied first): the reconciler runs with exactly the
+/// permissions the manifests grant it in a real cluster, so a missing rule fails here.
+fn as_kubecs_service_account(
+    kube: &kubecs_test_cluster::Cluster,
+    dir: &std::path::Path,
+) -> std::path::PathBuf {
+    let rbac = kubecs_test_cluster::repo_root().join("deploy/kubernetes/rbac.yaml");
+    kube.kubectl(&["apply", "-f", rbac.to_str().unwrap()])
+        .expect("apply rbac.yaml");
+    let config = kube
+        .kubectl(&[
+            "config",
+            "view",
+            "--raw",
+            "--minify",
+            "--flatten",
+            "-o",
+            "json",
+        ])
+        .expect("kubectl config view");
+    let mut config: Value = serde_json::from_str(&config).unwrap();
+    config["users"][0]["user"]["as"] = json!("system:serviceaccount:kubecs:kubecs");
+    // JSON is YAML: a kubeconfig either way.
+    let path = dir.join("kubeconfig");
+    std::fs::write(&path, config.to_string()).unwrap();
+    path
 }
 
 /// The ECS getting-started flow: a service of two tasks, a rollout to a new revision,

@@ -920,3 +920,48 @@ async fn list_services_by_namespace_finds_the_services_whose_service_connect_nam
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
     assert_eq!(listed("shop").await, json!([arn("c")]));
 }
+
+#[tokio::test]
+async fn a_task_definition_kubernetes_cannot_run_is_refused_and_nothing_changes() {
+    let server = setup().await;
+    let registered = server
+        .call(
+            "RegisterTaskDefinition",
+            json!({
+                "family": "windows",
+                "runtimePlatform": {"operatingSystemFamily": "WINDOWS_SERVER_2022_CORE"},
+                "containerDefinitions": [{"name": "app", "image": "iis", "memory": 512}],
+            }),
+        )
+        .await;
+    assert_eq!(registered.status, StatusCode::OK, "{}", registered.text);
+    let message = "The operating system family WINDOWS_SERVER_2022_CORE is not supported: kubecs runs Linux containers only.";
+
+    let refused = server
+        .call(
+            "CreateService",
+            json!({"serviceName": "win", "taskDefinition": "windows", "desiredCount": 1}),
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.text);
+    assert_eq!(refused.error_type(), "ClientException");
+    assert_eq!(refused.message(), message);
+    assert_eq!(describe(&server, "win").await["status"], Value::Null);
+    assert_eq!(active_services_count(&server).await, 0);
+
+    create(
+        &server,
+        json!({"serviceName": "web", "taskDefinition": "web", "desiredCount": 1}),
+    )
+    .await;
+    let before = describe(&server, "web").await;
+    let refused = server
+        .call(
+            "UpdateService",
+            json!({"service": "web", "taskDefinition": "windows"}),
+        )
+        .await;
+    assert_eq!(refused.error_type(), "ClientException", "{}", refused.text);
+    assert_eq!(refused.message(), message);
+    assert_eq!(describe(&server, "web").await, before);
+}

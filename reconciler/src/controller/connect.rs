@@ -3,6 +3,7 @@
 //! `deploy/local-k8s` when it has been started on this machine, else none (the API is
 //! served all the same, and kubecs looks again every few seconds).
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use kube::config::{KubeConfigOptions, Kubeconfig};
@@ -31,14 +32,30 @@ impl std::fmt::Display for Source {
 
 /// The kubeconfig `deploy/local-k8s/up` writes (its `common.sh` paths).
 pub fn local_kubeconfig() -> Option<PathBuf> {
-    if let Some(dir) = std::env::var_os("KUBECS_LOCAL_K8S_STATE_DIR").filter(|d| !d.is_empty()) {
-        return Some(PathBuf::from(dir).join("kubeconfig"));
-    }
-    let cache = std::env::var_os("XDG_CACHE_HOME")
-        .filter(|d| !d.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
-    Some(cache.join("kubecs").join("local-k8s").join("kubeconfig"))
+    let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+    local_kubeconfig_in(
+        var("KUBECS_LOCAL_K8S_STATE_DIR"),
+        var("XDG_CACHE_HOME"),
+        var("HOME"),
+    )
+}
+
+/// [`local_kubeconfig`] for these environment values: the state directory, else
+/// `<cache>/kubecs/local-k8s` with the cache `XDG_CACHE_HOME`, else `~/.cache`.
+fn local_kubeconfig_in(
+    state_dir: Option<OsString>,
+    xdg_cache: Option<OsString>,
+    home: Option<OsString>,
+) -> Option<PathBuf> {
+    let dir = match state_dir {
+        Some(dir) => PathBuf::from(dir),
+        None => xdg_cache
+            .map(PathBuf::from)
+            .or_else(|| home.map(|h| PathBuf::from(h).join(".cache")))?
+            .join("kubecs")
+            .join("local-k8s"),
+    };
+    Some(dir.join("kubeconfig"))
 }
 
 /// The cluster to use now, per the module's order; `Ok(None)` when there is none yet.
@@ -70,4 +87,27 @@ async fn from_file(path: &Path) -> Result<Config, String> {
 
 fn client(config: Config) -> Result<Client, String> {
     Client::try_from(config).map_err(|e| format!("cannot build a Kubernetes client: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_local_kubeconfig_is_where_local_k8s_up_writes_it() {
+        let os = |s: &str| Some(OsString::from(s));
+        assert_eq!(
+            local_kubeconfig_in(os("/state"), os("/xdg"), os("/home/u")),
+            Some(PathBuf::from("/state/kubeconfig"))
+        );
+        assert_eq!(
+            local_kubeconfig_in(None, os("/xdg"), os("/home/u")),
+            Some(PathBuf::from("/xdg/kubecs/local-k8s/kubeconfig"))
+        );
+        assert_eq!(
+            local_kubeconfig_in(None, None, os("/home/u")),
+            Some(PathBuf::from("/home/u/.cache/kubecs/local-k8s/kubeconfig"))
+        );
+        assert_eq!(local_kubeconfig_in(None, None, None), None);
+    }
 }

@@ -23,6 +23,8 @@ pub mod workload;
 
 #[cfg(test)]
 mod mapping_tests;
+#[cfg(test)]
+mod testing;
 
 pub use names::{namespace, namespace_name, workload_name, ClusterScope};
 pub use pod::pod_template;

@@ -174,14 +174,7 @@ mod tests {
     use kubecs_api_models::{ContainerDependency, HealthCheck};
 
     use super::*;
-
-    fn container(name: &str) -> ContainerDefinition {
-        ContainerDefinition {
-            name: Some(name.into()),
-            image: Some("busybox".into()),
-            ..ContainerDefinition::default()
-        }
-    }
+    use crate::convert::testing::container;
 
     fn depends(
         mut c: ContainerDefinition,

@@ -6,6 +6,7 @@ use kubecs_api_models::{
 };
 
 use super::*;
+use crate::convert::testing::{container, task};
 
 /// The WordPress and MySQL task definition from the ECS documentation, unmodified.
 const WORDPRESS: &str = r#"{
@@ -33,26 +34,6 @@ const WORDPRESS: &str = r#"{
 
 fn wordpress() -> TaskDefinition {
     serde_json::from_str(WORDPRESS).unwrap()
-}
-
-fn container(name: &str) -> ContainerDefinition {
-    ContainerDefinition {
-        name: Some(name.into()),
-        image: Some("busybox".into()),
-        ..ContainerDefinition::default()
-    }
-}
-
-fn task(containers: Vec<ContainerDefinition>) -> TaskDefinition {
-    TaskDefinition {
-        family: Some("app".into()),
-        revision: Some(3),
-        task_definition_arn: Some(
-            "arn:aws:ecs:us-east-1:000000000000:task-definition/app:3".into(),
-        ),
-        container_definitions: Some(containers),
-        ..TaskDefinition::default()
-    }
 }
 
 fn spec(td: &TaskDefinition) -> PodSpec {

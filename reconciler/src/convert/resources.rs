@@ -215,21 +215,7 @@ mod tests {
     use kubecs_api_models::ResourceRequirement;
 
     use super::*;
-
-    fn container(name: &str) -> ContainerDefinition {
-        ContainerDefinition {
-            name: Some(name.into()),
-            image: Some("busybox".into()),
-            ..ContainerDefinition::default()
-        }
-    }
-
-    fn task(containers: Vec<ContainerDefinition>) -> TaskDefinition {
-        TaskDefinition {
-            container_definitions: Some(containers),
-            ..TaskDefinition::default()
-        }
-    }
+    use crate::convert::testing::{container, task};
 
     fn q(s: &str) -> Quantity {
         Quantity(s.into())

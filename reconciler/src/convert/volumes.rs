@@ -186,19 +186,12 @@ mod tests {
     };
 
     use super::*;
+    use crate::convert::testing::container;
 
     fn volume(name: &str) -> EcsVolume {
         EcsVolume {
             name: Some(name.into()),
             ..EcsVolume::default()
-        }
-    }
-
-    fn container(name: &str) -> ContainerDefinition {
-        ContainerDefinition {
-            name: Some(name.into()),
-            image: Some("busybox".into()),
-            ..ContainerDefinition::default()
         }
     }
 

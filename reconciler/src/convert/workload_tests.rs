@@ -531,6 +531,18 @@ fn set_owner_makes_the_deployment_own_every_service() {
 }
 
 /// Every path of object keys in a JSON value, array indices as `[]`.
+/// Asserts that `object` sets no field outside `vetted` (the fields Kubernetes 1.20 has).
+fn assert_only_vetted_fields(object: &Value, vetted: &[&str], kind: &str) {
+    let mut found = BTreeSet::new();
+    paths(object, "", &mut found);
+    let allowed: BTreeSet<String> = vetted.iter().map(|s| (*s).to_owned()).collect();
+    let unexpected: Vec<&String> = found.difference(&allowed).collect();
+    assert!(
+        unexpected.is_empty(),
+        "{kind} fields not vetted for Kubernetes 1.20: {unexpected:#?}"
+    );
+}
+
 fn paths(value: &Value, prefix: &str, out: &mut BTreeSet<String>) {
     match value {
         Value::Object(map) => {
@@ -823,31 +835,11 @@ fn the_json_sent_to_kubernetes_has_only_1_20_fields_explicit_protocols_and_exec_
     );
 
     let deployment = serde_json::to_value(&w.deployment).unwrap();
-    let mut found = BTreeSet::new();
-    paths(&deployment, "", &mut found);
-    let allowed: BTreeSet<String> = DEPLOYMENT_FIELDS_IN_1_20
-        .iter()
-        .map(|s| (*s).to_owned())
-        .collect();
-    let unexpected: Vec<&String> = found.difference(&allowed).collect();
-    assert!(
-        unexpected.is_empty(),
-        "Deployment fields not vetted for Kubernetes 1.20: {unexpected:#?}"
-    );
+    assert_only_vetted_fields(&deployment, DEPLOYMENT_FIELDS_IN_1_20, "Deployment");
 
     for service in &w.services {
         let json = serde_json::to_value(service).unwrap();
-        let mut found = BTreeSet::new();
-        paths(&json, "", &mut found);
-        let allowed: BTreeSet<String> = SERVICE_FIELDS_IN_1_20
-            .iter()
-            .map(|s| (*s).to_owned())
-            .collect();
-        let unexpected: Vec<&String> = found.difference(&allowed).collect();
-        assert!(
-            unexpected.is_empty(),
-            "Service fields not vetted for Kubernetes 1.20: {unexpected:#?}"
-        );
+        assert_only_vetted_fields(&json, SERVICE_FIELDS_IN_1_20, "Service");
         let mut ports = Vec::new();
         port_entries(&json, &mut ports);
         assert!(!ports.is_empty());

@@ -179,14 +179,3 @@ impl Answer {
         );
     }
 }
-
-/// The soft limit on this process's open files (`ulimit -n`), from /proc.
-pub fn open_file_limit() -> Option<usize> {
-    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
-    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
-    line.trim_start_matches("Max open files")
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
-}

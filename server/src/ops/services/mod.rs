@@ -38,7 +38,7 @@ pub const OPERATIONS: &[Operation] = &[
 /// What kubecs does with each, for the README's compatibility table.
 pub fn note(operation: Operation) -> Option<&'static str> {
     Some(match operation {
-        Operation::CreateService => "Desired state stored with a PRIMARY deployment; idempotent with `clientToken`; ECS's validation of the task definition, counts, launch type, deployment configuration and load balancers; ECS's list and length limits (load balancers, subnets, placement, `clientToken`, ...); refused with ECS's error when Kubernetes cannot run it. The reconciler runs it as a Deployment and reports its counts, deployments and events.",
+        Operation::CreateService => "Desired state stored with a PRIMARY deployment; idempotent with `clientToken`; ECS's validation of the task definition, counts, launch type, deployment configuration and load balancers; ECS's list and length limits (load balancers, subnets, placement, `clientToken`, ...); a REPLICA service Kubernetes cannot run is refused with ECS's error. The reconciler runs it as a Deployment and reports its counts, deployments and events; DAEMON services are stored but not run yet.",
         Operation::DescribeServices => "Running/pending counts, deployments (rollout state, counts) and events from what runs on Kubernetes; up to 10 per call; unknown names in `failures` as MISSING; INACTIVE services stay describable; `include: [\"TAGS\"]`.",
         Operation::ListServices => "ACTIVE services of a cluster, filtered by launch type and scheduling strategy; paginated (default 10, at most 100).",
         Operation::ListServicesByNamespace => "Services whose Service Connect configuration names the namespace; paginated.",
