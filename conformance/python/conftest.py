@@ -1,4 +1,5 @@
-"""Fixtures: the real kubecs binary on a free loopback port, boto3 clients, the aws CLI."""
+"""Fixtures: the real kubecs binary on a free loopback port, boto3 clients, the aws CLI,
+and a Kubernetes cluster for the tests that run the reconciler."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import os
 
 import pytest
 
-from harness import CREDENTIALS_TOML, Kubecs, ecs_client, run_aws
+from harness import CREDENTIALS_TOML, Kubecs, KubeCluster, ecs_client, find_kubernetes, run_aws
 
 # Keep the user's AWS configuration out of every client these tests build.
 for _name in list(os.environ):
@@ -72,3 +73,11 @@ def aws(endpoint, tmp_path):
         return run_aws(kwargs.pop("endpoint", endpoint), *args, home=home, **kwargs)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def kubernetes() -> KubeCluster:
+    """The Kubernetes cluster for tests that run a reconciler: KUBECONFIG's, else the
+    local control plane (deploy/local-k8s/up, which reuses the one the Rust tests
+    started); every node Ready. Only one reconciler may use it at a time."""
+    return find_kubernetes()

@@ -2,8 +2,9 @@
 
 Everything here is plumbing shared by the tests: start/stop of the binary on a free
 loopback port with its own data directory, boto3 clients whose HTTP attempts are
-counted, an aws CLI runner that reports attempts and HTTP statuses from `--debug`, and
-a raw SigV4 request helper for the cases no SDK call can produce.
+counted, an aws CLI runner that reports attempts and HTTP statuses from `--debug`,
+a raw SigV4 request helper for the cases no SDK call can produce, and the Kubernetes
+cluster (with its kubectl) for the tests that run kubecs's reconciler.
 """
 
 from __future__ import annotations
@@ -335,10 +336,12 @@ def run_aws(
     region: str = REGION,
     fault: str | None = None,
     sign: bool = True,
+    timeout: float = 60,
 ) -> CliResult:
     """`python -m awscli --debug --endpoint-url <endpoint> ecs <args>` from the pinned
     awscli, isolated from the user's ~/.aws. `fault` turns on the test plugin in
-    cli_plugin/kubecs_cli_faults.py (loaded through the CLI's own [plugins] config)."""
+    cli_plugin/kubecs_cli_faults.py (loaded through the CLI's own [plugins] config).
+    `timeout` bounds the whole command: `wait` commands poll every 15 s and need more."""
     config = home / "config"
     lines = ["[default]", "output = json"]
     if fault:
@@ -362,7 +365,7 @@ def run_aws(
     if not sign:
         cmd.append("--no-sign-request")
     cmd += ["ecs", *args]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
     parsed = None
     if proc.returncode == 0 and proc.stdout.strip():
         parsed = json.loads(proc.stdout)
@@ -432,3 +435,98 @@ def shared_kubecs(directory: Path):
     finally:
         rc = server.stop()
         assert rc == 0, f"kubecs exited with {rc} on SIGTERM; log:\n{server.log_text()[-4000:]}"
+
+
+# ------------------------------------------------------------- a Kubernetes cluster
+
+
+@dataclass
+class KubeCluster:
+    """A Kubernetes API server reachable with kubectl; `kubeconfig` is one file."""
+
+    kubeconfig: str
+    kubectl_bin: str
+
+    def kubectl(self, *args: str, timeout: float = 60) -> str:
+        proc = subprocess.run(
+            [self.kubectl_bin, "--kubeconfig", self.kubeconfig, "--request-timeout=20s", *args],
+            capture_output=True, text=True, timeout=timeout,
+        )
+        assert proc.returncode == 0, f"kubectl {' '.join(args)} failed:\n{proc.stderr[-3000:]}"
+        return proc.stdout
+
+    def items(self, *args: str) -> list[dict]:
+        """`kubectl get <args> -o json`'s items."""
+        return json.loads(self.kubectl("get", *args, "-o", "json"))["items"]
+
+    def not_ready_nodes(self) -> list[str] | None:
+        """Nodes whose Ready condition is not True, or None when there is no node."""
+        nodes = self.items("nodes")
+        if not nodes:
+            return None
+        return [
+            n["metadata"]["name"] for n in nodes
+            if not any(c["type"] == "Ready" and c["status"] == "True" for c in n["status"].get("conditions", []))
+        ]
+
+
+def _cached_kubectl() -> str:
+    """kubectl for a cluster named by KUBECONFIG, found as deploy/test-support finds it:
+    KUBECS_KUBECTL, else the one deploy/local-k8s/build cached, else PATH's."""
+    if os.environ.get("KUBECS_KUBECTL"):
+        return os.environ["KUBECS_KUBECTL"]
+    if os.environ.get("KUBECS_K8S_BIN_DIR"):
+        bin_dir = Path(os.environ["KUBECS_K8S_BIN_DIR"])
+    elif os.environ.get("KUBECS_K8S_CACHE_DIR"):
+        bin_dir = Path(os.environ["KUBECS_K8S_CACHE_DIR"]) / "bin"
+    else:
+        cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+        bin_dir = cache / "kubecs" / "k8s-v1.20.2" / "bin"
+    kubectl = bin_dir / "kubectl"
+    return str(kubectl) if kubectl.is_file() else "kubectl"
+
+
+def _local_up() -> str:
+    """Runs deploy/local-k8s/up (idempotent: reuses or repairs a running local cluster)
+    and returns its stdout; when it cannot start, `ci-prepare` (build or unpack the
+    binaries) and `up` again, as deploy/test-support does."""
+    scripts = REPO / "deploy" / "local-k8s"
+
+    def run(script: str) -> subprocess.CompletedProcess:
+        return subprocess.run([str(scripts / script)], capture_output=True, text=True, stdin=subprocess.DEVNULL)
+
+    up = run("up")
+    if up.returncode != 0:
+        prepare = run("ci-prepare")
+        if prepare.returncode != 0:
+            pytest.fail(f"deploy/local-k8s/ci-prepare failed:\n{(prepare.stdout + prepare.stderr)[-4000:]}")
+        up = run("up")
+    if up.returncode != 0:
+        pytest.fail(f"deploy/local-k8s/up failed:\n{(up.stdout + up.stderr)[-4000:]}")
+    return up.stdout
+
+
+def _unquote(value: str) -> str:
+    """Undoes bash's `printf %q` for the plain paths `up` prints (backslash escapes)."""
+    if value.startswith("$'"):
+        pytest.fail(f"unsupported path quoting in deploy/local-k8s/up's output: {value}")
+    return re.sub(r"\\(.)", r"\1", value)
+
+
+def find_kubernetes(ready_timeout: float = 180) -> KubeCluster:
+    """The cluster named by KUBECONFIG (its first file, as kubecs takes it), else the local
+    control plane of deploy/local-k8s, started or reused. Waits (a generous bound) until it
+    has nodes and every node is Ready, since services are scheduled on them."""
+    if os.environ.get("KUBECONFIG"):
+        cluster = KubeCluster(os.environ["KUBECONFIG"].split(os.pathsep)[0], _cached_kubectl())
+    else:
+        exports = dict(re.findall(r"^export (KUBECONFIG|KUBECS_KUBECTL)=(.*)$", _local_up(), re.M))
+        if set(exports) != {"KUBECONFIG", "KUBECS_KUBECTL"}:
+            pytest.fail("deploy/local-k8s/up printed no KUBECONFIG/KUBECS_KUBECTL lines")
+        cluster = KubeCluster(_unquote(exports["KUBECONFIG"]), _unquote(exports["KUBECS_KUBECTL"]))
+    deadline = time.monotonic() + ready_timeout
+    while (not_ready := cluster.not_ready_nodes()) != []:
+        if time.monotonic() > deadline:
+            pytest.fail(f"nodes not Ready after {ready_timeout} s: {not_ready or 'no nodes at all'}")
+        time.sleep(1)
+    return cluster
