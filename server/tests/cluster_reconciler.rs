@@ -1,22 +1,28 @@
 //! The reconciler against a real Kubernetes API server (`KUBECONFIG`, else the local
 //! control plane of deploy/local-k8s, started if needed): ECS services driven through the
 //! API become Deployments and Services, roll out, scale, drain and go INACTIVE, and
-//! DescribeServices reports what the pods do.
+//! DescribeServices reports what the pods do; the circuit breaker rolls back a revision
+//! that cannot be placed; everything converges after the API server was unreachable
+//! for 30 s and after kubecs was killed mid-rollout.
 //!
 //! The reconciler acts as the service account of deploy/kubernetes/rbac.yaml, so the
-//! manifests' permissions are proven enough. One kubecs (one store, one reconciler) per
-//! test binary run: two reconcilers on one
-//! cluster would each remove what the other made, as they would in production. So the
+//! manifests' permissions are proven enough. One reconciler at a time on the cluster:
+//! two would each remove what the other made, as they would in production. So the
 //! scenarios run one after the other in a single test.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod process;
 mod support;
+mod tcp_proxy;
 
 use serde_json::{json, Value};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use support::TestServer;
+use tcp_proxy::TcpProxy;
 
 use kubecs_reconciler::controller::{self, Metrics, Options};
 use kubecs_reconciler::convert::{namespace_name, workload_name, ClusterScope};
@@ -76,24 +82,34 @@ impl Env {
         serde_json::from_str(&out).expect("kubectl json")
     }
 
-    /// The names of the objects of `kind` in `namespace` that kubecs manages.
     fn names(&self, kind: &str, namespace: &str) -> Vec<String> {
-        let list = self.kubectl_json(&[
+        managed(self.kube, kind, namespace)
+    }
+}
+
+/// The names of the objects of `kind` in `namespace` that kubecs manages (and that are
+/// not being deleted).
+fn managed(kube: &kubecs_test_cluster::Cluster, kind: &str, namespace: &str) -> Vec<String> {
+    let out = kube
+        .kubectl(&[
             "get",
             kind,
             "-n",
             namespace,
             "-l",
             "app.kubernetes.io/managed-by=kubecs",
-        ]);
-        list["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|o| o["metadata"]["deletionTimestamp"].is_null())
-            .map(|o| o["metadata"]["name"].as_str().unwrap().to_owned())
-            .collect()
-    }
+            "-o",
+            "json",
+        ])
+        .expect("kubectl");
+    let list: Value = serde_json::from_str(&out).expect("kubectl json");
+    list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["metadata"]["deletionTimestamp"].is_null())
+        .map(|o| o["metadata"]["name"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 fn messages(service: &Value) -> Vec<String> {
@@ -119,11 +135,19 @@ fn container(image: &str, cpu: u32) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn services_run_roll_out_scale_and_drain_on_kubernetes() {
     let kube = kubecs_test_cluster::cluster().expect("a Kubernetes cluster for the tests");
+    let identity = tempfile::tempdir().unwrap();
+    let as_kubecs = kubecs_service_account(kube);
+    // The in-process reconciler reaches the API server through a proxy the outage
+    // scenario cuts.
+    let mut proxy = TcpProxy::start(&api_server_address(&as_kubecs)).await;
     let server = TestServer::new();
     let (stop_tx, stop) = tokio::sync::watch::channel(false);
-    let identity = tempfile::tempdir().unwrap();
     let options = Options {
-        kubeconfig: Some(as_kubecs_service_account(kube, identity.path())),
+        kubeconfig: Some(write_kubeconfig(
+            identity.path(),
+            "through-proxy",
+            &through(&as_kubecs, proxy.addr()),
+        )),
         workers: 4,
         ..Options::default()
     };
@@ -138,6 +162,8 @@ async fn services_run_roll_out_scale_and_drain_on_kubernetes() {
 
     tutorial_flow(&env).await;
     unplaceable_revision_is_reported_and_the_old_tasks_stay(&env).await;
+    the_circuit_breaker_fails_an_unplaceable_revision_and_rolls_back(&env).await;
+    everything_converges_after_the_api_server_was_away(&env, &mut proxy).await;
 
     assert!(metrics.reconciles("service", "ok") > 0);
     stop_tx.send(true).unwrap();
@@ -145,15 +171,21 @@ async fn services_run_roll_out_scale_and_drain_on_kubernetes() {
         .await
         .expect("the reconciler stops")
         .unwrap();
+
+    // One reconciler per cluster: the killed-and-restarted kubecs runs once the
+    // in-process one has stopped.
+    let direct = write_kubeconfig(identity.path(), "direct", &as_kubecs);
+    tokio::task::spawn_blocking(move || {
+        kubecs_killed_mid_rollout_converges_after_restart(kube, &direct)
+    })
+    .await
+    .unwrap();
 }
 
-/// A kubeconfig in `dir` that acts as kubecs's service account of
-/// deploy/kubernetes/rbac.yaml (applied first): the reconciler runs with exactly the
-/// permissions the manifests grant it in a real cluster, so a missing rule fails here.
-fn as_kubecs_service_account(
-    kube: &kubecs_test_cluster::Cluster,
-    dir: &std::path::Path,
-) -> std::path::PathBuf {
+/// A kubeconfig that acts as kubecs's service account of deploy/kubernetes/rbac.yaml
+/// (applied first): the reconciler runs with exactly the permissions the manifests
+/// grant it in a real cluster, so a missing rule fails here.
+fn kubecs_service_account(kube: &kubecs_test_cluster::Cluster) -> Value {
     let rbac = kubecs_test_cluster::repo_root().join("deploy/kubernetes/rbac.yaml");
     kube.kubectl(&["apply", "-f", rbac.to_str().unwrap()])
         .expect("apply rbac.yaml");
@@ -170,10 +202,43 @@ fn as_kubecs_service_account(
         .expect("kubectl config view");
     let mut config: Value = serde_json::from_str(&config).unwrap();
     config["users"][0]["user"]["as"] = json!("system:serviceaccount:kubecs:kubecs");
-    // JSON is YAML: a kubeconfig either way.
-    let path = dir.join("kubeconfig");
+    config
+}
+
+/// Writes a kubeconfig (JSON is YAML: a kubeconfig either way).
+fn write_kubeconfig(dir: &Path, name: &str, config: &Value) -> PathBuf {
+    let path = dir.join(name);
     std::fs::write(&path, config.to_string()).unwrap();
     path
+}
+
+/// The `host:port` of a (minified) kubeconfig's API server.
+fn api_server_address(config: &Value) -> String {
+    let server = config["clusters"][0]["cluster"]["server"].as_str().unwrap();
+    let rest = server.split_once("://").map_or(server, |(_, rest)| rest);
+    let authority = rest.split('/').next().unwrap();
+    if authority
+        .rsplit_once(':')
+        .is_some_and(|(_, port)| port.parse::<u16>().is_ok())
+    {
+        authority.to_owned()
+    } else {
+        format!("{authority}:443")
+    }
+}
+
+/// The same kubeconfig, reaching its API server through `proxy`. The server's
+/// certificate is still checked for the name it was reached by before.
+fn through(config: &Value, proxy: SocketAddr) -> Value {
+    let mut config = config.clone();
+    let address = api_server_address(&config);
+    let host = address.rsplit_once(':').unwrap().0.trim_matches(['[', ']']);
+    let cluster = &mut config["clusters"][0]["cluster"];
+    if host.parse::<std::net::IpAddr>().is_err() && cluster.get("tls-server-name").is_none() {
+        cluster["tls-server-name"] = json!(host);
+    }
+    cluster["server"] = json!(format!("https://{proxy}"));
+    config
 }
 
 /// The ECS getting-started flow: a service of two tasks, a rollout to a new revision,
@@ -212,6 +277,21 @@ async fn tutorial_flow(env: &Env) {
         .await;
     assert_eq!(stable["deployments"].as_array().unwrap().len(), 1);
     assert_eq!(stable["deployments"][0]["rolloutState"], "COMPLETED");
+    // The cluster counts its services' tasks.
+    let described = env
+        .ok(
+            "DescribeClusters",
+            json!({"clusters": [cluster], "include": ["STATISTICS"]}),
+        )
+        .await;
+    let counted = &described["clusters"][0];
+    assert_eq!(counted["runningTasksCount"], 2, "{counted:#}");
+    assert_eq!(counted["pendingTasksCount"], 0, "{counted:#}");
+    let statistics = counted["statistics"].as_array().unwrap();
+    assert!(
+        statistics.contains(&json!({"name": "runningEC2TasksCount", "value": "2"})),
+        "{counted:#}"
+    );
     assert!(
         messages(&stable)
             .iter()
@@ -307,6 +387,10 @@ async fn tutorial_flow(env: &Env) {
         s["runningCount"] == 0 && s["pendingCount"] == 0
     })
     .await;
+    let described = env
+        .ok("DescribeClusters", json!({"clusters": [cluster]}))
+        .await;
+    assert_eq!(described["clusters"][0]["runningTasksCount"], 0);
 
     // Delete: DRAINING, then INACTIVE once the objects are gone; the cluster can go.
     let deleted = env
@@ -441,4 +525,301 @@ async fn unplaceable_revision_is_reported_and_the_old_tasks_stay(env: &Env) {
     env.until(&cluster, "api", "INACTIVE", |s| s["status"] == "INACTIVE")
         .await;
     env.ok("DeleteCluster", json!({"cluster": cluster})).await;
+}
+
+/// ECS's deployment circuit breaker: a revision whose tasks cannot be placed fails once
+/// as many placements failed as the threshold (3 at a desired count of 3), and ECS goes
+/// back to the last completed deployment's task definition as a new deployment.
+async fn the_circuit_breaker_fails_an_unplaceable_revision_and_rolls_back(env: &Env) {
+    let cluster = kubecs_test_cluster::unique_name("breaker");
+    env.ok("CreateCluster", json!({"clusterName": cluster}))
+        .await;
+    env.ok(
+        "RegisterTaskDefinition",
+        json!({"family": "steady", "containerDefinitions": container("nginx:1.27", 10)}),
+    )
+    .await;
+    env.ok(
+        "RegisterTaskDefinition",
+        json!({"family": "greedy", "containerDefinitions": container("nginx:1.27", 102_400)}),
+    )
+    .await;
+    env.ok(
+        "CreateService",
+        json!({
+            "cluster": cluster, "serviceName": "api", "taskDefinition": "steady",
+            "desiredCount": 3,
+            "deploymentConfiguration": {
+                "deploymentCircuitBreaker": {"enable": true, "rollback": true},
+                "maximumPercent": 200, "minimumHealthyPercent": 100,
+            },
+        }),
+    )
+    .await;
+    let first = env
+        .until(&cluster, "api", "the first deployment completes", |s| {
+            s["deployments"][0]["rolloutState"] == "COMPLETED" && s["runningCount"] == 3
+        })
+        .await;
+    let first_id = first["deployments"][0]["id"].as_str().unwrap().to_owned();
+
+    let updated = env
+        .ok(
+            "UpdateService",
+            json!({"cluster": cluster, "service": "api", "taskDefinition": "greedy"}),
+        )
+        .await;
+    let greedy_id = updated["service"]["deployments"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // The failed deployment leaves the list as soon as it has drained (it never ran a
+    // task), so the story is read from the events and the deployment that follows.
+    let failed =
+        format!("(service api) (deployment {greedy_id}) deployment failed: tasks failed to start.");
+    let rolling_back = format!("(service api) rolling back to deployment {first_id}.");
+    let back = env
+        .until(
+            &cluster,
+            "api",
+            "the circuit breaker trips and the rollback completes",
+            |s| {
+                let deployments = s["deployments"].as_array().unwrap();
+                let events = messages(s);
+                events.contains(&failed)
+                    && events.contains(&rolling_back)
+                    && deployments.len() == 1
+                    && deployments[0]["rolloutState"] == "COMPLETED"
+                    && s["runningCount"] == 3
+            },
+        )
+        .await;
+    // The rollback is a new deployment of the last completed task definition.
+    let primary = &back["deployments"][0];
+    assert_ne!(primary["id"], first_id.as_str());
+    assert_ne!(primary["id"], greedy_id.as_str());
+    assert!(
+        primary["taskDefinition"]
+            .as_str()
+            .unwrap()
+            .ends_with("task-definition/steady:1"),
+        "{back:#}"
+    );
+    assert_eq!(back["taskDefinition"], primary["taskDefinition"]);
+    // Newest first: the failure, then the rollback; and the placement failures that
+    // caused it.
+    let events = messages(&back);
+    let at = |m: &str| events.iter().position(|e| e == m).unwrap();
+    assert!(at(&rolling_back) < at(&failed), "{events:#?}");
+    assert!(
+        events
+            .iter()
+            .any(|m| m.starts_with("(service api) was unable to place a task")),
+        "{events:#?}"
+    );
+    let namespace = namespace_name(&ClusterScope {
+        region: REGION,
+        cluster: &cluster,
+    });
+    let deployment =
+        env.kubectl_json(&["get", "deployment", "-n", &namespace, &workload_name("api")]);
+    assert_eq!(
+        deployment["metadata"]["labels"]["ecs.kubecs.io/family"],
+        "steady"
+    );
+
+    env.ok(
+        "DeleteService",
+        json!({"cluster": cluster, "service": "api", "force": true}),
+    )
+    .await;
+    env.until(&cluster, "api", "INACTIVE", |s| s["status"] == "INACTIVE")
+        .await;
+    env.ok("DeleteCluster", json!({"cluster": cluster})).await;
+}
+
+/// The API server unreachable for 30 s: kubecs keeps answering and accepting writes,
+/// and once it is back everything converges, with no duplicate objects.
+async fn everything_converges_after_the_api_server_was_away(env: &Env, proxy: &mut TcpProxy) {
+    let cluster = kubecs_test_cluster::unique_name("outage");
+    let namespace = namespace_name(&ClusterScope {
+        region: REGION,
+        cluster: &cluster,
+    });
+    env.ok("CreateCluster", json!({"clusterName": cluster}))
+        .await;
+    env.ok(
+        "RegisterTaskDefinition",
+        json!({"family": "outage", "containerDefinitions": container("nginx:1.27", 10)}),
+    )
+    .await;
+    env.ok(
+        "CreateService",
+        json!({"cluster": cluster, "serviceName": "web", "taskDefinition": "outage", "desiredCount": 1}),
+    )
+    .await;
+    env.until(&cluster, "web", "web runs", |s| {
+        s["deployments"][0]["rolloutState"] == "COMPLETED" && s["runningCount"] == 1
+    })
+    .await;
+
+    proxy.cut();
+    env.ok(
+        "UpdateService",
+        json!({"cluster": cluster, "service": "web", "desiredCount": 3}),
+    )
+    .await;
+    env.ok(
+        "CreateService",
+        json!({"cluster": cluster, "serviceName": "worker", "taskDefinition": "outage", "desiredCount": 1}),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    // Nothing could reach Kubernetes meanwhile: the counts are still the old ones.
+    let web = env.describe(&cluster, "web").await;
+    assert_eq!(
+        (web["desiredCount"].clone(), web["runningCount"].clone()),
+        (json!(3), json!(1))
+    );
+    let worker = env.describe(&cluster, "worker").await;
+    assert_eq!(worker["runningCount"], 0);
+
+    proxy.restore().await;
+    env.until(&cluster, "web", "web scaled out", |s| {
+        s["runningCount"] == 3
+    })
+    .await;
+    env.until(&cluster, "worker", "worker runs", |s| {
+        s["deployments"][0]["rolloutState"] == "COMPLETED" && s["runningCount"] == 1
+    })
+    .await;
+    let mut deployments = env.names("deployments", &namespace);
+    deployments.sort();
+    let mut expected = vec![workload_name("web"), workload_name("worker")];
+    expected.sort();
+    assert_eq!(deployments, expected);
+    assert_eq!(env.names("replicasets", &namespace).len(), 2);
+    assert_eq!(env.names("services", &namespace).len(), 2);
+
+    for service in ["web", "worker"] {
+        env.ok(
+            "DeleteService",
+            json!({"cluster": cluster, "service": service, "force": true}),
+        )
+        .await;
+        env.until(&cluster, service, "INACTIVE", |s| s["status"] == "INACTIVE")
+            .await;
+    }
+    env.ok("DeleteCluster", json!({"cluster": cluster})).await;
+}
+
+/// kubecs killed (SIGKILL) while a rollout is under way, and started again on the same
+/// store: the rollout completes, with one Deployment and no duplicate objects.
+fn kubecs_killed_mid_rollout_converges_after_restart(
+    kube: &'static kubecs_test_cluster::Cluster,
+    kubeconfig: &Path,
+) {
+    let data = tempfile::tempdir().unwrap();
+    let args = ["--kubeconfig", kubeconfig.to_str().unwrap()];
+    let cluster = kubecs_test_cluster::unique_name("restart");
+    let call = |kubecs: &process::Kubecs, op: &str, body: Value| -> Value {
+        let (status, text) = kubecs.call(op, &body.to_string());
+        assert_eq!(status, 200, "{op} {body}: {text}");
+        serde_json::from_str(&text).unwrap()
+    };
+    let until = |kubecs: &process::Kubecs, what: &str, done: &dyn Fn(&Value) -> bool| {
+        let deadline = Instant::now() + CONVERGE;
+        loop {
+            let body = json!({"cluster": cluster, "services": ["web"]});
+            let service = call(kubecs, "DescribeServices", body)["services"][0].clone();
+            if done(&service) {
+                return service;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{what}: not within {CONVERGE:?}; {service:#}"
+            );
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    };
+    let namespace = namespace_name(&ClusterScope {
+        region: REGION,
+        cluster: &cluster,
+    });
+    let mut kubecs = process::start_with(data.path(), &args);
+    call(&kubecs, "CreateCluster", json!({"clusterName": cluster}));
+    for image in ["nginx:1.27", "nginx:1.28"] {
+        call(
+            &kubecs,
+            "RegisterTaskDefinition",
+            json!({"family": "restart", "containerDefinitions": container(image, 10)}),
+        );
+    }
+    call(
+        &kubecs,
+        "CreateService",
+        json!({"cluster": cluster, "serviceName": "web", "taskDefinition": "restart:1", "desiredCount": 2}),
+    );
+    until(&kubecs, "the first deployment completes", &|s| {
+        s["deployments"][0]["rolloutState"] == "COMPLETED" && s["runningCount"] == 2
+    });
+
+    call(
+        &kubecs,
+        "UpdateService",
+        json!({"cluster": cluster, "service": "web", "taskDefinition": "restart:2"}),
+    );
+    // Killed once the rollout has reached Kubernetes, before it completes.
+    let deadline = Instant::now() + CONVERGE;
+    loop {
+        let deployment = serde_json::from_str::<Value>(
+            &kube
+                .kubectl(&[
+                    "get",
+                    "deployment",
+                    "-n",
+                    &namespace,
+                    &workload_name("web"),
+                    "-o",
+                    "json",
+                ])
+                .unwrap(),
+        )
+        .unwrap();
+        if deployment["metadata"]["labels"]["ecs.kubecs.io/revision"] == "2" {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the rollout never reached Kubernetes"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    kubecs.child.kill().unwrap();
+    kubecs.child.wait().unwrap();
+
+    let kubecs = process::start_with(data.path(), &args);
+    let done = until(&kubecs, "the rollout completes after the restart", &|s| {
+        let deployments = s["deployments"].as_array().unwrap();
+        deployments.len() == 1
+            && deployments[0]["rolloutState"] == "COMPLETED"
+            && s["runningCount"] == 2
+    });
+    assert!(done["taskDefinition"]
+        .as_str()
+        .unwrap()
+        .ends_with("task-definition/restart:2"));
+    let names = |kind: &str| managed(kube, kind, &namespace);
+    assert_eq!(names("deployments"), vec![workload_name("web")]);
+    assert_eq!(names("services").len(), 1);
+    // The two revisions' ReplicaSets, the old one scaled to zero.
+    assert_eq!(names("replicasets").len(), 2);
+
+    call(
+        &kubecs,
+        "DeleteService",
+        json!({"cluster": cluster, "service": "web", "force": true}),
+    );
+    until(&kubecs, "INACTIVE", &|s| s["status"] == "INACTIVE");
+    call(&kubecs, "DeleteCluster", json!({"cluster": cluster}));
 }

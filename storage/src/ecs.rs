@@ -131,6 +131,22 @@ pub fn add_statistic(cluster: &mut Cluster, name: &str, delta: i64) {
     }
 }
 
+/// How ECS's cluster statistics name the launch type of a service's tasks: `Fargate`
+/// or `EC2`.
+pub fn launch_kind(service: &Service) -> &'static str {
+    let providers: Vec<String> = service
+        .capacity_provider_strategy
+        .iter()
+        .flatten()
+        .filter_map(|item| item.capacity_provider.clone())
+        .collect();
+    if is_fargate(service.launch_type.as_ref(), &providers) {
+        "Fargate"
+    } else {
+        "EC2"
+    }
+}
+
 /// Counts `service` moving from status `from` to status `to` (`None`: absent) in its
 /// cluster's `activeServicesCount` and service statistics. Call it in the write that
 /// changes the service's status.
@@ -140,17 +156,7 @@ pub fn count_service_move(
     from: Option<&str>,
     to: Option<&str>,
 ) {
-    let providers: Vec<String> = service
-        .capacity_provider_strategy
-        .iter()
-        .flatten()
-        .filter_map(|item| item.capacity_provider.clone())
-        .collect();
-    let kind = if is_fargate(service.launch_type.as_ref(), &providers) {
-        "Fargate"
-    } else {
-        "EC2"
-    };
+    let kind = launch_kind(service);
     for (state, delta) in [(from, -1), (to, 1)] {
         match state {
             Some(status::ACTIVE) => {
@@ -164,6 +170,48 @@ pub fn count_service_move(
             }
             _ => {}
         }
+    }
+}
+
+/// A service's share of its cluster's task counts: the reconciler's observed running
+/// and pending counts, under the service's launch type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TaskCounts {
+    pub kind: &'static str,
+    pub running: i64,
+    pub pending: i64,
+}
+
+impl TaskCounts {
+    pub fn of(service: &Service) -> Self {
+        TaskCounts {
+            kind: launch_kind(service),
+            running: i64::from(service.running_count.unwrap_or(0).max(0)),
+            pending: i64::from(service.pending_count.unwrap_or(0).max(0)),
+        }
+    }
+}
+
+/// Moves a service's share of its cluster's `runningTasksCount`, `pendingTasksCount`
+/// and task statistics from `before` to `after`. Call it in the write that changes the
+/// service's observed counts, so that the cluster always agrees with its services.
+pub fn count_tasks_move(cluster: &mut Cluster, before: TaskCounts, after: TaskCounts) {
+    let add = |count: Option<i32>, delta: i64| {
+        Some(i32::try_from((i64::from(count.unwrap_or(0)) + delta).max(0)).unwrap_or(i32::MAX))
+    };
+    for (counts, sign) in [(before, -1), (after, 1)] {
+        cluster.running_tasks_count = add(cluster.running_tasks_count, sign * counts.running);
+        cluster.pending_tasks_count = add(cluster.pending_tasks_count, sign * counts.pending);
+        add_statistic(
+            cluster,
+            &format!("running{}TasksCount", counts.kind),
+            sign * counts.running,
+        );
+        add_statistic(
+            cluster,
+            &format!("pending{}TasksCount", counts.kind),
+            sign * counts.pending,
+        );
     }
 }
 
@@ -264,6 +312,36 @@ mod tests {
         );
         assert!(!has_live_services(&cluster));
         assert_eq!(statistic(&cluster, "drainingEC2ServiceCount"), 0);
+    }
+
+    #[test]
+    fn task_counts_move_with_a_services_observed_counts_by_launch_type() {
+        use super::*;
+        let mut cluster = Cluster::default();
+        let service = |launch_type, running, pending| Service {
+            launch_type: Some(launch_type),
+            running_count: Some(running),
+            pending_count: Some(pending),
+            ..Service::default()
+        };
+        let idle = TaskCounts::of(&service(LaunchType::Ec2, 0, 0));
+        let starting = TaskCounts::of(&service(LaunchType::Ec2, 1, 2));
+        let running = TaskCounts::of(&service(LaunchType::Ec2, 3, 0));
+        count_tasks_move(&mut cluster, idle, starting);
+        count_tasks_move(&mut cluster, starting, running);
+        let fargate = TaskCounts::of(&service(LaunchType::Fargate, 2, 1));
+        count_tasks_move(&mut cluster, idle, fargate);
+        assert_eq!(cluster.running_tasks_count, Some(5));
+        assert_eq!(cluster.pending_tasks_count, Some(1));
+        assert_eq!(statistic(&cluster, "runningEC2TasksCount"), 3);
+        assert_eq!(statistic(&cluster, "pendingEC2TasksCount"), 0);
+        assert_eq!(statistic(&cluster, "runningFargateTasksCount"), 2);
+        assert_eq!(statistic(&cluster, "pendingFargateTasksCount"), 1);
+        count_tasks_move(&mut cluster, running, idle);
+        count_tasks_move(&mut cluster, fargate, idle);
+        assert_eq!(cluster.running_tasks_count, Some(0));
+        assert_eq!(cluster.pending_tasks_count, Some(0));
+        assert_eq!(statistic(&cluster, "runningFargateTasksCount"), 0);
     }
 
     use crate::{Record, StoreError, Write};

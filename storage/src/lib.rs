@@ -19,8 +19,9 @@ mod digest;
 mod durability;
 mod ecs;
 pub use ecs::{
-    add_statistic, count_service_move, has_live_services, is_fargate, statistic,
-    CompletedDeployment, ServiceMemory, ServiceState, CLUSTER_STATISTICS,
+    add_statistic, count_service_move, count_tasks_move, has_live_services, is_fargate,
+    launch_kind, statistic, CompletedDeployment, ServiceMemory, ServiceState, TaskCounts,
+    CLUSTER_STATISTICS,
 };
 mod error;
 mod feed;

@@ -13,7 +13,7 @@ use kube::runtime::reflector::ObjectRef;
 use kube::{Api, ResourceExt};
 use kubecs_api_models::status::{ACTIVE, DRAINING};
 use kubecs_api_models::{TaskDefinitionRef, Timestamp};
-use kubecs_storage::{Observed, Record, Region, ServiceState, Write};
+use kubecs_storage::{count_tasks_move, Observed, Record, Region, ServiceState, TaskCounts, Write};
 
 use super::apply::{apply, delete, is_current, stamp};
 use super::cluster::ensure_namespace;
@@ -205,8 +205,8 @@ async fn remove(ctx: &Context, at: &Place) -> Result<(), ReconcileError> {
 }
 
 /// Observes the service's workload as the local copies show it and writes the observed
-/// status (and a rollback the circuit breaker asks for) in one write, unless nothing
-/// changed. `After(0)` when the desired state moved on meanwhile: reconcile again.
+/// status (with the cluster's task counts, and a rollback the circuit breaker asks for)
+/// in one write, unless nothing changed. `After(0)` when the desired state moved on meanwhile: reconcile again.
 async fn write_status(
     ctx: &Context,
     store: &Region,
@@ -236,6 +236,7 @@ async fn write_status(
         return Ok(Next::Done);
     }
     let services = store.services();
+    let clusters = store.clusters();
     let key = (
         cluster.to_owned(),
         record
@@ -248,9 +249,25 @@ async fn write_status(
     let outcome = store
         .transaction(|tx| {
             let state = observation.state.clone();
-            let outcome = tx.set_observed(&services, key.clone(), record.generation, |_| {
-                Ok::<_, kubecs_storage::StoreError>(Some(state))
-            })?;
+            let mut before = None;
+            let outcome =
+                tx.set_observed(&services, key.clone(), record.generation, |current| {
+                    before = Some(TaskCounts::of(&current.service));
+                    Ok::<_, kubecs_storage::StoreError>(Some(state))
+                })?;
+            let after = TaskCounts::of(&observation.state.service);
+            if let (Observed::Applied(_), Some(before)) = (&outcome, before) {
+                if before != after {
+                    tx.update(&clusters, cluster.to_owned(), |current| {
+                        let Some(current) = current else {
+                            return Ok::<_, kubecs_storage::StoreError>((Write::Keep, ()));
+                        };
+                        let mut next = current.value.clone();
+                        count_tasks_move(&mut next, before, after);
+                        Ok((Write::Put(next), ()))
+                    })?;
+                }
+            }
             if let (Observed::Applied(_), Some(rollback)) = (&outcome, &observation.rollback) {
                 tx.update(&services, key.clone(), |current| {
                     let Some(current) = current else {

@@ -27,11 +27,21 @@ impl Drop for Kubecs {
     }
 }
 
-/// Starts the binary on `data_dir` and waits for its "listening ... addr=" log line.
+/// Starts the binary on `data_dir`, without a reconciler (a test of the API and the
+/// store must not act on whatever cluster this machine can reach), and waits for its
+/// "listening ... addr=" log line.
 pub fn start(data_dir: &Path) -> Kubecs {
+    start_with(data_dir, &["--kubernetes", "off"])
+}
+
+/// Starts the binary on `data_dir` with extra arguments and waits for its
+/// "listening ... addr=" log line.
+pub fn start_with(data_dir: &Path, args: &[&str]) -> Kubecs {
     let mut child = Command::new(env!("CARGO_BIN_EXE_kubecs"))
         .args(["--listen", "127.0.0.1:0", "--data-dir"])
         .arg(data_dir)
+        .args(args)
+        .env_remove("KUBECONFIG")
         .env("RUST_LOG", "info")
         .env("NO_COLOR", "1")
         .stderr(Stdio::piped())
