@@ -964,4 +964,33 @@ async fn a_task_definition_kubernetes_cannot_run_is_refused_and_nothing_changes(
     assert_eq!(refused.error_type(), "ClientException", "{}", refused.text);
     assert_eq!(refused.message(), message);
     assert_eq!(describe(&server, "web").await, before);
+
+    // A change without a new task definition is checked with the one the service runs:
+    // a Service Connect discovery name Kubernetes cannot name a Service after.
+    let refused = server
+        .call(
+            "UpdateService",
+            json!({"service": "web", "serviceConnectConfiguration": {
+                "enabled": true, "namespace": "ns",
+                "services": [{"portName": "http", "discoveryName": "d".repeat(64)}],
+            }}),
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.text);
+    assert!(
+        refused.message().contains("discoveryName"),
+        "{}",
+        refused.text
+    );
+    assert_eq!(describe(&server, "web").await, before);
+    let accepted = server
+        .call(
+            "UpdateService",
+            json!({"service": "web", "serviceConnectConfiguration": {
+                "enabled": true, "namespace": "ns",
+                "services": [{"portName": "http", "discoveryName": "d".repeat(63)}],
+            }}),
+        )
+        .await;
+    assert_eq!(accepted.status, StatusCode::OK, "{}", accepted.text);
 }

@@ -146,6 +146,30 @@ fn active_task_definition_in(
     Ok(record.value)
 }
 
+/// The task definition a stored service runs (its revision may be INACTIVE: ECS keeps
+/// running deregistered revisions), read in the write; `None` when the service or the
+/// revision is not stored.
+fn running_task_definition_in(
+    tx: &Tx<'_, '_>,
+    ctx: &Ctx,
+    cluster: &str,
+    name: &str,
+) -> Result<Option<TaskDefinition>, ApiError> {
+    let Some(service) = tx.get(&ctx.store.services(), (cluster, name))? else {
+        return Ok(None);
+    };
+    let Some(arn) = service.value.service.task_definition.as_deref() else {
+        return Ok(None);
+    };
+    let reference = ctx.arns.task_definition_ref(arn)?;
+    let Some(revision) = reference.revision else {
+        return Ok(None);
+    };
+    let revisions = ctx.store.task_definitions();
+    let record = tx.get(revisions.revisions(), (reference.family.as_str(), revision))?;
+    Ok(record.map(|r| r.value))
+}
+
 /// Each load balancer must name a container of the task definition and one of that
 /// container's container ports.
 fn check_load_balancers(lbs: &[LoadBalancer], td: &TaskDefinition) -> Result<(), ApiError> {
@@ -568,6 +592,12 @@ pub async fn update(
                 .as_deref()
                 .map(|ident| active_task_definition_in(tx, &ctx, ident))
                 .transpose()?;
+            // A new deployment without a new task definition (load balancers, Service
+            // Connect, a forced one...) is checked with the one the service runs.
+            let running_td = match (&td, starts_deployment(&input)) {
+                (None, true) => running_task_definition_in(tx, &ctx, &cluster, &name)?,
+                _ => None,
+            };
             tx.update(&services, (cluster.as_str(), name.as_str()), |current| {
                 let Some(record) = current else {
                     return Err(not_found());
@@ -589,7 +619,7 @@ pub async fn update(
                 } else if input.desired_count.is_some() {
                     deployment::scale_primary(service, now);
                 }
-                if let Some(td) = &td {
+                if let Some(td) = td.as_ref().or(running_td.as_ref()) {
                     runnable(service, td)?;
                 }
                 Ok((Write::Put(state.clone()), state.service))
