@@ -4,7 +4,7 @@
 
 use crate::context::Ctx;
 use crate::error::{ApiError, AMZ_JSON_1_1};
-use crate::ops::{self, clusters, services, tags, task_definitions};
+use crate::ops::{self, clusters, services, tags, task_definitions, tasks};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use kubecs_api_models::{ops as model_ops, validate, ErrorCode, Operation, OperationShape};
@@ -36,6 +36,8 @@ macro_rules! routes {
             TagResource => tags::tag_resource,
             UntagResource => tags::untag_resource,
             ListTagsForResource => tags::list_tags_for_resource,
+            ListTasks => tasks::list,
+            DescribeTasks => tasks::describe,
         }
     };
 }

@@ -75,6 +75,26 @@ impl Env {
         }
     }
 
+    /// The tasks ListTasks gives for a service and desired status, as DescribeTasks
+    /// describes them.
+    async fn tasks(&self, cluster: &str, service: &str, desired: &str) -> Vec<Value> {
+        let listed = self
+            .ok(
+                "ListTasks",
+                json!({"cluster": cluster, "serviceName": service, "desiredStatus": desired}),
+            )
+            .await;
+        let arns = listed["taskArns"].as_array().unwrap().clone();
+        if arns.is_empty() {
+            return Vec::new();
+        }
+        let described = self
+            .ok("DescribeTasks", json!({"cluster": cluster, "tasks": arns}))
+            .await;
+        assert_eq!(described["failures"], json!([]), "{described:#}");
+        described["tasks"].as_array().unwrap().clone()
+    }
+
     fn kubectl_json(&self, args: &[&str]) -> Value {
         let mut all = args.to_vec();
         all.extend(["-o", "json"]);
@@ -299,6 +319,17 @@ async fn tutorial_flow(env: &Env) {
         "{stable:#}"
     );
 
+    // Its tasks: one per pod, RUNNING, of this service and deployment.
+    let first_tasks = env.tasks(&cluster, "auth", "RUNNING").await;
+    assert_eq!(first_tasks.len(), 2, "{first_tasks:#?}");
+    for task in &first_tasks {
+        assert_eq!(task["lastStatus"], "RUNNING", "{task:#}");
+        assert_eq!(task["group"], "service:auth");
+        assert_eq!(task["startedBy"], stable["deployments"][0]["id"]);
+        assert_eq!(task["taskDefinitionArn"], stable["taskDefinition"]);
+        assert_eq!(task["containers"][0]["name"], "app");
+    }
+
     // The Deployment: labels, replicas and ECS's percentages as the rolling update.
     let deployment = env.kubectl_json(&["get", "deployment", "-n", &namespace, &deployment_name]);
     let labels = &deployment["metadata"]["labels"];
@@ -369,6 +400,24 @@ async fn tutorial_flow(env: &Env) {
         deployment["metadata"]["labels"]["ecs.kubecs.io/revision"],
         "2"
     );
+    // The replaced tasks are STOPPED by the service scheduler and still described.
+    let running = env.tasks(&cluster, "auth", "RUNNING").await;
+    assert_eq!(running.len(), 2, "{running:#?}");
+    assert!(running
+        .iter()
+        .all(|t| t["taskDefinitionArn"] == rolled["taskDefinition"]));
+    let stopped = env.tasks(&cluster, "auth", "STOPPED").await;
+    let arns = |tasks: &[Value]| -> Vec<Value> {
+        let mut arns: Vec<Value> = tasks.iter().map(|t| t["taskArn"].clone()).collect();
+        arns.sort_by_key(|a| a.to_string());
+        arns
+    };
+    assert_eq!(arns(&stopped), arns(&first_tasks), "{stopped:#?}");
+    for task in &stopped {
+        assert_eq!(task["lastStatus"], "STOPPED", "{task:#}");
+        assert_eq!(task["stopCode"], "ServiceSchedulerInitiated", "{task:#}");
+        assert!(task["stoppedAt"].is_number(), "{task:#}");
+    }
 
     // Scale out and in.
     env.ok(

@@ -66,6 +66,11 @@ pub struct ServiceMemory {
     /// until its cause is resolved (the message no longer applies) or six hours pass.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub placement_failures: std::collections::BTreeMap<String, kubecs_api_models::Timestamp>,
+    /// The task records written for the service's pods, by task id, with a digest of
+    /// each: an unchanged task is not written again, and a task no longer among the pods
+    /// has its record stopped.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub task_records: std::collections::BTreeMap<String, u64>,
 }
 
 /// A deployment that reached COMPLETED.

@@ -16,6 +16,7 @@ pub mod apply;
 pub mod caches;
 mod cluster;
 pub mod connect;
+pub mod expiry;
 pub mod key;
 pub mod metrics;
 pub mod queue;
@@ -136,6 +137,7 @@ pub async fn run(
     });
     tasks.spawn(follow_feed(Arc::clone(&ctx), feed));
     tasks.spawn(resync(Arc::clone(&ctx), options.resync));
+    tasks.spawn(expiry::run(store.clone()));
     for _ in 0..options.workers.max(1) {
         tasks.spawn(work(Arc::clone(&ctx)));
     }

@@ -12,14 +12,19 @@ use k8s_openapi::api::core::v1::Service as KubeService;
 use kube::runtime::reflector::ObjectRef;
 use kube::{Api, ResourceExt};
 use kubecs_api_models::status::{ACTIVE, DRAINING};
+use kubecs_api_models::Task as EcsTask;
 use kubecs_api_models::{TaskDefinitionRef, Timestamp};
-use kubecs_storage::{count_tasks_move, Observed, Record, Region, ServiceState, TaskCounts, Write};
+use kubecs_storage::{
+    count_tasks_move, Observed, Record, Region, ServiceState, StoreError, Table, TaskCounts, Tx,
+    Write,
+};
 
 use super::apply::{apply, delete, is_current, stamp};
 use super::cluster::ensure_namespace;
 use super::{Context, Next, ReconcileError};
 use crate::convert::names::label_value;
 use crate::convert::{self, namespace_name, primary_deployment, workload_name, ClusterScope};
+use crate::observe::records::{self, TaskWrites};
 use crate::observe::{observe, Snapshot};
 
 /// How often a draining service is looked at while its pods go.
@@ -237,6 +242,7 @@ async fn write_status(
     }
     let services = store.services();
     let clusters = store.clusters();
+    let tasks = store.tasks();
     let key = (
         cluster.to_owned(),
         record
@@ -255,6 +261,9 @@ async fn write_status(
                     before = Some(TaskCounts::of(&current.service));
                     Ok::<_, kubecs_storage::StoreError>(Some(state))
                 })?;
+            if let Observed::Applied(_) = &outcome {
+                write_tasks(tx, &tasks, cluster, &observation.tasks, now)?;
+            }
             let after = TaskCounts::of(&observation.state.service);
             if let (Observed::Applied(_), Some(before)) = (&outcome, before) {
                 if before != after {
@@ -286,6 +295,39 @@ async fn write_status(
         Observed::Stale { .. } => Ok(Next::After(Duration::ZERO)),
         _ => Ok(Next::Done),
     }
+}
+
+/// Writes the observation's task records: new and changed ones, and the records of
+/// tasks whose pods are gone, stopped.
+fn write_tasks(
+    tx: &mut Tx<'_, '_>,
+    table: &Table<(String, String), EcsTask>,
+    cluster: &str,
+    writes: &TaskWrites,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    for record in &writes.put {
+        let Some(id) = record
+            .task_arn
+            .as_deref()
+            .and_then(|a| a.rsplit('/').next())
+        else {
+            continue;
+        };
+        let record = record.clone();
+        tx.update(table, (cluster, id), |_| {
+            Ok::<_, StoreError>((Write::Put(record), ()))
+        })?;
+    }
+    for id in &writes.stop {
+        tx.update(table, (cluster, id.as_str()), |current| {
+            Ok::<_, StoreError>(match current {
+                Some(current) => (Write::Put(records::stopped(&current.value, now)), ()),
+                None => (Write::Keep, ()),
+            })
+        })?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -16,12 +16,14 @@
 //! - [`deployments`]: counts per ECS deployment, and dropping drained ones.
 //! - [`rollout`]: the PRIMARY deployment's COMPLETED/FAILED transitions and rollback.
 //! - [`breaker`]: the circuit breaker's threshold.
+//! - [`records`]: the task records ListTasks and DescribeTasks show.
 //! - [`reports`]: the started/stopped, placement and steady-state events.
 //! - [`messages`]: ECS's exact words, with their sources.
 
 pub mod breaker;
 pub mod deployments;
 pub mod messages;
+pub mod records;
 pub mod reports;
 pub mod rollout;
 pub mod tasks;
@@ -64,6 +66,8 @@ pub struct Observation {
     /// rollback: the loop starts the new deployment, in the same write as `state`
     /// (its `rolloutStateReason` is [`messages::rollback_reason`]).
     pub rollback: Option<Rollback>,
+    /// The task records to write in the same write (see [`records`]).
+    pub tasks: records::TaskWrites,
 }
 
 /// Observes one ECS service: `state` as stored, `snapshot` as Kubernetes shows its
@@ -79,6 +83,7 @@ pub fn observe(state: &ServiceState, snapshot: &Snapshot<'_>, now: Timestamp) ->
         return Observation {
             state: next,
             rollback: None,
+            tasks: records::TaskWrites::default(),
         };
     }
     let draining = status == Some(DRAINING);
@@ -109,8 +114,12 @@ pub fn observe(state: &ServiceState, snapshot: &Snapshot<'_>, now: Timestamp) ->
         rollback = rollout::advance(&mut next, &name, snapshot, &tasks, now);
     }
     reports::steady_state(&mut next, &name, &tasks, !draining, now);
+    let (task_writes, written) =
+        records::changes(&state.memory.task_records, snapshot.pods, &next.service);
+    next.memory.task_records = written;
     Observation {
         state: next,
         rollback,
+        tasks: task_writes,
     }
 }

@@ -8,6 +8,7 @@ pub mod names;
 pub mod services;
 pub mod tags;
 pub mod task_definitions;
+pub mod tasks;
 
 use kubecs_api_models::Operation;
 
@@ -17,6 +18,7 @@ const FAMILIES: &[&[Operation]] = &[
     task_definitions::OPERATIONS,
     services::OPERATIONS,
     tags::OPERATIONS,
+    tasks::OPERATIONS,
 ];
 
 /// Whether kubecs implements `operation` (otherwise: UnsupportedFeatureException).
@@ -30,5 +32,6 @@ pub fn note(operation: Operation) -> &'static str {
         .or_else(|| task_definitions::note(operation))
         .or_else(|| services::note(operation))
         .or_else(|| tags::note(operation))
+        .or_else(|| tasks::note(operation))
         .unwrap_or("")
 }

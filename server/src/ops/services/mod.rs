@@ -42,7 +42,7 @@ pub fn note(operation: Operation) -> Option<&'static str> {
         Operation::DescribeServices => "Running/pending counts, deployments (rollout state, counts) and events from what runs on Kubernetes; up to 10 per call; unknown names in `failures` as MISSING; INACTIVE services stay describable; `include: [\"TAGS\"]`.",
         Operation::ListServices => "ACTIVE services of a cluster, filtered by launch type and scheduling strategy; paginated (default 10, at most 100).",
         Operation::ListServicesByNamespace => "Services whose Service Connect configuration names the namespace; paginated.",
-        Operation::UpdateService => "A new task definition, `forceNewDeployment` or new launch settings start a deployment; scaling alone does not; CreateService's limits and Kubernetes check apply to a new task definition.",
+        Operation::UpdateService => "A new task definition, `forceNewDeployment`, load balancers, Service Connect or new launch settings start a deployment; scaling alone does not; CreateService's limits apply, and a new deployment Kubernetes cannot run is refused.",
         Operation::DeleteService => "Refused above 0 tasks unless `force`; the service becomes DRAINING, then INACTIVE once the reconciler has removed its workload.",
         _ => return None,
     })
@@ -77,26 +77,9 @@ fn check_name(name: &str) -> Result<(), ApiError> {
     }
 }
 
-/// The service name a `service` parameter refers to: a name, or a service ARN in the
-/// long (`service/<cluster>/<name>`) or short (`service/<name>`) format. A long ARN of
-/// another cluster refers to nothing in this one.
+/// The service name a `service` parameter refers to (see [`names::in_cluster`]).
 fn service_name<'a>(ctx: &Ctx, cluster: &str, ident: &'a str) -> Result<Option<&'a str>, ApiError> {
-    if !ident.starts_with("arn:") {
-        return Ok(Some(ident));
-    }
-    let Some(resource) = ctx.arns.resource_of(ident) else {
-        return Ok(None);
-    };
-    let Some(path) = resource.strip_prefix("service/") else {
-        return Err(ApiError::invalid_parameter(format!(
-            "Invalid service ARN: {ident}"
-        )));
-    };
-    Ok(match path.split_once('/') {
-        Some((c, name)) if c == cluster => Some(name),
-        Some(_) => None,
-        None => Some(path),
-    })
+    names::in_cluster(ctx, "service", cluster, ident)
 }
 
 /// The (cluster, service name) an UpdateService or DeleteService request refers to, in
@@ -472,7 +455,7 @@ pub async fn describe(
 }
 
 /// `maxResults` within ECS's bounds, and the page token if one was sent.
-fn page_params(
+pub(crate) fn page_params(
     max_results: Option<i32>,
     next_token: Option<&str>,
     kind: &str,

@@ -1,0 +1,192 @@
+//! ListTasks and DescribeTasks through the router, on task records as the reconciler
+//! writes them (put in the store directly: what the pods of a service become is the
+//! reconciler's own tests' business, and the cluster test shows the whole path).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // helpers outside #[test] fns
+
+mod support;
+
+use axum::http::StatusCode;
+use kubecs_api_models::{LaunchType, Task, TaskStopCode};
+use kubecs_storage::{StoreError, Write};
+use serde_json::{json, Value};
+use support::TestServer;
+
+const ARN: &str = "arn:aws:ecs:us-east-1:000000000000";
+
+fn task(cluster: &str, id: &str, service: &str, family: &str, desired: &str) -> Task {
+    Task {
+        task_arn: Some(format!("{ARN}:task/{cluster}/{id}")),
+        cluster_arn: Some(format!("{ARN}:cluster/{cluster}")),
+        task_definition_arn: Some(format!("{ARN}:task-definition/{family}:1")),
+        group: Some(format!("service:{service}")),
+        started_by: Some(format!("ecs-svc/{service}")),
+        last_status: Some(desired.to_owned()),
+        desired_status: Some(desired.to_owned()),
+        launch_type: Some(LaunchType::Ec2),
+        stop_code: (desired == "STOPPED").then_some(TaskStopCode::ServiceSchedulerInitiated),
+        ..Task::default()
+    }
+}
+
+/// A cluster `default` with services `web` and `worker`, and tasks: web's a1 and a2
+/// running and a3 stopped, worker's b1 running; a task `c1` in another cluster.
+async fn setup() -> TestServer {
+    let server = TestServer::new();
+    for cluster in ["default", "other"] {
+        let created = server
+            .call("CreateCluster", json!({"clusterName": cluster}))
+            .await;
+        assert_eq!(created.status, StatusCode::OK);
+    }
+    let registered = server
+        .call(
+            "RegisterTaskDefinition",
+            json!({"family": "web", "containerDefinitions": [{"name": "app", "image": "nginx", "memory": 32}]}),
+        )
+        .await;
+    assert_eq!(registered.status, StatusCode::OK, "{}", registered.text);
+    for service in ["web", "worker"] {
+        let created = server
+            .call(
+                "CreateService",
+                json!({"serviceName": service, "taskDefinition": "web", "desiredCount": 1}),
+            )
+            .await;
+        assert_eq!(created.status, StatusCode::OK, "{}", created.text);
+    }
+    let region = server.state.store.region("us-east-1");
+    let tasks = region.tasks();
+    let records = [
+        ("default", task("default", "a1", "web", "web", "RUNNING")),
+        ("default", task("default", "a2", "web", "web", "RUNNING")),
+        ("default", task("default", "a3", "web", "web", "STOPPED")),
+        (
+            "default",
+            task("default", "b1", "worker", "jobs", "RUNNING"),
+        ),
+        ("other", task("other", "c1", "web", "web", "RUNNING")),
+    ];
+    region
+        .transaction(|tx| {
+            for (cluster, record) in &records {
+                let id = record
+                    .task_arn
+                    .as_deref()
+                    .unwrap()
+                    .rsplit('/')
+                    .next()
+                    .unwrap();
+                let record = record.clone();
+                tx.update(&tasks, (*cluster, id), |_| {
+                    Ok::<_, StoreError>((Write::Put(record), ()))
+                })?;
+            }
+            Ok::<_, StoreError>(())
+        })
+        .await
+        .unwrap();
+    server
+}
+
+async fn list(server: &TestServer, body: Value) -> Vec<String> {
+    let answer = server.call("ListTasks", body.clone()).await;
+    assert_eq!(answer.status, StatusCode::OK, "{body}: {}", answer.text);
+    answer.body["taskArns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap().rsplit('/').next().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn list_tasks_filters_by_service_family_started_by_and_desired_status() {
+    let server = setup().await;
+    assert_eq!(list(&server, json!({})).await, ["a1", "a2", "b1"]);
+    assert_eq!(
+        list(&server, json!({"serviceName": "web"})).await,
+        ["a1", "a2"]
+    );
+    assert_eq!(
+        list(
+            &server,
+            json!({"serviceName": "web", "desiredStatus": "STOPPED"})
+        )
+        .await,
+        ["a3"]
+    );
+    assert_eq!(list(&server, json!({"family": "jobs"})).await, ["b1"]);
+    assert_eq!(
+        list(&server, json!({"startedBy": "ecs-svc/worker"})).await,
+        ["b1"]
+    );
+    assert_eq!(
+        list(&server, json!({"launchType": "FARGATE"})).await,
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        list(&server, json!({"desiredStatus": "PENDING"})).await,
+        Vec::<String>::new()
+    );
+    assert_eq!(list(&server, json!({"cluster": "other"})).await, ["c1"]);
+
+    let missing = server
+        .call("ListTasks", json!({"serviceName": "nope"}))
+        .await;
+    assert_eq!(missing.status, StatusCode::BAD_REQUEST);
+    assert_eq!(missing.error_type(), "ServiceNotFoundException");
+    let missing = server.call("ListTasks", json!({"cluster": "nope"})).await;
+    assert_eq!(missing.error_type(), "ClusterNotFoundException");
+}
+
+#[tokio::test]
+async fn list_tasks_pages() {
+    let server = setup().await;
+    let first = server.call("ListTasks", json!({"maxResults": 2})).await;
+    assert_eq!(first.body["taskArns"].as_array().unwrap().len(), 2);
+    let token = first.body["nextToken"].as_str().unwrap().to_owned();
+    let rest = list(&server, json!({"maxResults": 2, "nextToken": token})).await;
+    assert_eq!(rest, ["b1"]);
+    let refused = server.call("ListTasks", json!({"maxResults": 101})).await;
+    assert_eq!(refused.error_type(), "InvalidParameterException");
+}
+
+#[tokio::test]
+async fn describe_tasks_by_id_or_arn_with_failures_and_tags() {
+    let server = setup().await;
+    let a1 = format!("{ARN}:task/default/a1");
+    let tagged = server
+        .call(
+            "TagResource",
+            json!({"resourceArn": a1, "tags": [{"key": "team", "value": "web"}]}),
+        )
+        .await;
+    assert_eq!(tagged.status, StatusCode::OK, "{}", tagged.text);
+    let answer = server
+        .call(
+            "DescribeTasks",
+            json!({"tasks": [a1, "a3", "zz", format!("{ARN}:task/other/c1")], "include": ["TAGS"]}),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+    let tasks = answer.body["tasks"].as_array().unwrap();
+    assert_eq!(tasks.len(), 2);
+    assert_eq!(tasks[0]["taskArn"], a1.as_str());
+    assert_eq!(tasks[0]["tags"], json!([{"key": "team", "value": "web"}]));
+    assert_eq!(tasks[1]["lastStatus"], "STOPPED");
+    assert_eq!(tasks[1]["stopCode"], "ServiceSchedulerInitiated");
+    assert_eq!(
+        answer.body["failures"],
+        json!([
+            {"arn": format!("{ARN}:task/default/zz"), "reason": "MISSING"},
+            {"arn": format!("{ARN}:task/other/c1"), "reason": "MISSING"},
+        ])
+    );
+
+    let empty = server.call("DescribeTasks", json!({"tasks": []})).await;
+    assert_eq!(empty.error_type(), "InvalidParameterException");
+    let many: Vec<String> = (0..101).map(|i| format!("t{i}")).collect();
+    let too_many = server.call("DescribeTasks", json!({"tasks": many})).await;
+    assert_eq!(too_many.error_type(), "InvalidParameterException");
+}
