@@ -147,14 +147,6 @@ def test_every_operation_kubecs_does_not_implement_is_the_modeled_unsupported_fe
     assert not wrong, "README says 'not yet', kubecs answered otherwise:\n" + "\n".join(map(repr, wrong))
 
 
-def test_run_task_answers_unsupported_feature_while_the_readme_says_not_yet(ecs):
-    if "RunTask" not in not_yet_implemented():
-        pytest.skip("RunTask is implemented now")
-    err = expect_error(ecs, "run_task", code="UnsupportedFeatureException", taskDefinition="web:1")
-    assert type(err) is ecs.exceptions.UnsupportedFeatureException
-    assert "RunTask" in err.response["Error"]["Message"]
-
-
 def test_an_enum_value_outside_the_model_is_invalid_parameter_exception_naming_the_member(ecs):
     # botocore does not validate enums, so this reaches the server.
     err = expect_error(ecs, "describe_clusters", code="InvalidParameterException", include=["NOPE"])

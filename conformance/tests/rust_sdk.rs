@@ -124,14 +124,16 @@ async fn service_errors_arrive_as_the_sdks_typed_errors() {
         .as_service_error()
         .is_some_and(|e| e.is_invalid_parameter_exception()));
     let unsupported = ecs
-        .run_task()
+        .create_task_set()
+        .cluster("default")
+        .service("web")
         .task_definition("web:1")
         .send()
         .await
         .unwrap_err();
     let err = unsupported.into_service_error();
     assert!(err.is_unsupported_feature_exception(), "{err:?}");
-    assert!(err.message().unwrap_or_default().contains("RunTask"));
+    assert!(err.message().unwrap_or_default().contains("CreateTaskSet"));
     let missing = ecs
         .update_cluster_settings()
         .cluster("nope")

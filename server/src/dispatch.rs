@@ -38,6 +38,8 @@ macro_rules! routes {
             ListTagsForResource => tags::list_tags_for_resource,
             ListTasks => tasks::list,
             DescribeTasks => tasks::describe,
+            RunTask => tasks::run,
+            StopTask => tasks::stop,
         }
     };
 }

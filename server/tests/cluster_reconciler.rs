@@ -95,6 +95,31 @@ impl Env {
         described["tasks"].as_array().unwrap().clone()
     }
 
+    /// Polls DescribeTasks until `done` holds for the task.
+    async fn until_task(
+        &self,
+        cluster: &str,
+        arn: &str,
+        what: &str,
+        done: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let deadline = Instant::now() + CONVERGE;
+        loop {
+            let described = self
+                .ok("DescribeTasks", json!({"cluster": cluster, "tasks": [arn]}))
+                .await;
+            let task = described["tasks"][0].clone();
+            if done(&task) {
+                return task;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{what}: not within {CONVERGE:?}; the task: {described:#}"
+            );
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
+
     fn kubectl_json(&self, args: &[&str]) -> Value {
         let mut all = args.to_vec();
         all.extend(["-o", "json"]);
@@ -182,6 +207,7 @@ async fn services_run_roll_out_scale_and_drain_on_kubernetes() {
 
     tutorial_flow(&env).await;
     unplaceable_revision_is_reported_and_the_old_tasks_stay(&env).await;
+    tasks_run_and_stop(&env).await;
     the_circuit_breaker_fails_an_unplaceable_revision_and_rolls_back(&env).await;
     everything_converges_after_the_api_server_was_away(&env, &mut proxy).await;
 
@@ -871,4 +897,129 @@ fn kubecs_killed_mid_rollout_converges_after_restart(
     );
     until(&kubecs, "INACTIVE", &|s| s["status"] == "INACTIVE");
     call(&kubecs, "DeleteCluster", json!({"cluster": cluster}));
+}
+
+/// A database-migration-style RunTask with command and environment overrides runs as a
+/// pod and is stopped with StopTask; StopTask of a service's task makes the service
+/// replace it.
+async fn tasks_run_and_stop(env: &Env) {
+    let cluster = kubecs_test_cluster::unique_name("tasks");
+    let namespace = namespace_name(&ClusterScope {
+        region: REGION,
+        cluster: &cluster,
+    });
+    env.ok("CreateCluster", json!({"clusterName": cluster}))
+        .await;
+    env.ok(
+        "RegisterTaskDefinition",
+        json!({"family": "app", "containerDefinitions": [{
+            "name": "app", "image": "app:1", "cpu": 10, "memory": 32,
+            "command": ["serve"],
+            "environment": [{"name": "MODE", "value": "web"}],
+        }]}),
+    )
+    .await;
+    let ran = env
+        .ok(
+            "RunTask",
+            json!({
+                "cluster": cluster, "taskDefinition": "app", "startedBy": "deploy-42",
+                "overrides": {"containerOverrides": [{
+                    "name": "app", "command": ["migrate", "--up"],
+                    "environment": [{"name": "MODE", "value": "migrate"}],
+                }]},
+            }),
+        )
+        .await;
+    let task = &ran["tasks"][0];
+    assert_eq!(task["lastStatus"], "PROVISIONING", "{ran:#}");
+    assert_eq!(task["desiredStatus"], "RUNNING");
+    assert_eq!(task["group"], "family:app");
+    let arn = task["taskArn"].as_str().unwrap().to_owned();
+    let id = arn.rsplit('/').next().unwrap().to_owned();
+
+    let running = env
+        .until_task(&cluster, &arn, "the task runs", |t| {
+            t["lastStatus"] == "RUNNING"
+        })
+        .await;
+    assert_eq!(running["startedBy"], "deploy-42");
+    assert!(running["startedAt"].is_number(), "{running:#}");
+    let pod = env.kubectl_json(&["get", "pod", "-n", &namespace, &format!("ecs-task-{id}")]);
+    let container = &pod["spec"]["containers"][0];
+    assert_eq!(container["args"], json!(["migrate", "--up"]));
+    assert_eq!(
+        container["env"],
+        json!([{"name": "MODE", "value": "migrate"}])
+    );
+    assert_eq!(pod["spec"]["restartPolicy"], "Never");
+    let listed = env
+        .ok(
+            "ListTasks",
+            json!({"cluster": cluster, "startedBy": "deploy-42"}),
+        )
+        .await;
+    assert_eq!(listed["taskArns"], json!([arn]));
+
+    let stopping = env
+        .ok(
+            "StopTask",
+            json!({"cluster": cluster, "task": arn, "reason": "migration done"}),
+        )
+        .await;
+    assert_eq!(stopping["task"]["desiredStatus"], "STOPPED");
+    let stopped = env
+        .until_task(&cluster, &arn, "the task stops", |t| {
+            t["lastStatus"] == "STOPPED"
+        })
+        .await;
+    assert_eq!(stopped["stopCode"], "UserInitiated");
+    assert_eq!(stopped["stoppedReason"], "migration done");
+    assert!(stopped["stoppedAt"].is_number(), "{stopped:#}");
+    let listed = env
+        .ok(
+            "ListTasks",
+            json!({"cluster": cluster, "desiredStatus": "STOPPED"}),
+        )
+        .await;
+    assert_eq!(listed["taskArns"], json!([arn]));
+
+    // A service's task stopped by the user: the service starts another one.
+    env.ok(
+        "CreateService",
+        json!({"cluster": cluster, "serviceName": "web", "taskDefinition": "app", "desiredCount": 1}),
+    )
+    .await;
+    env.until(&cluster, "web", "web runs", |s| s["runningCount"] == 1)
+        .await;
+    let first = env.tasks(&cluster, "web", "RUNNING").await;
+    let first_arn = first[0]["taskArn"].as_str().unwrap().to_owned();
+    env.ok(
+        "StopTask",
+        json!({"cluster": cluster, "task": first_arn, "reason": "bad host"}),
+    )
+    .await;
+    let replaced = env
+        .until_task(&cluster, &first_arn, "the service's task stops", |t| {
+            t["lastStatus"] == "STOPPED"
+        })
+        .await;
+    assert_eq!(replaced["stopCode"], "UserInitiated");
+    assert_eq!(replaced["stoppedReason"], "bad host");
+    env.until(&cluster, "web", "a new task runs", |s| {
+        s["runningCount"] == 1
+    })
+    .await;
+    let now = env.tasks(&cluster, "web", "RUNNING").await;
+    assert_eq!(now.len(), 1);
+    assert_ne!(now[0]["taskArn"], first_arn.as_str());
+
+    env.ok(
+        "DeleteService",
+        json!({"cluster": cluster, "service": "web", "force": true}),
+    )
+    .await;
+    env.until(&cluster, "web", "INACTIVE", |s| s["status"] == "INACTIVE")
+        .await;
+    env.ok("DeleteCluster", json!({"cluster": cluster})).await;
 }

@@ -190,3 +190,124 @@ async fn describe_tasks_by_id_or_arn_with_failures_and_tags() {
     let too_many = server.call("DescribeTasks", json!({"tasks": many})).await;
     assert_eq!(too_many.error_type(), "InvalidParameterException");
 }
+
+#[tokio::test]
+async fn run_task_answers_provisioning_tasks_with_their_overrides_group_and_tags() {
+    let server = setup().await;
+    let answer = server
+        .call(
+            "RunTask",
+            json!({
+                "taskDefinition": "web", "count": 2, "startedBy": "ci",
+                "overrides": {"containerOverrides": [{"name": "app", "command": ["migrate"]}]},
+                "tags": [{"key": "job", "value": "migrate"}],
+            }),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+    let tasks = answer.body["tasks"].as_array().unwrap();
+    assert_eq!(tasks.len(), 2);
+    assert_ne!(tasks[0]["taskArn"], tasks[1]["taskArn"]);
+    assert_eq!(answer.body["failures"], json!([]));
+    let task = &tasks[0];
+    assert_eq!(task["lastStatus"], "PROVISIONING");
+    assert_eq!(task["desiredStatus"], "RUNNING");
+    assert_eq!(task["group"], "family:web");
+    assert_eq!(task["startedBy"], "ci");
+    assert_eq!(
+        task["taskDefinitionArn"],
+        format!("{ARN}:task-definition/web:1")
+    );
+    assert_eq!(
+        task["overrides"]["containerOverrides"][0]["command"],
+        json!(["migrate"])
+    );
+    assert_eq!(task["containers"][0]["name"], "app");
+    assert_eq!(task["containers"][0]["lastStatus"], "PENDING");
+    let id = task["taskArn"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap();
+    assert_eq!(id.len(), 32);
+    assert!(id.bytes().all(|b| b.is_ascii_hexdigit()));
+
+    // Stored: listed, described, tagged.
+    let listed = list(&server, json!({"startedBy": "ci"})).await;
+    assert_eq!(listed.len(), 2);
+    let described = server
+        .call(
+            "DescribeTasks",
+            json!({"tasks": [task["taskArn"]], "include": ["TAGS"]}),
+        )
+        .await;
+    assert_eq!(
+        described.body["tasks"][0]["tags"],
+        json!([{"key": "job", "value": "migrate"}])
+    );
+}
+
+#[tokio::test]
+async fn run_task_refuses_what_ecs_refuses_and_changes_nothing() {
+    let server = setup().await;
+    let refusals = [
+        (
+            json!({"taskDefinition": "web", "count": 11}),
+            "InvalidParameterException",
+        ),
+        (
+            json!({"taskDefinition": "web", "count": 0}),
+            "InvalidParameterException",
+        ),
+        (
+            json!({"taskDefinition": "web", "overrides": {"containerOverrides": [{"name": "db"}]}}),
+            "InvalidParameterException",
+        ),
+        (json!({"taskDefinition": "nope"}), "ClientException"),
+        (
+            json!({"taskDefinition": "web", "cluster": "nope"}),
+            "ClusterNotFoundException",
+        ),
+    ];
+    for (body, code) in refusals {
+        let answer = server.call("RunTask", body.clone()).await;
+        assert_eq!(
+            answer.status,
+            StatusCode::BAD_REQUEST,
+            "{body}: {}",
+            answer.text
+        );
+        assert_eq!(answer.error_type(), code, "{body}: {}", answer.text);
+    }
+    assert_eq!(list(&server, json!({})).await, ["a1", "a2", "b1"]);
+}
+
+#[tokio::test]
+async fn stop_task_wants_the_task_stopped_with_the_users_reason() {
+    let server = setup().await;
+    let answer = server
+        .call("StopTask", json!({"task": "a1", "reason": "maintenance"}))
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+    let task = &answer.body["task"];
+    assert_eq!(task["desiredStatus"], "STOPPED");
+    assert_eq!(task["stopCode"], "UserInitiated");
+    assert_eq!(task["stoppedReason"], "maintenance");
+    assert!(task["stoppingAt"].is_number());
+    assert_eq!(list(&server, json!({"serviceName": "web"})).await, ["a2"]);
+
+    let default = server.call("StopTask", json!({"task": "a2"})).await;
+    assert_eq!(
+        default.body["task"]["stoppedReason"],
+        "Task stopped by user"
+    );
+
+    let missing = server.call("StopTask", json!({"task": "zz"})).await;
+    assert_eq!(missing.error_type(), "InvalidParameterException");
+    assert_eq!(missing.message(), "The referenced task was not found.");
+    let elsewhere = server
+        .call("StopTask", json!({"task": format!("{ARN}:task/other/c1")}))
+        .await;
+    assert_eq!(elsewhere.error_type(), "InvalidParameterException");
+}

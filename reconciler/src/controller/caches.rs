@@ -19,6 +19,7 @@ use tokio::task::JoinSet;
 use super::key::{cluster_of_namespace, service_name_of, WorkKey};
 use super::queue::WorkQueue;
 use crate::convert::names::{MANAGED_BY, MANAGED_BY_LABEL, SERVICE_LABEL};
+use crate::convert::task::TASK_LABEL;
 
 /// The local copies, shared by every worker (cheap to clone).
 #[derive(Clone)]
@@ -158,6 +159,13 @@ impl Caches {
                 .iter()
                 .filter_map(|s| self.key_of(&**s)),
         );
+        keys.extend(
+            self.pods
+                .state()
+                .iter()
+                .filter(|p| p.labels().contains_key(TASK_LABEL))
+                .filter_map(|p| self.key_of(&**p)),
+        );
         keys
     }
 
@@ -166,7 +174,8 @@ impl Caches {
         Some(WorkKey::Cluster { region, cluster })
     }
 
-    /// The ECS service an object of a service's workload belongs to: the region and
+    /// The standalone task a pod runs (its task label), else the ECS service an object
+    /// of a service's workload belongs to: the region and
     /// cluster of its namespace, the service's exact name from its annotation, else
     /// from its service label (exact unless hashed, see `names::label_value`: ECS names
     /// have no dots, hashed values do), else from its Deployment's annotation.
@@ -176,6 +185,13 @@ impl Caches {
             .namespaces
             .get(&ObjectRef::new(&namespace))
             .and_then(|ns| cluster_of_namespace(&ns))?;
+        if let Some(task) = object.labels().get(TASK_LABEL) {
+            return Some(WorkKey::Task {
+                region,
+                cluster,
+                task: task.clone(),
+            });
+        }
         let service = match service_name_of(object) {
             Some(name) => name,
             None => {

@@ -1,5 +1,5 @@
-//! What the loop reconciles: an ECS cluster (its namespace) or an ECS service (its
-//! workload and status), each within a region; and which key a Kubernetes object that
+//! What the loop reconciles: an ECS cluster (its namespace), an ECS service (its
+//! workload and status) or an ECS task (a standalone task's pod), each within a region; and which key a Kubernetes object that
 //! kubecs owns belongs to.
 
 use std::fmt;
@@ -19,6 +19,12 @@ pub enum WorkKey {
         cluster: String,
         service: String,
     },
+    /// An ECS task: a standalone task's pod and record; a service task's StopTask.
+    Task {
+        region: String,
+        cluster: String,
+        task: String,
+    },
 }
 
 impl WorkKey {
@@ -27,6 +33,7 @@ impl WorkKey {
         match self {
             WorkKey::Cluster { .. } => "cluster",
             WorkKey::Service { .. } => "service",
+            WorkKey::Task { .. } => "task",
         }
     }
 }
@@ -40,6 +47,11 @@ impl fmt::Display for WorkKey {
                 cluster,
                 service,
             } => write!(f, "service {region}/{cluster}/{service}"),
+            WorkKey::Task {
+                region,
+                cluster,
+                task,
+            } => write!(f, "task {region}/{cluster}/{task}"),
         }
     }
 }

@@ -21,6 +21,7 @@ pub mod key;
 pub mod metrics;
 pub mod queue;
 mod service;
+mod task;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -207,6 +208,15 @@ async fn follow_feed(ctx: Arc<Context>, mut feed: kubecs_storage::ChangeReceiver
                             ctx.queue.add(WorkKey::Cluster { region, cluster });
                         }
                     }
+                    TableId::Tasks => {
+                        if let Ok((cluster, task)) = change.key::<(String, String)>() {
+                            ctx.queue.add(WorkKey::Task {
+                                region,
+                                cluster,
+                                task,
+                            });
+                        }
+                    }
                     _ => {}
                 }
             }
@@ -271,6 +281,21 @@ fn queue_everything(ctx: &Context) {
                 Err(error) => tracing::warn!(%error, "cannot read a service in a full pass"),
             }
         }
+        for entry in tables.tasks().scan_all() {
+            match entry {
+                Ok(((cluster, task), record))
+                    if record.value.last_status.as_deref() != Some("STOPPED") =>
+                {
+                    ctx.queue.add(WorkKey::Task {
+                        region: region.clone(),
+                        cluster,
+                        task,
+                    });
+                }
+                Ok(_) => {}
+                Err(error) => tracing::warn!(%error, "cannot read a task in a full pass"),
+            }
+        }
     }
     for key in ctx.caches.keys() {
         ctx.queue.add(key);
@@ -290,6 +315,11 @@ async fn work(ctx: Arc<Context>) {
                 cluster,
                 service,
             } => service::reconcile(&ctx, region, cluster, service).await,
+            WorkKey::Task {
+                region,
+                cluster,
+                task,
+            } => task::reconcile(&ctx, region, cluster, task).await,
         };
         let elapsed = started.elapsed();
         match result {

@@ -12,7 +12,7 @@ use k8s_openapi::api::core::v1::Service as KubeService;
 use kube::runtime::reflector::ObjectRef;
 use kube::{Api, ResourceExt};
 use kubecs_api_models::status::{ACTIVE, DRAINING};
-use kubecs_api_models::Task as EcsTask;
+use kubecs_api_models::{Task as EcsTask, TaskStopCode};
 use kubecs_api_models::{TaskDefinitionRef, Timestamp};
 use kubecs_storage::{
     count_tasks_move, Observed, Record, Region, ServiceState, StoreError, Table, TaskCounts, Tx,
@@ -314,9 +314,17 @@ fn write_tasks(
         else {
             continue;
         };
-        let record = record.clone();
-        tx.update(table, (cluster, id), |_| {
-            Ok::<_, StoreError>((Write::Put(record), ()))
+        tx.update(table, (cluster, id), |current| {
+            let mut next = record.clone();
+            // A StopTask of a service's task: its code and reason stay the user's.
+            if let Some(current) =
+                current.filter(|c| c.value.stop_code == Some(TaskStopCode::UserInitiated))
+            {
+                next.desired_status = Some("STOPPED".to_owned());
+                next.stop_code = current.value.stop_code.clone();
+                next.stopped_reason = current.value.stopped_reason.clone();
+            }
+            Ok::<_, StoreError>((Write::Put(next), ()))
         })?;
     }
     for id in &writes.stop {

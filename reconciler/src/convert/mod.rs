@@ -7,6 +7,7 @@
 //! - [`pod`]: a task definition as a pod template (with [`container`], [`resources`],
 //!   [`probe`], [`volumes`], [`references`], [`order`]).
 //! - [`workload`]: a service as a Deployment and its Services (with [`services`]).
+//! - [`task`]: a standalone task (RunTask) as a pod.
 //! - [`validate`]: what Kubernetes cannot run, as ECS errors.
 
 pub mod container;
@@ -17,6 +18,7 @@ pub mod probe;
 pub mod references;
 pub mod resources;
 pub mod services;
+pub mod task;
 pub mod validate;
 pub mod volumes;
 pub mod workload;

@@ -66,6 +66,12 @@ pub enum Unsupported {
         /// Why not.
         reason: String,
     },
+    /// A parameter of the request that runs the task definition (RunTask's overrides).
+    #[error("{message}")]
+    Parameter {
+        /// ECS's words.
+        message: String,
+    },
     /// A member of the service.
     #[error("Invalid parameter for service. {setting}: {reason}")]
     Service {
@@ -82,7 +88,9 @@ impl Unsupported {
     /// service's own parameters.
     pub fn error_code(&self) -> ErrorCode {
         match self {
-            Unsupported::Service { .. } => ErrorCode::InvalidParameterException,
+            Unsupported::Service { .. } | Unsupported::Parameter { .. } => {
+                ErrorCode::InvalidParameterException
+            }
             _ => ErrorCode::ClientException,
         }
     }

@@ -31,12 +31,53 @@ use crate::convert::names::{FAMILY_LABEL, REVISION_LABEL};
 /// The record of one placed pod of `service`; `None` for a pod never placed or without
 /// a UID.
 pub fn of_pod(pod: &Pod, service: &Service) -> Option<EcsTask> {
-    let task_state = state(pod);
-    if task_state == TaskState::Unplaced {
+    if state(pod) == TaskState::Unplaced {
         return None;
     }
     let id = task_id(pod)?;
     let arn = task_arn(service.service_arn.as_deref()?, &id)?;
+    let names: Vec<String> = pod
+        .spec
+        .iter()
+        .flat_map(|s| &s.containers)
+        .map(|c| c.name.clone())
+        .collect();
+    let identity = EcsTask {
+        task_arn: Some(arn),
+        cluster_arn: service.cluster_arn.clone(),
+        task_definition_arn: task_definition_arn(pod, service),
+        group: service
+            .service_name
+            .as_ref()
+            .map(|n| format!("service:{n}")),
+        started_by: deployment_of_pod(pod).map(str::to_owned),
+        launch_type: Some(service.launch_type.clone().unwrap_or(LaunchType::Ec2)),
+        overrides: Some(TaskOverride {
+            container_overrides: Some(
+                names
+                    .into_iter()
+                    .map(|name| ContainerOverride {
+                        name: Some(name),
+                        ..ContainerOverride::default()
+                    })
+                    .collect(),
+            ),
+            inference_accelerator_overrides: Some(Vec::new()),
+            ..TaskOverride::default()
+        }),
+        attachments: Some(Vec::new()),
+        enable_execute_command: service.enable_execute_command.or(Some(false)),
+        ..EcsTask::default()
+    };
+    Some(observed(&identity, pod))
+}
+
+/// `record` (who the task is: ARNs, group, startedBy, overrides...) with what `pod`
+/// shows now: statuses, health, times, stop code and reason, containers. A stop the
+/// user asked for (StopTask) keeps its code and reason.
+pub fn observed(record: &EcsTask, pod: &Pod) -> EcsTask {
+    let task_state = state(pod);
+    let arn = record.task_arn.clone().unwrap_or_default();
     let status = pod.status.as_ref();
     let ready = condition_since(pod, "Ready");
     let has_health_check = pod
@@ -49,6 +90,7 @@ pub fn of_pod(pod: &Pod, service: &Service) -> Option<EcsTask> {
         (true, false) => HealthStatus::Unhealthy,
     };
     let (last_status, desired_status) = match task_state {
+        TaskState::Unplaced => ("PROVISIONING", "RUNNING"),
         TaskState::Pending => {
             let phase = status.and_then(|s| s.phase.as_deref());
             let started = phase == Some("Running");
@@ -56,7 +98,7 @@ pub fn of_pod(pod: &Pod, service: &Service) -> Option<EcsTask> {
         }
         TaskState::Running => ("RUNNING", "RUNNING"),
         TaskState::Stopping => ("DEACTIVATING", "STOPPED"),
-        TaskState::Stopped | TaskState::Unplaced => ("STOPPED", "STOPPED"),
+        TaskState::Stopped => ("STOPPED", "STOPPED"),
     };
     let statuses = status
         .and_then(|s| s.container_statuses.as_deref())
@@ -135,49 +177,31 @@ pub fn of_pod(pod: &Pod, service: &Service) -> Option<EcsTask> {
         TaskState::Stopping => scaled_in(pod),
         _ => (None, None),
     };
-    Some(EcsTask {
-        task_arn: Some(arn),
-        cluster_arn: service.cluster_arn.clone(),
-        task_definition_arn: task_definition_arn(pod, service),
-        group: service
-            .service_name
-            .as_ref()
-            .map(|n| format!("service:{n}")),
-        started_by: deployment_of_pod(pod).map(str::to_owned),
+    let user_stop = record.stop_code == Some(TaskStopCode::UserInitiated);
+    let (stop_code, stopped_reason) = if user_stop {
+        (record.stop_code.clone(), record.stopped_reason.clone())
+    } else {
+        (stop_code, stopped_reason)
+    };
+    EcsTask {
         last_status: Some(last_status.to_owned()),
-        desired_status: Some(desired_status.to_owned()),
+        desired_status: Some(if user_stop { "STOPPED" } else { desired_status }.to_owned()),
         health_status: Some(health(ready.is_some())),
-        launch_type: Some(service.launch_type.clone().unwrap_or(LaunchType::Ec2)),
-        created_at: pod
-            .metadata
-            .creation_timestamp
-            .as_ref()
-            .map(|t| Timestamp::from_epoch_millis(t.0.as_millisecond())),
-        started_at: ready,
-        stopping_at,
+        created_at: record.created_at.or_else(|| {
+            pod.metadata
+                .creation_timestamp
+                .as_ref()
+                .map(|t| Timestamp::from_epoch_millis(t.0.as_millisecond()))
+        }),
+        started_at: ready.or(record.started_at),
+        stopping_at: stopping_at.or(record.stopping_at),
         stopped_at,
         execution_stopped_at: stopped_at,
         stop_code,
         stopped_reason,
-        containers: Some(containers.clone()),
-        overrides: Some(TaskOverride {
-            container_overrides: Some(
-                containers
-                    .iter()
-                    .map(|c| ContainerOverride {
-                        name: c.name.clone(),
-                        ..ContainerOverride::default()
-                    })
-                    .collect(),
-            ),
-            inference_accelerator_overrides: Some(Vec::new()),
-            ..TaskOverride::default()
-        }),
-        attachments: Some(Vec::new()),
-        enable_execute_command: service.enable_execute_command.or(Some(false)),
-        tags: None,
-        ..EcsTask::default()
-    })
+        containers: Some(containers),
+        ..record.clone()
+    }
 }
 
 /// The record of a task whose pod is gone: STOPPED at `now`, as the service scheduler
@@ -317,7 +341,7 @@ fn task_definition_arn(pod: &Pod, service: &Service) -> Option<String> {
 
 /// A container's ARN: stable for the task and the container name, in ECS's form
 /// (`arn:aws:ecs:<region>:<account>:container/<cluster>/<task id>/<uuid>`).
-fn container_arn(task_arn: &str, name: &str) -> String {
+pub fn container_arn(task_arn: &str, name: &str) -> String {
     let (prefix, rest) = task_arn.split_once(":task/").unwrap_or((task_arn, ""));
     let seed = format!("{task_arn}/{name}");
     let a = fnv1a(seed.bytes(), FNV_OFFSET);

@@ -1,23 +1,35 @@
-//! Tasks: ListTasks and DescribeTasks, from the task records the reconciler writes for
-//! the pods of each service (kubecs_reconciler::observe::records): a pod is a task, with
-//! the state ECS would show, and a stopped task stays listed and describable for an
-//! hour. The API reads the store only; it never asks Kubernetes.
+//! Tasks: RunTask, StopTask, ListTasks and DescribeTasks. A task is a pod: the reconciler
+//! writes the record of each pod of a service (kubecs_reconciler::observe::records) and
+//! keeps a standalone task's record (written here by RunTask) in step with its pod, which
+//! it creates, and deletes once StopTask asks; a stopped task stays listed and
+//! describable for an hour. The API reads and writes the store only; it never asks
+//! Kubernetes.
 
 use crate::context::Ctx;
 use crate::error::ApiError;
 use crate::ops::{clusters, names, services, tags};
 use kubecs_api_models::status::INACTIVE;
 use kubecs_api_models::{
-    DescribeTasksRequest, DescribeTasksResponse, DesiredStatus, ErrorCode, Failure,
-    ListTasksRequest, ListTasksResponse, Operation, Task, TaskField,
+    Container, DescribeTasksRequest, DescribeTasksResponse, DesiredStatus, ErrorCode, Failure,
+    LaunchType, ListTasksRequest, ListTasksResponse, Operation, RunTaskRequest, RunTaskResponse,
+    StopTaskRequest, StopTaskResponse, Task, TaskDefinition, TaskField, TaskStopCode, Timestamp,
 };
-use kubecs_storage::{KeyPrefix, Order};
+use kubecs_reconciler::convert;
+use kubecs_reconciler::observe::records;
+use kubecs_storage::{KeyPrefix, Order, Write};
 
-pub const OPERATIONS: &[Operation] = &[Operation::DescribeTasks, Operation::ListTasks];
+pub const OPERATIONS: &[Operation] = &[
+    Operation::DescribeTasks,
+    Operation::ListTasks,
+    Operation::RunTask,
+    Operation::StopTask,
+];
 
 pub fn note(operation: Operation) -> Option<&'static str> {
     Some(match operation {
         Operation::ListTasks => "The tasks of services, one per pod; stopped ones for an hour; filters `serviceName`, `family`, `startedBy`, `desiredStatus` and `launchType`; paginated (default and at most 100). No task is on a container instance yet (`containerInstance` matches none).",
+        Operation::RunTask => "1 to 10 pods (never restarted) of the task definition with `overrides` (container command, environment, cpu, memory; task cpu and memory), `startedBy`, `group` (default `family:<family>`) and tags; answers at once with PROVISIONING tasks. What Kubernetes cannot run is refused. Not yet: `clientToken`, placement constraints and strategies, capacity providers.",
+        Operation::StopTask => "Deletes the task's pod (with the task definition's stop timeout as grace period); the task is STOPPED with stopCode UserInitiated and the reason given. A service's task is replaced by its service.",
         Operation::DescribeTasks => "Tasks of services as the reconciler last saw their pods: status, health, times, stop code and reason, containers with exit codes and host ports; up to 100 per call; unknown ids in `failures` as MISSING; `include: [\"TAGS\"]`. No `containerInstanceArn`, `availabilityZone`, task-level cpu/memory yet.",
         _ => return None,
     })
@@ -152,4 +164,175 @@ fn family_of(task: &Task) -> Option<&str> {
     let arn = task.task_definition_arn.as_deref()?;
     let (_, tail) = arn.split_once(":task-definition/")?;
     Some(tail.rsplit_once(':').map_or(tail, |(family, _)| family))
+}
+
+/// ECS: RunTask starts 1 to 10 tasks.
+const MAX_RUN: i32 = 10;
+/// ECS's longest `startedBy` and StopTask `reason`.
+const MAX_STARTED_BY: usize = 128;
+const MAX_REASON: usize = 255;
+
+pub async fn run(ctx: Ctx, input: RunTaskRequest) -> Result<RunTaskResponse, ApiError> {
+    let count = input.count.unwrap_or(1);
+    if !(1..=MAX_RUN).contains(&count) {
+        return Err(ApiError::invalid_parameter(format!(
+            "count must be between 1 and {MAX_RUN}, but was {count}."
+        )));
+    }
+    if input
+        .started_by
+        .as_ref()
+        .is_some_and(|s| s.len() > MAX_STARTED_BY)
+    {
+        return Err(ApiError::invalid_parameter(format!(
+            "startedBy can be at most {MAX_STARTED_BY} characters."
+        )));
+    }
+    tags::check(input.tags.as_ref())?;
+    let ident = input
+        .task_definition
+        .as_deref()
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| ApiError::invalid_parameter("TaskDefinition cannot be empty."))?;
+    let now = ctx.now;
+    let table = ctx.store.tasks();
+    let tasks = ctx
+        .store
+        .transaction(|tx| {
+            let cluster = clusters::require_active_in(tx, &ctx, input.cluster.as_deref())?;
+            let td = services::active_task_definition_in(tx, &ctx, ident)?;
+            // What Kubernetes cannot run, overrides included, is refused now rather than
+            // left PROVISIONING.
+            let run = convert::task::with_overrides(&td, input.overrides.as_ref())
+                .and_then(|run| convert::check_task_definition(&run).map(|()| run))
+                .map_err(|e| ApiError::new(e.error_code(), e.to_string()))?;
+            let cluster_arn = ctx.arns.cluster(&cluster);
+            let mut started = Vec::new();
+            for _ in 0..count {
+                let id = uuid::Uuid::new_v4().simple().to_string();
+                let task = provisioning(&ctx, &input, &td, &run, &cluster, &cluster_arn, &id, now);
+                let arn = task.task_arn.clone().unwrap_or_default();
+                let record = task.clone();
+                tx.update(&table, (cluster.as_str(), id.as_str()), |_| {
+                    Ok::<_, ApiError>((Write::Put(record), ()))
+                })?;
+                tags::replace_in(&ctx, tx, &arn, input.tags.clone().unwrap_or_default())?;
+                started.push(task);
+            }
+            Ok::<_, ApiError>(started)
+        })
+        .await?;
+    Ok(RunTaskResponse {
+        tasks: Some(tasks),
+        failures: Some(Vec::new()),
+    })
+}
+
+/// A task as RunTask answers it: PROVISIONING, wanted RUNNING, its containers PENDING.
+#[allow(clippy::too_many_arguments)]
+fn provisioning(
+    ctx: &Ctx,
+    input: &RunTaskRequest,
+    td: &TaskDefinition,
+    run: &TaskDefinition,
+    cluster: &str,
+    cluster_arn: &str,
+    id: &str,
+    now: Timestamp,
+) -> Task {
+    let arn = ctx.arns.task(cluster, id);
+    let containers = run
+        .container_definitions
+        .iter()
+        .flatten()
+        .map(|c| Container {
+            container_arn: Some(records::container_arn(
+                &arn,
+                c.name.as_deref().unwrap_or_default(),
+            )),
+            task_arn: Some(arn.clone()),
+            name: c.name.clone(),
+            image: c.image.clone(),
+            last_status: Some("PENDING".to_owned()),
+            cpu: c.cpu.map(|cpu| cpu.to_string()),
+            memory: c.memory.map(|m| m.to_string()),
+            memory_reservation: c.memory_reservation.map(|m| m.to_string()),
+            network_bindings: Some(Vec::new()),
+            ..Container::default()
+        })
+        .collect();
+    let mut overrides = input.overrides.clone().unwrap_or_default();
+    overrides.container_overrides.get_or_insert_with(Vec::new);
+    overrides
+        .inference_accelerator_overrides
+        .get_or_insert_with(Vec::new);
+    let family = td.family.as_deref().unwrap_or_default();
+    Task {
+        task_arn: Some(arn),
+        cluster_arn: Some(cluster_arn.to_owned()),
+        task_definition_arn: td.task_definition_arn.clone(),
+        group: Some(
+            input
+                .group
+                .clone()
+                .unwrap_or_else(|| format!("family:{family}")),
+        ),
+        started_by: input.started_by.clone(),
+        last_status: Some("PROVISIONING".to_owned()),
+        desired_status: Some("RUNNING".to_owned()),
+        launch_type: Some(input.launch_type.clone().unwrap_or(LaunchType::Ec2)),
+        cpu: run.cpu.clone(),
+        memory: run.memory.clone(),
+        created_at: Some(now),
+        containers: Some(containers),
+        overrides: Some(overrides),
+        attachments: Some(Vec::new()),
+        enable_execute_command: Some(input.enable_execute_command.unwrap_or(false)),
+        version: Some(1),
+        tags: Some(input.tags.clone().unwrap_or_default()),
+        ..Task::default()
+    }
+}
+
+pub async fn stop(ctx: Ctx, input: StopTaskRequest) -> Result<StopTaskResponse, ApiError> {
+    let reason = input.reason.clone().unwrap_or_default();
+    if reason.len() > MAX_REASON {
+        return Err(ApiError::invalid_parameter(format!(
+            "reason can be at most {MAX_REASON} characters."
+        )));
+    }
+    let ident = input
+        .task
+        .as_deref()
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| ApiError::invalid_parameter("Task cannot be empty."))?;
+    let now = ctx.now;
+    let table = ctx.store.tasks();
+    let task = ctx
+        .store
+        .transaction(|tx| {
+            let cluster = clusters::require_active_in(tx, &ctx, input.cluster.as_deref())?;
+            let missing = || ApiError::invalid_parameter("The referenced task was not found.");
+            let id = names::in_cluster(&ctx, "task", &cluster, ident)?.ok_or_else(missing)?;
+            tx.update(&table, (cluster.as_str(), id), |current| {
+                let current = current.ok_or_else(missing)?;
+                let mut next = current.value.clone();
+                if next.desired_status.as_deref() == Some("STOPPED") {
+                    // Already on its way out: ECS answers with the task as it is.
+                    return Ok::<_, ApiError>((Write::Keep, next));
+                }
+                next.desired_status = Some("STOPPED".to_owned());
+                next.stop_code = Some(TaskStopCode::UserInitiated);
+                next.stopped_reason = Some(if reason.is_empty() {
+                    "Task stopped by user".to_owned()
+                } else {
+                    reason.clone()
+                });
+                next.stopping_at = Some(now);
+                next.version = Some(next.version.unwrap_or(1) + 1);
+                Ok((Write::Put(next.clone()), next))
+            })
+        })
+        .await?;
+    Ok(StopTaskResponse { task: Some(task) })
 }

@@ -100,7 +100,7 @@ fn locate_in(
 
 /// The task definition a service may use, read in the write that uses it: it must exist
 /// and be ACTIVE (a deregistration decided meanwhile is seen).
-fn active_task_definition_in(
+pub(crate) fn active_task_definition_in(
     tx: &Tx<'_, '_>,
     ctx: &Ctx,
     ident: &str,

@@ -1,0 +1,160 @@
+//! Reconciling one task record. A standalone task (RunTask) gets its pod, created once
+//! while the task is PROVISIONING and wanted RUNNING, deleted once StopTask wants it
+//! STOPPED; its record follows the pod ([`records::observed`]) and becomes STOPPED when
+//! the pod is gone. A service's task only has its pod deleted when StopTask asks (the
+//! service's ReplicaSet replaces it); its record is written with the service's status.
+
+use k8s_openapi::api::core::v1::Pod;
+use kube::runtime::reflector::ObjectRef;
+use kube::{Api, ResourceExt};
+use kubecs_api_models::{Task as EcsTask, TaskDefinitionRef, TaskStopCode, Timestamp};
+use kubecs_storage::{Observed, Region};
+
+use super::apply::{apply, delete};
+use super::cluster::ensure_namespace;
+use super::{Context, Next, ReconcileError};
+use crate::convert::task::{pod as task_pod, pod_name, with_overrides};
+use crate::convert::{namespace_name, ClusterScope};
+use crate::observe::records;
+use crate::observe::tasks::task_id;
+
+const RUNNING: &str = "RUNNING";
+const PROVISIONING: &str = "PROVISIONING";
+
+pub async fn reconcile(
+    ctx: &Context,
+    region: &str,
+    cluster: &str,
+    id: &str,
+) -> Result<Next, ReconcileError> {
+    let store = ctx.store.region(region);
+    let scope = ClusterScope { region, cluster };
+    let namespace = namespace_name(&scope);
+    let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), &namespace);
+    let record = store.tasks().get((cluster.to_owned(), id.to_owned()))?;
+    let name = pod_name(id);
+    let seen = ctx
+        .caches
+        .pods
+        .get(&ObjectRef::new(&name).within(&namespace));
+    let Some(record) = record else {
+        // A pod of a task nobody knows (its record expired or the store was replaced).
+        if seen.is_some_and(|p| p.metadata.deletion_timestamp.is_none()) {
+            delete(&pods, &name).await?;
+        }
+        return Ok(Next::Done);
+    };
+    let task = &record.value;
+    if task
+        .group
+        .as_deref()
+        .is_some_and(|g| g.starts_with("service:"))
+    {
+        stop_service_task(ctx, &pods, &namespace, id, task).await?;
+        return Ok(Next::Done);
+    }
+
+    let wants_running = task.desired_status.as_deref() == Some(RUNNING);
+    let provisioning = task.last_status.as_deref() == Some(PROVISIONING);
+    match seen.as_deref() {
+        None if wants_running && provisioning => {
+            create(ctx, &store, &scope, &pods, id, task).await?;
+        }
+        Some(pod) if !wants_running && pod.metadata.deletion_timestamp.is_none() => {
+            delete(&pods, &name).await?;
+        }
+        _ => {}
+    }
+
+    let next = match seen.as_deref() {
+        Some(pod) => records::observed(task, pod),
+        // Created above, or being created: the watch brings the pod.
+        None if wants_running && provisioning => return Ok(Next::Done),
+        // Deleted (by StopTask, or by someone else): the task is over.
+        None => records::stopped(task, Timestamp::now()),
+    };
+    if next == *task {
+        return Ok(Next::Done);
+    }
+    let key = (cluster.to_owned(), id.to_owned());
+    let outcome = store
+        .transaction(|tx| {
+            tx.set_observed(&store.tasks(), key.clone(), record.generation, |_| {
+                Ok::<_, kubecs_storage::StoreError>(Some(next.clone()))
+            })
+        })
+        .await?;
+    match outcome {
+        Observed::Stale { .. } => Ok(Next::After(std::time::Duration::ZERO)),
+        _ => Ok(Next::Done),
+    }
+}
+
+/// Creates a standalone task's pod from its task definition and overrides.
+async fn create(
+    ctx: &Context,
+    store: &Region,
+    scope: &ClusterScope<'_>,
+    pods: &Api<Pod>,
+    id: &str,
+    task: &EcsTask,
+) -> Result<(), ReconcileError> {
+    let arn = task.task_arn.as_deref().unwrap_or_default();
+    let reference = task
+        .task_definition_arn
+        .as_deref()
+        .and_then(|a| a.rsplit_once(":task-definition/"))
+        .and_then(|(_, tail)| tail.rsplit_once(':'))
+        .and_then(|(family, revision)| {
+            Some(TaskDefinitionRef {
+                family: family.to_owned(),
+                revision: Some(revision.parse().ok()?),
+            })
+        });
+    let td = match reference {
+        Some(reference) => store.task_definitions().by_reference(&reference)?,
+        None => None,
+    };
+    let pod = td
+        .ok_or_else(|| "its task definition is not stored".to_owned())
+        .and_then(|td| {
+            with_overrides(&td.value, task.overrides.as_ref())
+                .and_then(|run| task_pod(scope, &run, id, arn))
+                .map_err(|e| e.to_string())
+        });
+    match pod {
+        Ok(pod) => {
+            ensure_namespace(ctx, scope, task.cluster_arn.as_deref()).await?;
+            apply(pods, &pod).await?;
+        }
+        Err(reason) => {
+            // RunTask refuses what cannot run; a record from an older kubecs stays.
+            tracing::warn!(task = %arn, %reason, "kubecs cannot run this task on Kubernetes");
+            ctx.metrics.unsupported.inc();
+        }
+    }
+    Ok(())
+}
+
+/// StopTask of a service's task: its pod is deleted (the service starts another).
+async fn stop_service_task(
+    ctx: &Context,
+    pods: &Api<Pod>,
+    namespace: &str,
+    id: &str,
+    task: &EcsTask,
+) -> Result<(), ReconcileError> {
+    if task.stop_code != Some(TaskStopCode::UserInitiated)
+        || task.last_status.as_deref() == Some("STOPPED")
+    {
+        return Ok(());
+    }
+    let pod = ctx
+        .caches
+        .pods
+        .find(|p| p.namespace().as_deref() == Some(namespace) && task_id(p).as_deref() == Some(id));
+    if let Some(pod) = pod.filter(|p| p.metadata.deletion_timestamp.is_none()) {
+        delete(pods, &pod.name_any()).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,217 @@
+//! A standalone task (RunTask) as a pod: the task definition with the run's overrides,
+//! as a pod that is never restarted (a task that stops stays stopped), named after the
+//! task id in its cluster's namespace.
+//!
+//! Overrides (`TaskOverride`): per container `command` (replaces the command, i.e. the
+//! container's args), `environment` (replaces variables of the same name, adds the
+//! others), `cpu`, `memory` and `memoryReservation`; task-level `cpu` and `memory`. The
+//! other override members (environment files, resource requirements, roles, ephemeral
+//! storage, inference accelerators) are not applied.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kubecs_api_models::{KeyValuePair, TaskDefinition, TaskOverride};
+
+use super::names::{cluster_labels, namespace_name, ClusterScope, PREFIX};
+use super::pod::pod_template;
+use super::validate::Unsupported;
+
+/// Label and annotation: the id of the standalone task a pod runs.
+pub const TASK_LABEL: &str = "ecs.kubecs.io/task";
+/// Annotation: the ARN of the standalone task a pod runs.
+pub const TASK_ARN_ANNOTATION: &str = "ecs.kubecs.io/task-arn";
+
+/// The pod name of standalone task `task_id` (32 hex digits).
+pub fn pod_name(task_id: &str) -> String {
+    format!("ecs-task-{task_id}")
+}
+
+/// The task definition as this run changes it, or ECS's error for an override that names
+/// no container of it.
+pub fn with_overrides(
+    td: &TaskDefinition,
+    overrides: Option<&TaskOverride>,
+) -> Result<TaskDefinition, Unsupported> {
+    let mut td = td.clone();
+    let Some(overrides) = overrides else {
+        return Ok(td);
+    };
+    if let Some(cpu) = &overrides.cpu {
+        td.cpu = Some(cpu.clone());
+    }
+    if let Some(memory) = &overrides.memory {
+        td.memory = Some(memory.clone());
+    }
+    let containers = td.container_definitions.get_or_insert_with(Vec::new);
+    for change in overrides.container_overrides.iter().flatten() {
+        let name = change.name.as_deref().unwrap_or_default();
+        let Some(container) = containers
+            .iter_mut()
+            .find(|c| c.name.as_deref() == Some(name))
+        else {
+            return Err(Unsupported::Parameter {
+                message: format!(
+                    "Override for container named {name} is not a container in the TaskDefinition."
+                ),
+            });
+        };
+        if let Some(command) = &change.command {
+            container.command = Some(command.clone());
+        }
+        if let Some(variables) = &change.environment {
+            let mut merged: BTreeMap<String, KeyValuePair> = container
+                .environment
+                .iter()
+                .flatten()
+                .chain(variables)
+                .map(|kv| (kv.name.clone().unwrap_or_default(), kv.clone()))
+                .collect();
+            container.environment = Some(std::mem::take(&mut merged).into_values().collect());
+        }
+        if change.cpu.is_some() {
+            container.cpu = change.cpu;
+        }
+        if change.memory.is_some() {
+            container.memory = change.memory;
+        }
+        if change.memory_reservation.is_some() {
+            container.memory_reservation = change.memory_reservation;
+        }
+    }
+    Ok(td)
+}
+
+/// The pod of standalone task `task_id` (ARN `task_arn`) of the cluster `scope`,
+/// running `td` (overrides applied).
+pub fn pod(
+    scope: &ClusterScope<'_>,
+    td: &TaskDefinition,
+    task_id: &str,
+    task_arn: &str,
+) -> Result<Pod, Unsupported> {
+    let template = pod_template(td)?;
+    let meta = template.metadata.unwrap_or_default();
+    let mut labels = meta.labels.unwrap_or_default();
+    labels.extend(cluster_labels(scope));
+    labels.insert(TASK_LABEL.to_owned(), task_id.to_owned());
+    let mut annotations = meta.annotations.unwrap_or_default();
+    annotations.insert(TASK_ARN_ANNOTATION.to_owned(), task_arn.to_owned());
+    debug_assert!(TASK_LABEL.starts_with(PREFIX));
+    let mut spec = template.spec.unwrap_or_default();
+    // A stopped task stays stopped: ECS never restarts a task's containers.
+    spec.restart_policy = Some("Never".to_owned());
+    Ok(Pod {
+        metadata: ObjectMeta {
+            name: Some(pod_name(task_id)),
+            namespace: Some(namespace_name(scope)),
+            labels: Some(labels),
+            annotations: Some(annotations),
+            ..ObjectMeta::default()
+        },
+        spec: Some(spec),
+        status: None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kubecs_api_models::{ContainerDefinition, ContainerOverride, ErrorCode};
+
+    fn migrate() -> TaskDefinition {
+        TaskDefinition {
+            family: Some("migrate".to_owned()),
+            revision: Some(3),
+            container_definitions: Some(vec![ContainerDefinition {
+                name: Some("app".to_owned()),
+                image: Some("app:1".to_owned()),
+                memory: Some(64),
+                command: Some(vec!["serve".to_owned()]),
+                environment: Some(vec![
+                    KeyValuePair {
+                        name: Some("MODE".to_owned()),
+                        value: Some("web".to_owned()),
+                    },
+                    KeyValuePair {
+                        name: Some("KEEP".to_owned()),
+                        value: Some("1".to_owned()),
+                    },
+                ]),
+                ..ContainerDefinition::default()
+            }]),
+            ..TaskDefinition::default()
+        }
+    }
+
+    fn run_override(name: &str) -> TaskOverride {
+        TaskOverride {
+            container_overrides: Some(vec![ContainerOverride {
+                name: Some(name.to_owned()),
+                command: Some(vec!["migrate".to_owned(), "--up".to_owned()]),
+                environment: Some(vec![KeyValuePair {
+                    name: Some("MODE".to_owned()),
+                    value: Some("job".to_owned()),
+                }]),
+                memory: Some(128),
+                ..ContainerOverride::default()
+            }]),
+            ..TaskOverride::default()
+        }
+    }
+
+    #[test]
+    fn overrides_replace_the_command_and_merge_the_environment() {
+        let td = with_overrides(&migrate(), Some(&run_override("app"))).unwrap();
+        let app = &td.container_definitions.unwrap()[0];
+        assert_eq!(
+            app.command,
+            Some(vec!["migrate".to_owned(), "--up".to_owned()])
+        );
+        assert_eq!(app.memory, Some(128));
+        let env: Vec<(String, String)> = app
+            .environment
+            .iter()
+            .flatten()
+            .map(|kv| (kv.name.clone().unwrap(), kv.value.clone().unwrap()))
+            .collect();
+        assert_eq!(
+            env,
+            [
+                ("KEEP".to_owned(), "1".to_owned()),
+                ("MODE".to_owned(), "job".to_owned())
+            ]
+        );
+    }
+
+    #[test]
+    fn an_override_of_an_unknown_container_is_refused() {
+        let refused = with_overrides(&migrate(), Some(&run_override("db"))).unwrap_err();
+        assert_eq!(refused.error_code(), ErrorCode::InvalidParameterException);
+    }
+
+    #[test]
+    fn the_pod_never_restarts_and_names_its_task() {
+        let scope = ClusterScope {
+            region: "us-east-1",
+            cluster: "prod",
+        };
+        let td = with_overrides(&migrate(), Some(&run_override("app"))).unwrap();
+        let pod = pod(&scope, &td, "0123456789abcdef0123456789abcdef", "arn:task").unwrap();
+        assert_eq!(
+            pod.metadata.name.as_deref(),
+            Some("ecs-task-0123456789abcdef0123456789abcdef")
+        );
+        assert_eq!(pod.metadata.namespace, Some(namespace_name(&scope)));
+        let labels = pod.metadata.labels.unwrap();
+        assert_eq!(labels[TASK_LABEL], "0123456789abcdef0123456789abcdef");
+        assert_eq!(labels["app.kubernetes.io/managed-by"], "kubecs");
+        let spec = pod.spec.unwrap();
+        assert_eq!(spec.restart_policy.as_deref(), Some("Never"));
+        assert_eq!(
+            spec.containers[0].args,
+            Some(vec!["migrate".to_owned(), "--up".to_owned()])
+        );
+    }
+}
