@@ -157,6 +157,12 @@ pub struct ReconcilerArgs {
     #[arg(long, default_value_t = 20)]
     pub describe_interval_ms: u64,
 
+    /// Pause between two sweeps of DescribeServices(10) over the burst's services not yet
+    /// stable, ms. The sweeps are load on kubecs too (a sweep of 1,000 services is 100
+    /// requests).
+    #[arg(long, default_value_t = 1000)]
+    pub sweep_ms: u64,
+
     /// Give up waiting for the burst to be stable after this long, s (reported, not failed).
     #[arg(long, default_value_t = 900.0)]
     pub stable_limit_secs: f64,

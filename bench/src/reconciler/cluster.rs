@@ -240,31 +240,53 @@ pub fn rolled_out(d: &Deployment, replicas: usize) -> bool {
         && status.replicas.unwrap_or(0) == want
 }
 
-/// Watches the Deployments of `namespace`, recording the first time each one is rolled
-/// out with `replicas` (until the task is aborted).
+/// First times seen, by object name.
+pub type FirstSeen = std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, Instant>>>;
+
+/// Watches the Deployments and Pods of `namespace`, recording the first time each
+/// Deployment is rolled out with `replicas` and each pod is Ready (until aborted).
 pub async fn watch_rollouts(
     client: Client,
     namespace: String,
     replicas: usize,
-    seen: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, Instant>>>,
+    rollouts: FirstSeen,
+    pods_ready: FirstSeen,
 ) {
     use futures::StreamExt;
+    use k8s_openapi::api::core::v1::Pod;
     use kube::runtime::{watcher, WatchStreamExt};
-    let api = Api::<Deployment>::namespaced(client, &namespace);
-    let stream = watcher(api, watcher::Config::default()).default_backoff();
-    let mut stream = std::pin::pin!(stream);
-    while let Some(event) = stream.next().await {
-        if let Ok(watcher::Event::Apply(d) | watcher::Event::InitApply(d)) = event {
-            if rolled_out(&d, replicas) {
-                let now = Instant::now();
-                let mut seen = seen
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
-                seen.entry(d.metadata.name.clone().unwrap_or_default())
-                    .or_insert(now);
+    let record = |seen: &FirstSeen, name: Option<String>| {
+        let now = Instant::now();
+        let mut seen = seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        seen.entry(name.unwrap_or_default()).or_insert(now);
+    };
+    let deployments = async {
+        let api = Api::<Deployment>::namespaced(client.clone(), &namespace);
+        let stream = watcher(api, watcher::Config::default()).default_backoff();
+        let mut stream = std::pin::pin!(stream);
+        while let Some(event) = stream.next().await {
+            if let Ok(watcher::Event::Apply(d) | watcher::Event::InitApply(d)) = event {
+                if rolled_out(&d, replicas) {
+                    record(&rollouts, d.metadata.name);
+                }
             }
         }
-    }
+    };
+    let pods = async {
+        let api = Api::<Pod>::namespaced(client.clone(), &namespace);
+        let stream = watcher(api, watcher::Config::default()).default_backoff();
+        let mut stream = std::pin::pin!(stream);
+        while let Some(event) = stream.next().await {
+            if let Ok(watcher::Event::Apply(p) | watcher::Event::InitApply(p)) = event {
+                if super::observer::is_ready(&p) {
+                    record(&pods_ready, p.metadata.name);
+                }
+            }
+        }
+    };
+    futures::join!(deployments, pods);
 }
 
 /// Deletes `names` (namespaces) and waits up to `limit` for them to be gone; returns the

@@ -46,8 +46,6 @@ const FAMILY: &str = "reconciler-bench";
 const CONTAINERS: &str = r#"[{"name":"web","image":"public.ecr.aws/nginx/nginx:1.27","cpu":1,"memory":8,"essential":true,"portMappings":[{"containerPort":80,"protocol":"tcp"}]}]"#;
 /// Bound on one service (or Deployment) reaching stable outside the burst.
 const ONE_STABLE_LIMIT: Duration = Duration::from_secs(300);
-/// Pause between two sweeps of the burst's services.
-const SWEEP_PAUSE: Duration = Duration::from_millis(250);
 /// Pause after the burst before memory is read (background work settles).
 const SETTLE: Duration = Duration::from_secs(5);
 /// Bound on removing the direct burst's namespace (its pods must be gone before the ECS
@@ -169,6 +167,15 @@ async fn run(args: &ReconcilerArgs, kubeconfig: PathBuf, pods: usize) -> anyhow:
     drop(observer);
     let kubecs_log = std::fs::read_to_string(kubecs.log_path()).unwrap_or_default();
     drop(kubecs);
+    // kubecs's log (an access-log line per request, with its server-side latency)
+    // outlives the work directory, for a look at what the figures do not say.
+    let kept = std::env::temp_dir().join(format!(
+        "kubecs-bench-reconciler-{}.log",
+        machine::utc_stamp()
+    ));
+    if std::fs::write(&kept, &kubecs_log).is_ok() {
+        println!("kubecs's log: {}", kept.display());
+    }
     results.kubecs_log_warnings = kubecs_log
         .lines()
         .filter(|l| l.contains("WARN") || l.contains("ERROR"))
@@ -529,7 +536,7 @@ async fn burst(
             );
         }
         if !pending.is_empty() {
-            tokio::time::sleep(SWEEP_PAUSE).await;
+            tokio::time::sleep(Duration::from_millis(args.sweep_ms)).await;
         }
     }
     let all_stable = pending.is_empty();
@@ -605,6 +612,7 @@ async fn burst(
         rss_before_mib,
         rss_after_mib: kib_to_mib(mem.rss_kib),
         hwm_after_mib: kib_to_mib(mem.hwm_kib),
+        sweep_ms: args.sweep_ms,
         describe_loaded: Summary::of(&loaded.latencies_ms),
         describe_while_applying: Summary::of(&applying),
         describe_after_applying: Summary::of(&after),
@@ -628,12 +636,14 @@ async fn direct_burst(
         "direct burst: {n} copies of kubecs's Deployment applied in {namespace}, {} in flight",
         args.burst_concurrency
     );
-    let seen = Arc::new(std::sync::Mutex::new(HashMap::new()));
+    let seen = cluster::FirstSeen::default();
+    let ready = cluster::FirstSeen::default();
     let watch = tokio::spawn(cluster::watch_rollouts(
         client.clone(),
         namespace.to_owned(),
         1,
         Arc::clone(&seen),
+        Arc::clone(&ready),
     ));
     let count = |seen: &std::sync::Mutex<HashMap<String, Instant>>| {
         seen.lock()
@@ -677,9 +687,10 @@ async fn direct_burst(
         if last_report.elapsed() > Duration::from_secs(5) {
             last_report = Instant::now();
             println!(
-                "  {:>5.1} s: {} rolled out",
+                "  {:>5.1} s: {} rolled out, {} pods Ready",
                 started.elapsed().as_secs_f64(),
-                count(&seen)
+                count(&seen),
+                count(&ready)
             );
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -690,6 +701,12 @@ async fn direct_burst(
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         (seen.len(), seen.values().max().copied())
+    };
+    let (pods_ready, last_ready) = {
+        let ready = ready
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        (ready.len(), ready.values().max().copied())
     };
     let all = available == n;
     let to_all = last
@@ -719,6 +736,8 @@ async fn direct_burst(
         first_apply_error: errors.into_iter().next(),
         applied_secs,
         rolled_out: available,
+        pods_ready,
+        last_pod_ready_secs: last_ready.map(|t| t.saturating_duration_since(started).as_secs_f64()),
         to_all_rolled_out_secs: to_all,
         gave_up_after_secs: (!all).then(|| started.elapsed().as_secs_f64()),
         cleanup_secs,

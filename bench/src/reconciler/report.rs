@@ -99,6 +99,8 @@ pub struct Burst {
     /// Each service's time to stable from the burst's start (as the sweeps saw it), ms.
     pub to_stable: Summary,
     pub sweeps: usize,
+    /// Pause between two sweeps, ms.
+    pub sweep_ms: u64,
     /// Burst services whose Deployment a watch saw, and those with a pod seen Ready.
     pub deployments_seen: usize,
     pub pods_ready: usize,
@@ -134,6 +136,9 @@ pub struct DirectBurst {
     /// From the first apply sent to the last one answered.
     pub applied_secs: f64,
     pub rolled_out: usize,
+    /// Pods a watch saw Ready, and when the last one was (from the first apply).
+    pub pods_ready: usize,
+    pub last_pod_ready_secs: Option<f64>,
     /// From the first apply sent to a watch seeing the last Deployment rolled out.
     pub to_all_rolled_out_secs: Option<f64>,
     pub gave_up_after_secs: Option<f64>,
@@ -383,7 +388,10 @@ pub fn markdown(r: &Results) -> String {
                 format!("{} ({} Ready)", opt(b.last_pod_ready_secs), b.pods_ready),
             ),
             (
-                "DescribeServices showed the last service stable".into(),
+                format!(
+                    "DescribeServices showed the last service stable (a sweep every {} ms)",
+                    b.sweep_ms
+                ),
                 opt(b.to_all_stable_secs.or(b.gave_up_after_secs)),
             ),
             (
@@ -397,6 +405,12 @@ pub fn markdown(r: &Results) -> String {
                         d.apply_errors,
                         d.rolled_out
                     )
+                }),
+            ),
+            (
+                "baseline: watch saw its last pod Ready".into(),
+                r.direct_burst.as_ref().map_or("not run".to_owned(), |d| {
+                    format!("{} ({} Ready)", opt(d.last_pod_ready_secs), d.pods_ready)
                 }),
             ),
             (
