@@ -600,7 +600,7 @@ async fn burst(
         all_stable,
         stable_count: stable_at.len(),
         to_all_stable_secs: all_stable.then(|| stable_ms.last().copied().unwrap_or(0.0) / 1e3),
-        gave_up_after_secs: (!all_stable).then(|| elapsed.as_secs_f64()),
+        gave_up_after_secs: (!all_stable).then_some(elapsed.as_secs_f64()),
         to_stable: Summary::of(&stable_ms),
         sweeps,
         deployments_seen,
