@@ -1,15 +1,19 @@
 //! Command-line flags, and the two presets they resolve to: the full benchmark and the
-//! few-seconds `--smoke` run that CI uses to keep the tool from rotting.
+//! few-seconds `--smoke` run that CI uses to keep the tool from rotting; and the flags of
+//! the `reconciler` subcommand (kubecs's reconciler on a real Kubernetes control plane).
 
-use clap::Parser;
+use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 use std::time::Duration;
 
 /// Measures kubecs against moto's ECS endpoint with the same SigV4-signed requests, in the
 /// same run, and writes the figures as JSON and into BENCHMARKS.md.
 #[derive(Debug, Parser)]
-#[command(name = "kubecs-bench")]
+#[command(name = "kubecs-bench", args_conflicts_with_subcommands = true)]
 pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
     /// The kubecs binary to start. Default: target/release/kubecs (target/debug/kubecs with
     /// --smoke, which CI has already built).
     #[arg(long, env = "KUBECS_BENCH_KUBECS_BIN")]
@@ -74,6 +78,106 @@ pub struct Cli {
     /// BENCHMARKS.md.
     #[arg(long)]
     pub markdown: Option<PathBuf>,
+}
+
+/// Other benchmarks than the default one (kubecs against moto).
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// kubecs's reconciler on a real Kubernetes control plane: CreateService to
+    /// Deployment, Pods Ready to runningCount, a burst of one-task services to all stable,
+    /// memory, DescribeServices under convergence, and ECS against a direct Deployment.
+    /// Uses KUBECONFIG when set, else starts the local control plane with enough hollow
+    /// nodes (deploy/local-k8s/up --nodes N). Writes bench/results/reconciler-<time>.json
+    /// and the reconciler section of BENCHMARKS.md.
+    Reconciler(ReconcilerArgs),
+}
+
+/// Flags of `kubecs-bench reconciler`.
+#[derive(Debug, Clone, Args)]
+pub struct ReconcilerArgs {
+    /// The kubecs binary to start (with its reconciler on).
+    #[arg(
+        long,
+        env = "KUBECS_BENCH_KUBECS_BIN",
+        default_value = "target/release/kubecs"
+    )]
+    pub kubecs_bin: PathBuf,
+
+    /// The Kubernetes cluster. Unset: the local control plane of deploy/local-k8s (its
+    /// state directory and ports from KUBECS_LOCAL_K8S_STATE_DIR, KUBECS_K8S_API_PORT, ...),
+    /// started with enough hollow nodes. No other kubecs may reconcile on this cluster:
+    /// each removes the namespaces of ECS clusters it does not know.
+    #[arg(long, env = "KUBECONFIG")]
+    pub kubeconfig: Option<PathBuf>,
+
+    /// Hollow nodes to ask deploy/local-k8s/up for (when it starts the cluster). Default:
+    /// enough for every pod of the run at 110 pods per node.
+    #[arg(long)]
+    pub nodes: Option<usize>,
+
+    /// One-task services created in the burst.
+    #[arg(long, default_value_t = 1000)]
+    pub services: usize,
+
+    /// CreateService calls in flight at once during the burst.
+    #[arg(long, default_value_t = 16)]
+    pub burst_concurrency: usize,
+
+    /// One-task services created one at a time for the two latencies (CreateService to
+    /// Deployment, Pods Ready to runningCount).
+    #[arg(long, default_value_t = 20)]
+    pub latency_samples: usize,
+
+    /// How often DescribeServices is polled for runningCount in the latency samples, ms.
+    #[arg(long, default_value_t = 10)]
+    pub poll_ms: u64,
+
+    /// Pairs of (ECS service, direct Deployment) timed to stable, taking turns.
+    #[arg(long, default_value_t = 20)]
+    pub stable_pairs: usize,
+
+    /// Desired count (replicas) of each service and Deployment of the pairs.
+    #[arg(long, default_value_t = 1)]
+    pub stable_desired_count: usize,
+
+    /// How often both sides of a pair are polled (DescribeServices; GET Deployment), ms.
+    #[arg(long, default_value_t = 100)]
+    pub stable_poll_ms: u64,
+
+    /// Skip the burst's baseline: as many copies of kubecs's Deployment applied directly
+    /// and timed until all are rolled out (then deleted) before the ECS burst.
+    #[arg(long)]
+    pub no_direct_burst: bool,
+
+    /// How long DescribeServices latency is sampled before the burst (the idle figure), s.
+    #[arg(long, default_value_t = 10.0)]
+    pub idle_secs: f64,
+
+    /// Pause between two DescribeServices of the latency probe, ms (one at a time).
+    #[arg(long, default_value_t = 20)]
+    pub describe_interval_ms: u64,
+
+    /// Pause between two sweeps of DescribeServices(10) over the burst's services not yet
+    /// stable, ms. The sweeps are load on kubecs too (a sweep of 1,000 services is 100
+    /// requests).
+    #[arg(long, default_value_t = 1000)]
+    pub sweep_ms: u64,
+
+    /// Give up waiting for the burst to be stable after this long, s (reported, not failed).
+    #[arg(long, default_value_t = 900.0)]
+    pub stable_limit_secs: f64,
+
+    /// Where to write the JSON results. Default: bench/results/reconciler-<UTC time>.json.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+
+    /// Markdown file whose reconciler section is replaced. Default: BENCHMARKS.md.
+    #[arg(long)]
+    pub markdown: Option<PathBuf>,
+
+    /// Write no JSON and no Markdown (a trial run).
+    #[arg(long)]
+    pub no_write: bool,
 }
 
 /// The resolved settings of one run.

@@ -5,7 +5,7 @@ use serde::Serialize;
 use std::process::Command;
 
 /// The machine and versions of one run.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct Machine {
     pub date_utc: String,
     pub nproc: usize,

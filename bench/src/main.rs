@@ -8,12 +8,16 @@
 //! store. kubecs and moto take turns on each (scenario, concurrency), and the small and
 //! the large store take turns on each concurrency, so that noise from the shared machine
 //! (its speed swings by 2× within minutes) hits both sides of each ratio alike.
+//!
+//! `kubecs-bench reconciler` measures kubecs's reconciler on a real Kubernetes control
+//! plane instead ([`reconciler`]).
 
 mod cli;
 mod client;
 mod load;
 mod machine;
 mod procfs;
+mod reconciler;
 mod report;
 mod scenarios;
 mod servers;
@@ -37,7 +41,17 @@ const PRELOAD_CONCURRENCY: usize = 64;
 const KUBECS_PRELOAD_LIMIT: Duration = Duration::from_secs(600);
 
 fn main() -> ExitCode {
-    let settings = cli::Cli::parse().settings();
+    let cli = cli::Cli::parse();
+    if let Some(cli::Command::Reconciler(args)) = cli.command {
+        return match reconciler::main(args) {
+            Ok(_) => ExitCode::SUCCESS,
+            Err(err) => {
+                eprintln!("kubecs-bench reconciler: {err:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let settings = cli.settings();
     // One thread for the load generator: it shares the 2 cores with the server it
     // measures, and must not take more than one of them.
     let runtime = match tokio::runtime::Builder::new_current_thread()

@@ -460,19 +460,24 @@ pub fn write_json(path: &Path, results: &Results) -> anyhow::Result<()> {
 /// Replaces the generated section of `path` (appends one if the markers are missing;
 /// creates the file if needed). Prose outside the markers is left alone.
 pub fn write_markdown(path: &Path, results: &Results) -> anyhow::Result<()> {
-    let section = markdown(results);
+    splice_section(path, BEGIN, END, &markdown(results))
+}
+
+/// Replaces what lies between `begin` and `end` (markers included) in `path` with
+/// `section`, which carries the markers; appends it when they are missing.
+pub fn splice_section(path: &Path, begin: &str, end: &str, section: &str) -> anyhow::Result<()> {
     let old = std::fs::read_to_string(path).unwrap_or_default();
-    let new = match (old.find(BEGIN), old.find(END)) {
+    let new = match (old.find(begin), old.find(end)) {
         (Some(b), Some(e)) if e > b => {
             format!(
                 "{}{}{}",
                 &old[..b],
                 section.trim_end(),
-                &old[e + END.len()..]
+                &old[e + end.len()..]
             )
         }
         _ if old.is_empty() => format!("# Benchmarks\n\n{section}"),
-        _ => format!("{}\n{section}", old.trim_end()),
+        _ => format!("{}\n\n{section}", old.trim_end()),
     };
     std::fs::write(path, new)?;
     Ok(())

@@ -47,27 +47,56 @@ impl Server {
         self.child.id()
     }
 
-    /// Starts kubecs on `data_dir` and waits for `/healthz`; returns the server and the
-    /// time from spawn to the first healthy answer (the store's open time plus process
-    /// start).
+    /// The file its stdout and stderr go to.
+    pub fn log_path(&self) -> &Path {
+        &self.log
+    }
+
+    /// Starts kubecs on `data_dir` without a reconciler and waits for `/healthz`; returns
+    /// the server and the time from spawn to the first healthy answer (the store's open
+    /// time plus process start).
     pub async fn start_kubecs(
         bin: &Path,
         data_dir: &Path,
         logs: &Path,
     ) -> anyhow::Result<(Server, Duration)> {
+        Server::start_kubecs_on(bin, data_dir, logs, None).await
+    }
+
+    /// [`Server::start_kubecs`], with the reconciler on the cluster of `kubeconfig` when
+    /// given (`--kubernetes auto --kubeconfig <path>`), else off.
+    pub async fn start_kubecs_on(
+        bin: &Path,
+        data_dir: &Path,
+        logs: &Path,
+        kubeconfig: Option<&Path>,
+    ) -> anyhow::Result<(Server, Duration)> {
         let endpoint = Endpoint::new(free_loopback_port()?);
         let log = logs.join(format!("kubecs-{}.log", endpoint.addr.port()));
         let started = Instant::now();
-        let child = Command::new(bin)
+        let mut command = Command::new(bin);
+        command
             .arg("--listen")
             .arg(endpoint.addr.to_string())
             .arg("--data-dir")
             .arg(data_dir)
             // The defaults, spelled out: the targets are for SigV4 and durable storage on.
             .env("KUBECS_AUTH", "on")
-            .env_remove("KUBECS_CREDENTIALS_FILE")
+            .env_remove("KUBECS_CREDENTIALS_FILE");
+        match kubeconfig {
+            Some(path) => {
+                command
+                    .env("KUBECS_KUBERNETES", "auto")
+                    .env_remove("KUBECONFIG")
+                    .arg("--kubeconfig")
+                    .arg(path);
+            }
             // The API against moto's: no reconciler (moto runs nothing either).
-            .env("KUBECS_KUBERNETES", "off")
+            None => {
+                command.env("KUBECS_KUBERNETES", "off");
+            }
+        }
+        let child = command
             .stdin(Stdio::null())
             .stdout(File::create(&log)?)
             .stderr(File::create(&log)?.try_clone()?)
