@@ -25,7 +25,7 @@ MANAGED = "app.kubernetes.io/managed-by=kubecs"
 WAIT_TIMEOUT = 300
 EVENT_TIMEOUT = 60
 RUN = uuid.uuid4().hex[:8]
-CLUSTERS = (f"stage01-{RUN}", f"wordpress-{RUN}")
+CLUSTERS = (f"stage01-{RUN}", f"wordpress-{RUN}", f"jobs-{RUN}")
 
 
 @pytest.fixture(scope="module")
@@ -269,3 +269,47 @@ def test_the_wordpress_task_definition_from_the_ecs_docs_runs_as_one_pod_with_my
         lambda: not kubernetes.items("namespaces", "-l", f"ecs.kubecs.io/cluster={cluster}"),
         "the cluster's namespace removed", timeout=120,
     )
+
+
+def test_a_one_off_task_runs_with_overrides_and_stops_with_the_cli_waiters(aws, kubernetes):
+    """A database migration as ECS users run one: `run-task` with a command and an
+    environment override, `wait tasks-running`, `stop-task`, `wait tasks-stopped`.
+    (Hollow nodes never end a container, so the task is stopped rather than left to
+    finish.)"""
+    cluster = CLUSTERS[2]
+    aws("create-cluster", "--cluster-name", cluster)
+    register(aws, "auth-1.json")
+    overrides = (
+        '{"containerOverrides": [{"name": "auth", "command": ["migrate", "--up"],'
+        ' "environment": [{"name": "STEP", "value": "42"}]}]}'
+    )
+    ran = aws(
+        "run-task", "--cluster", cluster, "--task-definition", "auth",
+        "--started-by", "migrations", "--overrides", overrides,
+    )
+    assert ran["failures"] == []
+    [task] = ran["tasks"]
+    arn = task["taskArn"]
+    assert task["lastStatus"] == "PROVISIONING"
+    assert task["group"] == "family:auth"
+
+    aws("wait", "tasks-running", "--cluster", cluster, "--tasks", arn)
+    [running] = aws("describe-tasks", "--cluster", cluster, "--tasks", arn)["tasks"]
+    assert running["lastStatus"] == "RUNNING"
+    assert running["startedBy"] == "migrations"
+    assert aws("list-tasks", "--cluster", cluster, "--started-by", "migrations")["taskArns"] == [arn]
+    [pod] = kubernetes.items("pods", "-n", namespace(kubernetes, cluster), "-l", f"ecs.kubecs.io/task={arn.rsplit('/', 1)[1]}")
+    [container] = pod["spec"]["containers"]
+    assert container["args"] == ["migrate", "--up"]
+    assert {"name": "STEP", "value": "42"} in container["env"]
+
+    stopping = aws("stop-task", "--cluster", cluster, "--task", arn, "--reason", "migration checked")["task"]
+    assert stopping["desiredStatus"] == "STOPPED"
+    aws("wait", "tasks-stopped", "--cluster", cluster, "--tasks", arn)
+    [stopped] = aws("describe-tasks", "--cluster", cluster, "--tasks", arn)["tasks"]
+    assert stopped["lastStatus"] == "STOPPED"
+    assert stopped["stopCode"] == "UserInitiated"
+    assert stopped["stoppedReason"] == "migration checked"
+    assert aws("list-tasks", "--cluster", cluster, "--desired-status", "STOPPED")["taskArns"] == [arn]
+    assert aws("list-tasks", "--cluster", cluster)["taskArns"] == []
+    assert aws("delete-cluster", "--cluster", cluster)["cluster"]["status"] == "INACTIVE"
