@@ -277,7 +277,8 @@ fn on_change<K>(
     let queue = Arc::clone(queue);
     move |object| {
         if let Some(k) = key(&caches, object) {
-            queue.add(k);
+            // What Kubernetes shows changed: reported before pending applies.
+            queue.add_urgent(k);
         }
     }
 }

@@ -210,11 +210,13 @@ async fn follow_feed(ctx: Arc<Context>, mut feed: kubecs_storage::ChangeReceiver
                     }
                     TableId::Tasks => {
                         if let Ok((cluster, task)) = change.key::<(String, String)>() {
-                            ctx.queue.add(WorkKey::Task {
-                                region,
-                                cluster,
-                                task,
-                            });
+                            if task_needs_work(&ctx, &region, &cluster, &task) {
+                                ctx.queue.add(WorkKey::Task {
+                                    region,
+                                    cluster,
+                                    task,
+                                });
+                            }
                         }
                     }
                     _ => {}
@@ -239,6 +241,19 @@ async fn resync(ctx: Arc<Context>, every: Duration) {
     loop {
         queue_everything(&ctx);
         tokio::time::sleep(every).await;
+    }
+}
+
+/// Whether a changed task record asks for a reconcile (see [`task::wants_reconcile`]).
+fn task_needs_work(ctx: &Context, region: &str, cluster: &str, task: &str) -> bool {
+    match ctx.store.region(region).tasks().get((cluster, task)) {
+        Ok(Some(record)) => task::wants_reconcile(&record.value),
+        // Gone (expired): its pod, if any, is removed by the task's reconcile.
+        Ok(None) => true,
+        Err(error) => {
+            tracing::warn!(%error, "cannot read a changed task record");
+            true
+        }
     }
 }
 
@@ -284,7 +299,8 @@ fn queue_everything(ctx: &Context) {
         for entry in tables.tasks().scan_all() {
             match entry {
                 Ok(((cluster, task), record))
-                    if record.value.last_status.as_deref() != Some("STOPPED") =>
+                    if record.value.last_status.as_deref() != Some("STOPPED")
+                        && task::wants_reconcile(&record.value) =>
                 {
                     ctx.queue.add(WorkKey::Task {
                         region: region.clone(),

@@ -5,6 +5,12 @@
 //! queued again once that reconcile is done (so a change seen mid-reconcile is never
 //! lost, and two workers never hold one key). Backoff counts a key's consecutive failures
 //! and is forgotten on its first success.
+//!
+//! Two lanes in one order: [`WorkQueue::add`] queues at the back (desired state that
+//! changed: the apply work), [`WorkQueue::add_urgent`] at the front (Kubernetes showed a
+//! change: something to report). During a burst of new services the back holds hundreds
+//! of applies; a pod that became Ready must not wait behind all of them to be reported,
+//! and reporting it is cheap (the objects are current, only the status is written).
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::hash::Hash;
@@ -68,6 +74,27 @@ impl<K: Clone + Eq + Hash + Send + 'static> WorkQueue<K> {
             drop(inner);
             self.ready.notify_one();
         }
+    }
+
+    /// Queues `key` at the front, moving it there if it is already queued (see the module
+    /// documentation).
+    pub fn add_urgent(&self, key: K) {
+        let mut inner = self.lock();
+        if inner.closed {
+            return;
+        }
+        if inner.running.contains(&key) {
+            inner.again.insert(key);
+            return;
+        }
+        if !inner.queued.insert(key.clone()) {
+            if let Some(at) = inner.order.iter().position(|k| *k == key) {
+                inner.order.remove(at);
+            }
+        }
+        inner.order.push_front(key);
+        drop(inner);
+        self.ready.notify_one();
     }
 
     /// Queues `key` after `delay`.
@@ -158,6 +185,27 @@ mod tests {
         queue.done(&"a");
         queue.done(&"b");
         assert_eq!(queue.depth(), 0);
+    }
+
+    #[tokio::test]
+    async fn urgent_keys_go_first_even_when_already_queued() {
+        let queue = WorkQueue::new();
+        for key in ["a", "b", "c"] {
+            queue.add(key);
+        }
+        queue.add_urgent("c");
+        queue.add_urgent("d");
+        assert_eq!(queue.depth(), 4);
+        let mut order = Vec::new();
+        while queue.depth() > 0 {
+            order.push(queue.next().await.unwrap());
+        }
+        assert_eq!(order, ["d", "c", "a", "b"]);
+        // Running: queued again once done, not handed out twice.
+        queue.add_urgent("d");
+        assert_eq!(queue.depth(), 0);
+        queue.done(&"d");
+        assert_eq!(queue.next().await, Some("d"));
     }
 
     #[tokio::test]

@@ -21,6 +21,21 @@ use crate::observe::tasks::task_id;
 const RUNNING: &str = "RUNNING";
 const PROVISIONING: &str = "PROVISIONING";
 
+/// Whether a task record needs its own reconcile: a standalone task's always; a
+/// service's task (whose record the service's reconcile writes on every change of its
+/// pod) only while StopTask wants its pod gone.
+pub fn wants_reconcile(task: &EcsTask) -> bool {
+    !is_of_service(task)
+        || (task.stop_code == Some(TaskStopCode::UserInitiated)
+            && task.last_status.as_deref() != Some("STOPPED"))
+}
+
+fn is_of_service(task: &EcsTask) -> bool {
+    task.group
+        .as_deref()
+        .is_some_and(|g| g.starts_with("service:"))
+}
+
 pub async fn reconcile(
     ctx: &Context,
     region: &str,
@@ -45,11 +60,7 @@ pub async fn reconcile(
         return Ok(Next::Done);
     };
     let task = &record.value;
-    if task
-        .group
-        .as_deref()
-        .is_some_and(|g| g.starts_with("service:"))
-    {
+    if is_of_service(task) {
         stop_service_task(ctx, &pods, &namespace, id, task).await?;
         return Ok(Next::Done);
     }
