@@ -14,7 +14,7 @@ use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kubecs_api_models::{KeyValuePair, TaskDefinition, TaskOverride};
 
-use super::names::{cluster_labels, namespace_name, ClusterScope, PREFIX};
+use super::names::{cluster_labels, namespace_name, ClusterScope};
 use super::pod::pod_template;
 use super::validate::Unsupported;
 
@@ -98,7 +98,6 @@ pub fn pod(
     labels.insert(TASK_LABEL.to_owned(), task_id.to_owned());
     let mut annotations = meta.annotations.unwrap_or_default();
     annotations.insert(TASK_ARN_ANNOTATION.to_owned(), task_arn.to_owned());
-    debug_assert!(TASK_LABEL.starts_with(PREFIX));
     let mut spec = template.spec.unwrap_or_default();
     // A stopped task stays stopped: ECS never restarts a task's containers.
     spec.restart_policy = Some("Never".to_owned());
