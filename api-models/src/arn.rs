@@ -42,6 +42,16 @@ pub fn partition(region: &str) -> &'static str {
     }
 }
 
+/// The family and revision a task definition ARN (`...:task-definition/<family>:<n>`)
+/// names, of any region or account; `None` for anything else. For ARNs kubecs wrote
+/// itself (stored records); a client's ARN goes through
+/// [`ArnBuilder::task_definition_ref`], which checks region and account.
+pub fn task_definition_of(arn: &str) -> Option<(&str, u32)> {
+    let (_, tail) = arn.split_once(":task-definition/")?;
+    let (family, revision) = tail.rsplit_once(':')?;
+    Some((family, revision.parse().ok()?))
+}
+
 /// Builds and reads ARNs of one region and account.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ArnBuilder {

@@ -23,7 +23,7 @@ pub mod shapes;
 #[path = "generated/validate.rs"]
 mod validate_impls;
 
-pub use arn::{ArnBuilder, ArnError, TaskDefinitionRef};
+pub use arn::{task_definition_of, ArnBuilder, ArnError, TaskDefinitionRef};
 pub use errors::{error_body, ErrorCode};
 pub use operations::{
     ops, Operation, API_VERSION, JSON_VERSION, MODEL_ERRORS, SIGNING_NAME, TARGET_PREFIX,

@@ -246,6 +246,15 @@ async fn run_task_answers_provisioning_tasks_with_their_overrides_group_and_tags
         described.body["tasks"][0]["tags"],
         json!([{"key": "job", "value": "migrate"}])
     );
+    let plain = server
+        .call("DescribeTasks", json!({"tasks": [task["taskArn"]]}))
+        .await;
+    assert!(
+        plain.body["tasks"][0].get("tags").is_none(),
+        "{}",
+        plain.text
+    );
+    assert_eq!(task["tags"], json!([{"key": "job", "value": "migrate"}]));
 }
 
 #[tokio::test]

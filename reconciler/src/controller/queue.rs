@@ -59,26 +59,18 @@ impl<K: Clone + Eq + Hash + Send + 'static> WorkQueue<K> {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Queues `key` (see the module documentation).
+    /// Queues `key` at the back (see the module documentation).
     pub fn add(&self, key: K) {
-        let mut inner = self.lock();
-        if inner.closed {
-            return;
-        }
-        if inner.running.contains(&key) {
-            inner.again.insert(key);
-            return;
-        }
-        if inner.queued.insert(key.clone()) {
-            inner.order.push_back(key);
-            drop(inner);
-            self.ready.notify_one();
-        }
+        self.enqueue(key, false);
     }
 
     /// Queues `key` at the front, moving it there if it is already queued (see the module
     /// documentation).
     pub fn add_urgent(&self, key: K) {
+        self.enqueue(key, true);
+    }
+
+    fn enqueue(&self, key: K, urgent: bool) {
         let mut inner = self.lock();
         if inner.closed {
             return;
@@ -87,12 +79,19 @@ impl<K: Clone + Eq + Hash + Send + 'static> WorkQueue<K> {
             inner.again.insert(key);
             return;
         }
-        if !inner.queued.insert(key.clone()) {
-            if let Some(at) = inner.order.iter().position(|k| *k == key) {
-                inner.order.remove(at);
+        let new = inner.queued.insert(key.clone());
+        if urgent {
+            if !new {
+                if let Some(at) = inner.order.iter().position(|k| *k == key) {
+                    inner.order.remove(at);
+                }
             }
+            inner.order.push_front(key);
+        } else if new {
+            inner.order.push_back(key);
+        } else {
+            return;
         }
-        inner.order.push_front(key);
         drop(inner);
         self.ready.notify_one();
     }

@@ -12,8 +12,8 @@ use k8s_openapi::api::core::v1::Service as KubeService;
 use kube::runtime::reflector::ObjectRef;
 use kube::{Api, ResourceExt};
 use kubecs_api_models::status::{ACTIVE, DRAINING};
+use kubecs_api_models::{task_definition_of, TaskDefinitionRef, Timestamp};
 use kubecs_api_models::{Task as EcsTask, TaskStopCode};
-use kubecs_api_models::{TaskDefinitionRef, Timestamp};
 use kubecs_storage::{
     count_tasks_move, Observed, Record, Region, ServiceState, StoreError, Table, TaskCounts, Tx,
     Write,
@@ -70,12 +70,11 @@ struct Place {
 }
 
 /// The family and revision of a task definition ARN (`...:task-definition/web:3`).
-fn task_definition_ref(arn: &str) -> Option<TaskDefinitionRef> {
-    let tail = arn.rsplit_once(":task-definition/").map_or(arn, |(_, t)| t);
-    let (family, revision) = tail.rsplit_once(':')?;
+pub(super) fn task_definition_ref(arn: &str) -> Option<TaskDefinitionRef> {
+    let (family, revision) = task_definition_of(arn)?;
     Some(TaskDefinitionRef {
         family: family.to_owned(),
-        revision: Some(revision.parse().ok()?),
+        revision: Some(revision),
     })
 }
 

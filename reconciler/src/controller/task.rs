@@ -7,7 +7,7 @@
 use k8s_openapi::api::core::v1::Pod;
 use kube::runtime::reflector::ObjectRef;
 use kube::{Api, ResourceExt};
-use kubecs_api_models::{Task as EcsTask, TaskDefinitionRef, TaskStopCode, Timestamp};
+use kubecs_api_models::{Task as EcsTask, TaskStopCode, Timestamp};
 use kubecs_storage::{Observed, Region};
 
 use super::apply::{apply, delete};
@@ -114,14 +114,7 @@ async fn create(
     let reference = task
         .task_definition_arn
         .as_deref()
-        .and_then(|a| a.rsplit_once(":task-definition/"))
-        .and_then(|(_, tail)| tail.rsplit_once(':'))
-        .and_then(|(family, revision)| {
-            Some(TaskDefinitionRef {
-                family: family.to_owned(),
-                revision: Some(revision.parse().ok()?),
-            })
-        });
+        .and_then(super::service::task_definition_ref);
     let td = match reference {
         Some(reference) => store.task_definitions().by_reference(&reference)?,
         None => None,

@@ -10,9 +10,10 @@ use crate::error::ApiError;
 use crate::ops::{clusters, names, services, tags};
 use kubecs_api_models::status::INACTIVE;
 use kubecs_api_models::{
-    Container, DescribeTasksRequest, DescribeTasksResponse, DesiredStatus, ErrorCode, Failure,
-    LaunchType, ListTasksRequest, ListTasksResponse, Operation, RunTaskRequest, RunTaskResponse,
-    StopTaskRequest, StopTaskResponse, Task, TaskDefinition, TaskField, TaskStopCode, Timestamp,
+    task_definition_of, Container, DescribeTasksRequest, DescribeTasksResponse, DesiredStatus,
+    ErrorCode, Failure, LaunchType, ListTasksRequest, ListTasksResponse, Operation, RunTaskRequest,
+    RunTaskResponse, StopTaskRequest, StopTaskResponse, Task, TaskDefinition, TaskField,
+    TaskStopCode, Timestamp,
 };
 use kubecs_reconciler::convert;
 use kubecs_reconciler::observe::records;
@@ -83,10 +84,12 @@ pub async fn list(ctx: Ctx, input: ListTasksRequest) -> Result<ListTasksResponse
                 && group
                     .as_ref()
                     .is_none_or(|g| task.group.as_ref() == Some(g))
-                && input
-                    .family
-                    .as_deref()
-                    .is_none_or(|f| family_of(task) == Some(f))
+                && input.family.as_deref().is_none_or(|f| {
+                    task.task_definition_arn
+                        .as_deref()
+                        .and_then(task_definition_of)
+                        .is_some_and(|(family, _)| family == f)
+                })
                 && input
                     .started_by
                     .as_ref()
@@ -159,13 +162,6 @@ pub async fn describe(
     })
 }
 
-/// The family of a task's task definition ARN (`...:task-definition/<family>:<n>`).
-fn family_of(task: &Task) -> Option<&str> {
-    let arn = task.task_definition_arn.as_deref()?;
-    let (_, tail) = arn.split_once(":task-definition/")?;
-    Some(tail.rsplit_once(':').map_or(tail, |(family, _)| family))
-}
-
 /// ECS: RunTask starts 1 to 10 tasks.
 const MAX_RUN: i32 = 10;
 /// ECS's longest `startedBy` and StopTask `reason`.
@@ -212,7 +208,12 @@ pub async fn run(ctx: Ctx, input: RunTaskRequest) -> Result<RunTaskResponse, Api
                 let id = uuid::Uuid::new_v4().simple().to_string();
                 let task = provisioning(&ctx, &input, &td, &run, &cluster, &cluster_arn, &id, now);
                 let arn = task.task_arn.clone().unwrap_or_default();
-                let record = task.clone();
+                // Tags live in the tags table (DescribeTasks shows them when asked);
+                // RunTask's answer carries them, as ECS's does.
+                let record = Task {
+                    tags: None,
+                    ..task.clone()
+                };
                 tx.update(&table, (cluster.as_str(), id.as_str()), |_| {
                     Ok::<_, ApiError>((Write::Put(record), ()))
                 })?;
