@@ -85,6 +85,11 @@ impl ArnBuilder {
         format!("{}task/{cluster}/{task_id}", self.prefix)
     }
 
+    /// `arn:aws:ecs:<region>:<account>:container-instance/<cluster>/<id>` (the long format).
+    pub fn container_instance(&self, cluster: &str, id: &str) -> String {
+        format!("{}container-instance/{cluster}/{id}", self.prefix)
+    }
+
     /// The resource part (`cluster/x`, `service/c/s`, ...) of an ARN of this region and
     /// account, or `None` for anything else.
     pub fn resource_of<'a>(&self, arn: &'a str) -> Option<&'a str> {

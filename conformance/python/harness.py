@@ -491,9 +491,13 @@ def _local_up() -> str:
     and returns its stdout; when it cannot start, `ci-prepare` (build or unpack the
     binaries) and `up` again, as deploy/test-support does."""
     scripts = REPO / "deploy" / "local-k8s"
+    # Two hollow nodes, as deploy/test-support starts: a drained node's tasks need another.
+    env = {**os.environ, "KUBECS_LOCAL_K8S_NODES": os.environ.get("KUBECS_LOCAL_K8S_NODES", "2")}
 
     def run(script: str) -> subprocess.CompletedProcess:
-        return subprocess.run([str(scripts / script)], capture_output=True, text=True, stdin=subprocess.DEVNULL)
+        return subprocess.run(
+            [str(scripts / script)], capture_output=True, text=True, stdin=subprocess.DEVNULL, env=env
+        )
 
     up = run("up")
     if up.returncode != 0:

@@ -25,7 +25,7 @@ MANAGED = "app.kubernetes.io/managed-by=kubecs"
 WAIT_TIMEOUT = 300
 EVENT_TIMEOUT = 60
 RUN = uuid.uuid4().hex[:8]
-CLUSTERS = (f"stage01-{RUN}", f"wordpress-{RUN}", f"jobs-{RUN}")
+CLUSTERS = (f"stage01-{RUN}", f"wordpress-{RUN}", f"jobs-{RUN}", f"capacity-{RUN}")
 
 
 @pytest.fixture(scope="module")
@@ -313,3 +313,95 @@ def test_a_one_off_task_runs_with_overrides_and_stops_with_the_cli_waiters(aws, 
     assert aws("list-tasks", "--cluster", cluster, "--desired-status", "STOPPED")["taskArns"] == [arn]
     assert aws("list-tasks", "--cluster", cluster)["taskArns"] == []
     assert aws("delete-cluster", "--cluster", cluster)["cluster"]["status"] == "INACTIVE"
+
+
+def test_container_instances_are_the_nodes_and_draining_one_moves_the_tasks(aws, kubernetes):
+    """`list-container-instances`/`describe-container-instances` show the nodes with
+    their resources; custom attributes select instances in `--filter` and in RunTask's
+    memberOf; StartTask runs on the instance named; DRAINING moves a service's tasks to
+    another node and ACTIVE takes the node back."""
+    cluster = CLUSTERS[3]
+    aws("create-cluster", "--cluster-name", cluster)
+    for node in kubernetes.items("nodes"):  # a failed earlier run may have left one drained
+        kubernetes.kubectl("uncordon", node["metadata"]["name"])
+    nodes = kubernetes.items("nodes")
+    assert len(nodes) >= 2, "the test cluster starts two hollow nodes"
+    arns = aws("list-container-instances", "--cluster", cluster)["containerInstanceArns"]
+    assert len(arns) == len(nodes)
+    instances = aws("describe-container-instances", "--cluster", cluster, "--container-instances", *arns)[
+        "containerInstances"
+    ]
+    by_node = {}
+    for node in nodes:
+        name = node["metadata"]["name"]
+        [instance] = [i for i in instances if i["ec2InstanceId"] in (name, node["spec"].get("providerID", "").rsplit("/", 1)[-1])]
+        by_node[name] = instance
+        cpu = {r["name"]: r for r in instance["registeredResources"]}["CPU"]["integerValue"]
+        assert cpu == int(float(node["status"]["allocatable"]["cpu"]) * 1024)
+        assert instance["status"] == "ACTIVE" and instance["agentConnected"] is True
+        assert {"name": "ecs.os-type", "value": "linux"} in instance["attributes"]
+    node_of = {i["containerInstanceArn"]: n for n, i in by_node.items()}
+    assert sorted(aws("list-container-instances", "--cluster", cluster, "--filter", "attribute:ecs.os-type == linux")[
+        "containerInstanceArns"
+    ]) == sorted(arns)
+
+    first, second = arns[0], arns[1]
+    aws("put-attributes", "--cluster", cluster, "--attributes",
+        f'[{{"name": "stack", "value": "prod", "targetId": "{first}"}}]')
+    assert aws("list-container-instances", "--cluster", cluster, "--filter", "attribute:stack == prod")[
+        "containerInstanceArns"
+    ] == [first]
+
+    # A task placed by a custom attribute, another on the instance named.
+    register(aws, "auth-1.json")
+    [member] = aws(
+        "run-task", "--cluster", cluster, "--task-definition", "auth",
+        "--placement-constraints", '[{"type": "memberOf", "expression": "attribute:stack == prod"}]',
+    )["tasks"]
+    [started] = aws(
+        "start-task", "--cluster", cluster, "--task-definition", "auth", "--container-instances", second,
+    )["tasks"]
+    assert started["containerInstanceArn"] == second
+    aws("wait", "tasks-running", "--cluster", cluster, "--tasks", member["taskArn"], started["taskArn"])
+    running = aws("describe-tasks", "--cluster", cluster, "--tasks", member["taskArn"], started["taskArn"])["tasks"]
+    assert {t["taskArn"]: t["containerInstanceArn"] for t in running} == {
+        member["taskArn"]: first, started["taskArn"]: second,
+    }
+    assert aws("describe-clusters", "--clusters", cluster)["clusters"][0]["runningTasksCount"] == 2
+    for task in (member, started):
+        aws("stop-task", "--cluster", cluster, "--task", task["taskArn"])
+    aws("wait", "tasks-stopped", "--cluster", cluster, "--tasks", member["taskArn"], started["taskArn"])
+
+    # A service of two; the node of one of its tasks is drained.
+    aws("create-service", "--cluster", cluster, "--service-name", "web", "--task-definition", "auth",
+        "--desired-count", "2")
+    aws("wait", "services-stable", "--cluster", cluster, "--services", "web")
+    tasks = aws("list-tasks", "--cluster", cluster, "--service-name", "web")["taskArns"]
+    placed = aws("describe-tasks", "--cluster", cluster, "--tasks", *tasks)["tasks"]
+    drained = placed[0]["containerInstanceArn"]
+    [answer] = aws("update-container-instances-state", "--cluster", cluster, "--container-instances", drained,
+                   "--status", "DRAINING")["containerInstances"]
+    assert answer["status"] == "DRAINING"
+
+    def moved():
+        arns = aws("list-tasks", "--cluster", cluster, "--service-name", "web")["taskArns"]
+        tasks = aws("describe-tasks", "--cluster", cluster, "--tasks", *arns)["tasks"] if arns else []
+        running = [t for t in tasks if t["lastStatus"] == "RUNNING" and t["containerInstanceArn"] != drained]
+        left = aws("list-tasks", "--cluster", cluster, "--container-instance", drained)["taskArns"]
+        return len(running) == 2 and not left
+    eventually(moved, "the service's tasks run on the other nodes", timeout=WAIT_TIMEOUT)
+    [node] = [n for n in kubernetes.items("nodes") if n["metadata"]["name"] == node_of[drained]]
+    assert node["spec"].get("unschedulable") is True
+    assert aws("list-container-instances", "--cluster", cluster, "--status", "DRAINING")["containerInstanceArns"] == [drained]
+    assert describe(aws, cluster, "web")["runningCount"] == 2
+
+    aws("update-container-instances-state", "--cluster", cluster, "--container-instances", drained, "--status", "ACTIVE")
+
+    def schedulable():
+        [node] = [n for n in kubernetes.items("nodes") if n["metadata"]["name"] == node_of[drained]]
+        return not node["spec"].get("unschedulable")
+    eventually(schedulable, "the node is uncordoned")
+    aws("delete-service", "--cluster", cluster, "--service", "web", "--force")
+    aws("wait", "services-inactive", "--cluster", cluster, "--services", "web")
+    assert aws("delete-cluster", "--cluster", cluster)["cluster"]["status"] == "INACTIVE"
+

@@ -34,6 +34,8 @@ pub struct AppState {
     pub registry: Arc<Registry>,
     /// The reconciler's series (registered in `registry`), for the loop `run` starts.
     pub reconciler_metrics: Arc<kubecs_reconciler::controller::Metrics>,
+    /// The nodes the reconciler sees, for the container-instance operations.
+    pub nodes: kubecs_reconciler::controller::NodeView,
 }
 
 impl AppState {
@@ -57,6 +59,7 @@ impl AppState {
             metrics,
             registry: Arc::new(registry),
             reconciler_metrics,
+            nodes: kubecs_reconciler::controller::NodeView::default(),
         }
     }
 }

@@ -36,6 +36,8 @@ pub struct Ctx {
     pub request_id: Arc<str>,
     pub now: Timestamp,
     pub caches: Arc<Caches>,
+    /// The cluster's nodes (container instances), as the reconciler's copies show them.
+    pub nodes: kubecs_reconciler::controller::NodeView,
 }
 
 /// Values derived from stored records, shared by all requests (see

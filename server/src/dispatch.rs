@@ -4,7 +4,7 @@
 
 use crate::context::Ctx;
 use crate::error::{ApiError, AMZ_JSON_1_1};
-use crate::ops::{self, clusters, services, tags, task_definitions, tasks};
+use crate::ops::{self, clusters, container_instances, services, tags, task_definitions, tasks};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use kubecs_api_models::{ops as model_ops, validate, ErrorCode, Operation, OperationShape};
@@ -40,6 +40,15 @@ macro_rules! routes {
             DescribeTasks => tasks::describe,
             RunTask => tasks::run,
             StopTask => tasks::stop,
+            StartTask => tasks::start,
+            ListContainerInstances => container_instances::list,
+            DescribeContainerInstances => container_instances::describe,
+            UpdateContainerInstancesState => container_instances::update_state,
+            RegisterContainerInstance => container_instances::register,
+            DeregisterContainerInstance => container_instances::deregister,
+            PutAttributes => container_instances::put_attributes,
+            DeleteAttributes => container_instances::delete_attributes,
+            ListAttributes => container_instances::list_attributes,
         }
     };
 }

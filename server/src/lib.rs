@@ -62,6 +62,7 @@ pub async fn run(config: config::Config) -> anyhow::Result<()> {
             state.store.clone(),
             config.reconciler_options(),
             Arc::clone(&state.reconciler_metrics),
+            state.nodes.clone(),
             stop,
         ))
     });

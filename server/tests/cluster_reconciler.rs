@@ -3,7 +3,8 @@
 //! API become Deployments and Services, roll out, scale, drain and go INACTIVE, and
 //! DescribeServices reports what the pods do; the circuit breaker rolls back a revision
 //! that cannot be placed; everything converges after the API server was unreachable
-//! for 30 s and after kubecs was killed mid-rollout.
+//! for 30 s and after kubecs was killed mid-rollout; nodes are container instances, and
+//! draining one moves a service's tasks to another.
 //!
 //! The reconciler acts as the service account of deploy/kubernetes/rbac.yaml, so the
 //! manifests' permissions are proven enough. One reconciler at a time on the cluster:
@@ -201,6 +202,7 @@ async fn services_run_roll_out_scale_and_drain_on_kubernetes() {
         server.state.store.clone(),
         options,
         Arc::clone(&metrics),
+        server.state.nodes.clone(),
         stop,
     ));
     let env = Env { server, kube };
@@ -210,6 +212,7 @@ async fn services_run_roll_out_scale_and_drain_on_kubernetes() {
     tasks_run_and_stop(&env).await;
     the_circuit_breaker_fails_an_unplaceable_revision_and_rolls_back(&env).await;
     everything_converges_after_the_api_server_was_away(&env, &mut proxy).await;
+    container_instances_are_the_nodes_and_draining_moves_tasks(&env).await;
 
     assert!(metrics.reconciles("service", "ok") > 0);
     stop_tx.send(true).unwrap();
@@ -1013,6 +1016,251 @@ async fn tasks_run_and_stop(env: &Env) {
     let now = env.tasks(&cluster, "web", "RUNNING").await;
     assert_eq!(now.len(), 1);
     assert_ne!(now[0]["taskArn"], first_arn.as_str());
+
+    env.ok(
+        "DeleteService",
+        json!({"cluster": cluster, "service": "web", "force": true}),
+    )
+    .await;
+    env.until(&cluster, "web", "INACTIVE", |s| s["status"] == "INACTIVE")
+        .await;
+    env.ok("DeleteCluster", json!({"cluster": cluster})).await;
+}
+
+/// Nodes are the container instances of every cluster, with the resources Kubernetes
+/// gives them; a service's tasks are on them; draining one moves the tasks to the
+/// others at the service's minimum healthy and maximum percents, and ACTIVE uncordons it.
+async fn container_instances_are_the_nodes_and_draining_moves_tasks(env: &Env) {
+    let cluster = kubecs_test_cluster::unique_name("nodes");
+    env.ok("CreateCluster", json!({"clusterName": cluster}))
+        .await;
+    let nodes = env.kubectl_json(&["get", "nodes"]);
+    let nodes = nodes["items"].as_array().unwrap().clone();
+    // A failed earlier run may have left a node drained.
+    for node in &nodes {
+        let name = node["metadata"]["name"].as_str().unwrap();
+        env.kube
+            .kubectl(&["uncordon", name])
+            .expect("kubectl uncordon");
+    }
+    let nodes = env.kubectl_json(&["get", "nodes"]);
+    let nodes = nodes["items"].as_array().unwrap().clone();
+    assert!(
+        nodes.len() >= 2,
+        "draining needs a second node for the tasks (the test cluster starts two)"
+    );
+    let listed = env
+        .ok("ListContainerInstances", json!({"cluster": cluster}))
+        .await;
+    let arns = listed["containerInstanceArns"].as_array().unwrap().clone();
+    assert_eq!(arns.len(), nodes.len(), "{listed:#}");
+    let described = env
+        .ok(
+            "DescribeContainerInstances",
+            json!({"cluster": cluster, "containerInstances": arns}),
+        )
+        .await;
+    let instances = described["containerInstances"].as_array().unwrap().clone();
+    let resource = |instance: &Value, list: &str, name: &str| {
+        instance[list]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == name)
+            .unwrap()["integerValue"]
+            .as_i64()
+            .unwrap()
+    };
+    for node in &nodes {
+        let name = node["metadata"]["name"].as_str().unwrap();
+        let instance = instances
+            .iter()
+            .find(|i| {
+                let id = i["ec2InstanceId"].as_str().unwrap();
+                id == name
+                    || node["spec"]["providerID"]
+                        .as_str()
+                        .is_some_and(|p| p.ends_with(id))
+            })
+            .unwrap_or_else(|| panic!("no instance for node {name}: {described:#}"));
+        let allocatable = &node["status"]["allocatable"];
+        let cores: f64 = allocatable["cpu"].as_str().unwrap().parse().unwrap();
+        let memory = allocatable["memory"].as_str().unwrap();
+        let mib = if let Some(ki) = memory.strip_suffix("Ki") {
+            ki.parse::<i64>().unwrap() / 1024
+        } else {
+            memory.strip_suffix("Mi").unwrap().parse::<i64>().unwrap()
+        };
+        assert_eq!(
+            resource(instance, "registeredResources", "CPU"),
+            (cores * 1024.0) as i64
+        );
+        assert_eq!(resource(instance, "registeredResources", "MEMORY"), mib);
+        assert_eq!(instance["agentConnected"], true);
+        assert_eq!(instance["status"], "ACTIVE");
+        let attributes = instance["attributes"].as_array().unwrap();
+        assert!(
+            attributes
+                .iter()
+                .any(|a| a["name"] == "ecs.os-type" && a["value"] == "linux"),
+            "{instance:#}"
+        );
+    }
+    let counted = env
+        .ok("DescribeClusters", json!({"clusters": [cluster]}))
+        .await;
+    assert_eq!(
+        counted["clusters"][0]["registeredContainerInstancesCount"],
+        nodes.len()
+    );
+
+    // Two tasks of 100 CPU units each (100m): they show on their instances.
+    env.ok(
+        "RegisterTaskDefinition",
+        json!({"family": "spread", "containerDefinitions": container("spread:1", 100)}),
+    )
+    .await;
+    env.ok(
+        "CreateService",
+        json!({"cluster": cluster, "serviceName": "web", "taskDefinition": "spread", "desiredCount": 2}),
+    )
+    .await;
+    env.until(&cluster, "web", "web runs", |s| s["runningCount"] == 2)
+        .await;
+    let deadline = Instant::now() + CONVERGE;
+    let tasks = loop {
+        let tasks = env.tasks(&cluster, "web", "RUNNING").await;
+        if tasks.len() == 2 && tasks.iter().all(|t| t["containerInstanceArn"].is_string()) {
+            break tasks;
+        }
+        assert!(Instant::now() < deadline, "tasks on instances: {tasks:#?}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    let drained = tasks[0]["containerInstanceArn"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let on_drained = tasks
+        .iter()
+        .filter(|t| t["containerInstanceArn"] == drained.as_str())
+        .count() as i64;
+    let before = env
+        .ok(
+            "DescribeContainerInstances",
+            json!({"cluster": cluster, "containerInstances": [drained]}),
+        )
+        .await;
+    let instance = &before["containerInstances"][0];
+    assert_eq!(instance["runningTasksCount"], on_drained, "{instance:#}");
+    // 100 units = 100m each; remaining is allocatable minus every request on the node.
+    assert!(
+        resource(instance, "remainingResources", "CPU")
+            <= resource(instance, "registeredResources", "CPU") - 100 * on_drained,
+        "{instance:#}"
+    );
+    let listed = env
+        .ok(
+            "ListTasks",
+            json!({"cluster": cluster, "containerInstance": drained}),
+        )
+        .await;
+    assert_eq!(
+        listed["taskArns"].as_array().unwrap().len() as i64,
+        on_drained
+    );
+
+    let answer = env
+        .ok(
+            "UpdateContainerInstancesState",
+            json!({"cluster": cluster, "containerInstances": [drained], "status": "DRAINING"}),
+        )
+        .await;
+    assert_eq!(
+        answer["containerInstances"][0]["status"], "DRAINING",
+        "{answer:#}"
+    );
+    let node_name = instances
+        .iter()
+        .find(|i| i["containerInstanceArn"] == drained.as_str())
+        .unwrap()["ec2InstanceId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let node_of = |name: &str| {
+        nodes
+            .iter()
+            .find(|n| {
+                n["metadata"]["name"] == name
+                    || n["spec"]["providerID"]
+                        .as_str()
+                        .is_some_and(|p| p.ends_with(name))
+            })
+            .unwrap()["metadata"]["name"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let node_name = node_of(&node_name);
+    // The tasks move: two RUNNING again, none on the drained instance, the node cordoned.
+    let deadline = Instant::now() + CONVERGE;
+    loop {
+        let tasks = env.tasks(&cluster, "web", "RUNNING").await;
+        let running = tasks
+            .iter()
+            .filter(|t| t["lastStatus"] == "RUNNING")
+            .count();
+        let left = tasks
+            .iter()
+            .filter(|t| t["containerInstanceArn"] == drained.as_str())
+            .count();
+        if running == 2 && left == 0 && tasks.len() == 2 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "tasks moved off the drained instance: {tasks:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let node = env.kubectl_json(&["get", "node", &node_name]);
+    assert_eq!(node["spec"]["unschedulable"], true, "{node:#}");
+    let service = env
+        .until(&cluster, "web", "steady after the drain", |s| {
+            s["runningCount"] == 2 && s["desiredCount"] == 2
+        })
+        .await;
+    let stopped = env.tasks(&cluster, "web", "STOPPED").await;
+    assert!(
+        stopped.len() as i64 >= on_drained,
+        "{stopped:#?} {service:#}"
+    );
+    let draining = env
+        .ok(
+            "ListContainerInstances",
+            json!({"cluster": cluster, "status": "DRAINING"}),
+        )
+        .await;
+    assert_eq!(draining["containerInstanceArns"], json!([drained]));
+
+    let answer = env
+        .ok(
+            "UpdateContainerInstancesState",
+            json!({"cluster": cluster, "containerInstances": [drained], "status": "ACTIVE"}),
+        )
+        .await;
+    assert_eq!(answer["containerInstances"][0]["status"], "ACTIVE");
+    let deadline = Instant::now() + CONVERGE;
+    loop {
+        let node = env.kubectl_json(&["get", "node", &node_name]);
+        if node["spec"]["unschedulable"] != true {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the node is uncordoned: {node:#}"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
 
     env.ok(
         "DeleteService",

@@ -320,3 +320,181 @@ async fn stop_task_wants_the_task_stopped_with_the_users_reason() {
         .await;
     assert_eq!(elsewhere.error_type(), "InvalidParameterException");
 }
+
+/// RunTask's ARNs as task ids.
+fn ids(answer: &Value) -> Vec<String> {
+    answer["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            t["taskArn"]
+                .as_str()
+                .unwrap()
+                .rsplit('/')
+                .next()
+                .unwrap()
+                .to_owned()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_client_token_makes_run_task_idempotent_and_tasks_count_as_pending() {
+    let server = setup().await;
+    let body = json!({"taskDefinition": "web", "count": 2, "clientToken": "migration-7"});
+    let first = server.call("RunTask", body.clone()).await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.text);
+    let again = server.call("RunTask", body).await;
+    assert_eq!(again.status, StatusCode::OK, "{}", again.text);
+    assert_eq!(ids(&first.body).len(), 2);
+    assert_eq!(ids(&first.body), ids(&again.body));
+    let other = server
+        .call(
+            "RunTask",
+            json!({"taskDefinition": "web", "clientToken": "migration-8"}),
+        )
+        .await;
+    assert!(!ids(&first.body).contains(&ids(&other.body)[0]));
+    let family = list(&server, json!({"startedBy": null, "family": "web"})).await;
+    // a1, a2 (the service's), and three run tasks: the retry started none.
+    assert_eq!(family.len(), 5, "{family:?}");
+    let cluster = server
+        .call("DescribeClusters", json!({"clusters": ["default"]}))
+        .await;
+    assert_eq!(cluster.body["clusters"][0]["pendingTasksCount"], 3);
+    let long = server
+        .call(
+            "RunTask",
+            json!({"taskDefinition": "web", "clientToken": "x".repeat(65)}),
+        )
+        .await;
+    assert_eq!(long.error_type(), "InvalidParameterException");
+}
+
+#[tokio::test]
+async fn run_task_tags_come_from_the_request_the_task_definition_and_ecs() {
+    let server = setup().await;
+    let registered = server
+        .call(
+            "RegisterTaskDefinition",
+            json!({"family": "jobs", "containerDefinitions": [{"name": "app", "image": "jobs", "memory": 32}],
+                   "tags": [{"key": "team", "value": "data"}]}),
+        )
+        .await;
+    assert_eq!(registered.status, StatusCode::OK, "{}", registered.text);
+    let ran = server
+        .call(
+            "RunTask",
+            json!({"taskDefinition": "jobs", "propagateTags": "TASK_DEFINITION",
+                   "enableECSManagedTags": true, "tags": [{"key": "job", "value": "nightly"}]}),
+        )
+        .await;
+    assert_eq!(ran.status, StatusCode::OK, "{}", ran.text);
+    let want = json!([
+        {"key": "team", "value": "data"},
+        {"key": "job", "value": "nightly"},
+        {"key": "aws:ecs:clusterName", "value": "default"},
+    ]);
+    assert_eq!(ran.body["tasks"][0]["tags"], want);
+    let arn = ran.body["tasks"][0]["taskArn"].as_str().unwrap();
+    let listed = server
+        .call("ListTagsForResource", json!({"resourceArn": arn}))
+        .await;
+    assert_eq!(listed.body["tags"], want);
+
+    let service = server
+        .call(
+            "RunTask",
+            json!({"taskDefinition": "jobs", "propagateTags": "SERVICE"}),
+        )
+        .await;
+    assert_eq!(service.error_type(), "InvalidParameterException");
+}
+
+#[tokio::test]
+async fn placement_constraints_are_checked_and_kept_for_the_pod() {
+    let server = setup().await;
+    let ran = server
+        .call(
+            "RunTask",
+            json!({"taskDefinition": "web", "count": 2, "placementConstraints": [
+                {"type": "memberOf", "expression": "attribute:ecs.instance-type =~ t3.*"},
+                {"type": "distinctInstance"},
+            ]}),
+        )
+        .await;
+    assert_eq!(ran.status, StatusCode::OK, "{}", ran.text);
+    let placements = server.state.store.region("us-east-1").task_placements();
+    let mut groups = Vec::new();
+    for id in ids(&ran.body) {
+        let placement = placements
+            .get(("default", id.as_str()))
+            .unwrap()
+            .unwrap()
+            .value;
+        // No node here satisfies the expression: the task waits, PENDING, as in ECS.
+        assert_eq!(placement.nodes, Some(Vec::new()));
+        groups.push(placement.distinct.unwrap());
+    }
+    assert_eq!(groups[0], groups[1], "one distinctInstance group per call");
+    let plain = server
+        .call("RunTask", json!({"taskDefinition": "web"}))
+        .await;
+    let id = &ids(&plain.body)[0];
+    assert!(placements.get(("default", id.as_str())).unwrap().is_none());
+
+    for bad in [
+        json!([{"type": "distinctInstance", "expression": "attribute:a == b"}]),
+        json!([{"type": "memberOf"}]),
+        json!([{"type": "memberOf", "expression": "attribute:a ~~ b"}]),
+    ] {
+        let refused = server
+            .call(
+                "RunTask",
+                json!({"taskDefinition": "web", "placementConstraints": bad}),
+            )
+            .await;
+        assert_eq!(refused.error_type(), "InvalidParameterException", "{bad}");
+    }
+    let family = list(&server, json!({"family": "web"})).await;
+    assert_eq!(family.len(), 5, "refused calls started nothing: {family:?}");
+}
+
+#[tokio::test]
+async fn start_task_needs_instances_with_an_agent() {
+    let server = setup().await;
+    let registered = server
+        .call(
+            "RegisterContainerInstance",
+            json!({"instanceIdentityDocument": json!({"instanceId": "i-0bbbbbbbbbbbbbbb1"}).to_string()}),
+        )
+        .await;
+    assert_eq!(registered.status, StatusCode::OK, "{}", registered.text);
+    let arn = registered.body["containerInstance"]["containerInstanceArn"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let started = server
+        .call(
+            "StartTask",
+            json!({"taskDefinition": "web", "containerInstances": [arn, "0123456789abcdef0123456789abcdef"]}),
+        )
+        .await;
+    assert_eq!(started.status, StatusCode::OK, "{}", started.text);
+    assert_eq!(started.body["tasks"], json!([]));
+    let reasons: Vec<&str> = started.body["failures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["reason"].as_str().unwrap())
+        .collect();
+    assert_eq!(reasons, ["AGENT", "MISSING"]);
+    let none = server
+        .call(
+            "StartTask",
+            json!({"taskDefinition": "web", "containerInstances": []}),
+        )
+        .await;
+    assert_eq!(none.error_type(), "InvalidParameterException");
+}

@@ -4,8 +4,8 @@
 //! names are what ECS sorts its listings by and are shorter to store.
 
 use kubecs_api_models::{
-    status, Cluster, KeyValuePair, LaunchType, Service, Setting, Tag, Task, TaskDefinition,
-    TaskDefinitionStatus,
+    status, Attribute, Cluster, ContainerInstance, KeyValuePair, LaunchType, Service, Setting, Tag,
+    Task, TaskDefinition, TaskDefinitionStatus,
 };
 use serde::{Deserialize, Serialize};
 
@@ -13,6 +13,43 @@ use crate::feed::TableId;
 use crate::region::Region;
 use crate::table::Table;
 use crate::task_definitions::{Revisioned, TaskDefinitions};
+
+/// What kubecs keeps of one container instance of a cluster. A Kubernetes node is a
+/// container instance of every cluster without any record; a record exists once the
+/// instance was registered explicitly, given custom attributes, or asked to change state.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct InstanceState {
+    /// The instance as registered: its ARN, and for an instance bound to no node
+    /// everything DescribeContainerInstances shows (status, resources, versions...).
+    pub instance: ContainerInstance,
+    /// The node it is, by name; `None` for a registration no node matched (its agent
+    /// never connected, as ECS would say).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
+    /// Custom attributes (PutAttributes, RegisterContainerInstance).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attributes: Vec<Attribute>,
+    /// The status UpdateContainerInstancesState asked for (ACTIVE or DRAINING): the
+    /// reconciler cordons or uncordons the node once per request (the record's
+    /// generation), then records it as observed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_status: Option<String>,
+}
+
+/// Where a standalone task (RunTask, StartTask) may run, decided by the API when the
+/// task is started (as ECS places a task at RunTask) and read by the reconciler when it
+/// creates the task's pod. Kept beside the task record, removed with it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct TaskPlacement {
+    /// The nodes the task may run on, by name (`memberOf` constraints, StartTask's
+    /// container instances); `None`: any node. Empty: none matched, the task stays
+    /// PENDING, as ECS leaves a task no instance satisfies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nodes: Option<Vec<String>>,
+    /// Tasks with the same value run on different nodes (`distinctInstance`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub distinct: Option<String>,
+}
 
 impl Revisioned for TaskDefinition {
     fn status(&self) -> &str {
@@ -195,6 +232,25 @@ impl TaskCounts {
             pending: i64::from(service.pending_count.unwrap_or(0).max(0)),
         }
     }
+
+    /// A standalone task's share (RunTask, StartTask): one pending task while it is
+    /// PROVISIONING, PENDING or ACTIVATING, one running task while RUNNING.
+    pub fn of_task(task: &Task) -> Self {
+        let status = task.last_status.as_deref();
+        let providers: Vec<String> = task.capacity_provider_name.iter().cloned().collect();
+        TaskCounts {
+            kind: if is_fargate(task.launch_type.as_ref(), &providers) {
+                "Fargate"
+            } else {
+                "EC2"
+            },
+            running: i64::from(status == Some("RUNNING")),
+            pending: i64::from(matches!(
+                status,
+                Some("PROVISIONING" | "PENDING" | "ACTIVATING")
+            )),
+        }
+    }
 }
 
 /// Moves a service's share of its cluster's `runningTasksCount`, `pendingTasksCount`
@@ -218,6 +274,28 @@ pub fn count_tasks_move(cluster: &mut Cluster, before: TaskCounts, after: TaskCo
             sign * counts.pending,
         );
     }
+}
+
+/// [`count_tasks_move`] on the stored `cluster`, within the write `tx` (nothing when
+/// the counts do not move or the cluster is gone).
+pub fn count_tasks_in(
+    tx: &mut crate::Tx<'_, '_>,
+    region: &Region,
+    cluster: &str,
+    before: TaskCounts,
+    after: TaskCounts,
+) -> Result<(), crate::StoreError> {
+    if before == after {
+        return Ok(());
+    }
+    tx.update(&region.clusters(), cluster, |current| {
+        let Some(current) = current else {
+            return Ok((crate::Write::Keep, ()));
+        };
+        let mut next = current.value.clone();
+        count_tasks_move(&mut next, before, after);
+        Ok((crate::Write::Put(next), ()))
+    })
 }
 
 /// Whether a cluster still has services that are ACTIVE or DRAINING (ECS refuses to
@@ -253,6 +331,16 @@ impl Region {
     /// The tags of each resource, keyed by resource ARN.
     pub fn tags(&self) -> Table<String, Vec<Tag>> {
         self.table(TableId::Tags)
+    }
+
+    /// Container instances keyed by (cluster name, container instance id).
+    pub fn container_instances(&self) -> Table<(String, String), InstanceState> {
+        self.table(TableId::ContainerInstances)
+    }
+
+    /// Placements of standalone tasks keyed by (cluster name, task id).
+    pub fn task_placements(&self) -> Table<(String, String), TaskPlacement> {
+        self.table(TableId::TaskPlacements)
     }
 
     /// Account settings keyed by (principal ARN, setting name); the account default uses

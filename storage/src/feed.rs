@@ -33,10 +33,15 @@ pub enum TableId {
     /// `TaskDefinitions` in the same writes, and never appears in the change
     /// feed: a change of it is always announced as a change of the revision.
     TaskDefinitionStatus,
+    /// Container instances: explicit registrations, custom attributes and state changes
+    /// asked for a node (see `InstanceState`).
+    ContainerInstances,
+    /// Where a standalone task may run (see `TaskPlacement`), beside its task record.
+    TaskPlacements,
 }
 
 impl TableId {
-    pub const ALL: [TableId; 8] = [
+    pub const ALL: [TableId; 10] = [
         TableId::Clusters,
         TableId::TaskDefinitionFamilies,
         TableId::TaskDefinitions,
@@ -45,6 +50,8 @@ impl TableId {
         TableId::Tags,
         TableId::Settings,
         TableId::TaskDefinitionStatus,
+        TableId::ContainerInstances,
+        TableId::TaskPlacements,
     ];
 
     /// The sled tree holding this table in the current format: keys scoped by region
@@ -65,6 +72,8 @@ impl TableId {
             TableId::Tags => "tags",
             TableId::Settings => "settings",
             TableId::TaskDefinitionStatus => "task_definition_status",
+            TableId::ContainerInstances => "container_instances",
+            TableId::TaskPlacements => "task_placements",
         }
     }
 }

@@ -19,9 +19,9 @@ mod digest;
 mod durability;
 mod ecs;
 pub use ecs::{
-    add_statistic, count_service_move, count_tasks_move, has_live_services, is_fargate,
-    launch_kind, statistic, CompletedDeployment, ServiceMemory, ServiceState, TaskCounts,
-    CLUSTER_STATISTICS,
+    add_statistic, count_service_move, count_tasks_in, count_tasks_move, has_live_services,
+    is_fargate, launch_kind, statistic, CompletedDeployment, InstanceState, ServiceMemory,
+    ServiceState, TaskCounts, TaskPlacement, CLUSTER_STATISTICS,
 };
 mod error;
 mod feed;

@@ -221,6 +221,21 @@ impl<K: Key, V: Serialize + DeserializeOwned> Table<K, V> {
             })
     }
 
+    /// Every record with a key under `prefix`, in key order: for small listings kept
+    /// whole (a cluster's container instance records).
+    pub fn scan_prefix(
+        &self,
+        prefix: &KeyPrefix,
+    ) -> impl Iterator<Item = Result<(K, Record<V>), StoreError>> + '_ {
+        self.tree
+            .scan_prefix(prefix.within(self.region.scope()).as_bytes())
+            .map(move |entry| {
+                let (k, v) = entry?;
+                let key = decode_key(self.id, self.strip(&k))?;
+                Ok((key, record::decode(self.name(), &k, &v)?))
+            })
+    }
+
     /// Number of records in the region (walks the table; for tests and tools, not
     /// request paths).
     pub fn count(&self) -> usize {

@@ -44,11 +44,14 @@ pub enum InvalidPageToken {
 }
 
 impl PageToken {
-    pub(crate) fn after(last_key: Vec<u8>) -> PageToken {
+    /// The position strictly after `last_key`: for a listing kept outside the store,
+    /// whose keys the caller chooses.
+    pub fn after(last_key: Vec<u8>) -> PageToken {
         PageToken { last_key }
     }
 
-    pub(crate) fn last_key(&self) -> &[u8] {
+    /// The last key returned before this position.
+    pub fn last_key(&self) -> &[u8] {
         &self.last_key
     }
 

@@ -50,7 +50,7 @@ pub fn start() -> Result<UpOutput, Error> {
     // The common case, a cluster already running (every test process after
     // the first, under nextest one per test), costs one `up`: ~0.2 s, where
     // `build` checksums ~400 MB of binaries before it finds nothing to do.
-    if let Ok(stdout) = run(&mut Command::new(scripts.join("up"))) {
+    if let Ok(stdout) = run(&mut up(&scripts)) {
         return parse_up_output(&stdout);
     }
     let mut build = Command::new(scripts.join("build"));
@@ -65,8 +65,22 @@ pub fn start() -> Result<UpOutput, Error> {
         build.arg("--from-tarball").arg(&shared);
     }
     run(&mut build)?;
-    let stdout = run(&mut Command::new(scripts.join("up")))?;
+    let stdout = run(&mut up(&scripts))?;
     parse_up_output(&stdout)
+}
+
+/// Hollow nodes of a cluster the tests start, unless `KUBECS_LOCAL_K8S_NODES` says: two,
+/// so that tasks have somewhere to go when a node is drained. (A cluster already running
+/// keeps the nodes it was started with.)
+const TEST_NODES: &str = "2";
+
+/// The `up` command the tests run.
+fn up(scripts: &Path) -> Command {
+    let mut command = Command::new(scripts.join("up"));
+    if std::env::var_os("KUBECS_LOCAL_K8S_NODES").is_none() {
+        command.env("KUBECS_LOCAL_K8S_NODES", TEST_NODES);
+    }
+    command
 }
 
 /// The components `up` keeps running for the state directory `state_dir`: the

@@ -1,14 +1,15 @@
 //! What the loop knows of Kubernetes: one reflector (a watch-fed local copy) per kind of
-//! object kubecs owns, selected by its `managed-by` label, plus Warning events. Every
-//! change to a watched object queues the ECS key it belongs to, so the loop is
-//! level-triggered: it reads the copies, never the watch events themselves.
+//! object kubecs owns, selected by its `managed-by` label, plus Warning events, the nodes,
+//! and a stripped copy of every pod (what each node's capacity is used by). Every change
+//! to a watched object queues the ECS key it belongs to, so the loop is level-triggered:
+//! it reads the copies, never the watch events themselves.
 
 use std::fmt::Debug;
 use std::sync::Arc;
 
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
-use k8s_openapi::api::core::v1::{Namespace, Pod, Service};
+use k8s_openapi::api::core::v1::{Namespace, Node, Pod, PodSpec, PodStatus, Service};
 use k8s_openapi::api::events::v1::Event;
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{watcher, WatchStreamExt};
@@ -30,6 +31,10 @@ pub struct Caches {
     pub pods: Store<Pod>,
     pub services: Store<Service>,
     pub events: Store<Event>,
+    pub nodes: Store<Node>,
+    /// Every pod of the cluster, stripped to what a node's capacity needs
+    /// ([`strip_for_capacity`]).
+    pub all_pods: Store<Pod>,
     /// True once every copy holds its first full list.
     listed: tokio::sync::watch::Receiver<bool>,
 }
@@ -52,6 +57,8 @@ impl Caches {
         let (pods, pod_writer) = reflector::store();
         let (services, svc_writer) = reflector::store();
         let (events, event_writer) = reflector::store();
+        let (nodes, node_writer) = reflector::store();
+        let (all_pods, all_pods_writer) = reflector::store();
         let (listed_tx, listed) = tokio::sync::watch::channel(false);
         let caches = Caches {
             namespaces,
@@ -60,6 +67,8 @@ impl Caches {
             pods,
             services,
             events,
+            nodes,
+            all_pods,
             listed,
         };
         // One waiter per store: a store's readiness wakes only the last task that polled
@@ -75,6 +84,8 @@ impl Caches {
                 let _ = caches.pods.wait_until_ready().await;
                 let _ = caches.services.wait_until_ready().await;
                 let _ = caches.events.wait_until_ready().await;
+                let _ = caches.nodes.wait_until_ready().await;
+                let _ = caches.all_pods.wait_until_ready().await;
                 let _ = listed_tx.send(true);
             }
         });
@@ -130,7 +141,59 @@ impl Caches {
                 caches.key_of_event(e)
             }),
         ));
+        tasks.spawn(watch(
+            Api::<Node>::all(client.clone()),
+            watcher::Config::default(),
+            node_writer,
+            {
+                let caches = caches.clone();
+                let queue = Arc::clone(queue);
+                // A node that changes (cordoned, drained, gone) changes the tasks on it.
+                move |node: &Node| {
+                    for key in caches.keys_on_node(&node.name_any()) {
+                        queue.add_urgent(key);
+                    }
+                }
+            },
+        ));
+        tasks.spawn(watch_stripped(
+            Api::<Pod>::all(client.clone()),
+            all_pods_writer,
+        ));
         caches
+    }
+
+    /// The keys of kubecs's pods on the node named `node`.
+    pub fn keys_on_node(&self, node: &str) -> Vec<WorkKey> {
+        self.pods
+            .state_filter(|p| p.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some(node))
+            .iter()
+            .filter_map(|p| self.key_of(&**p))
+            .collect()
+    }
+
+    /// The zone of every node that has a zone label, by node name.
+    pub fn zones(&self) -> crate::observe::records::Zones {
+        self.nodes
+            .state()
+            .iter()
+            .filter_map(|n| Some((n.name_any(), crate::observe::nodes::facts(n, []).zone?)))
+            .collect()
+    }
+
+    /// The names of the nodes kubecs cordoned for a DRAINING request.
+    pub fn draining_nodes(&self) -> std::collections::BTreeSet<String> {
+        self.nodes
+            .state()
+            .iter()
+            .filter(|n| crate::observe::nodes::facts(n, []).draining)
+            .map(|n| n.name_any())
+            .collect()
+    }
+
+    /// Whether every copy holds its first full list.
+    pub fn is_ready(&self) -> bool {
+        *self.listed.borrow()
     }
 
     /// Waits until every copy holds its first full list.
@@ -279,6 +342,55 @@ fn on_change<K>(
         if let Some(k) = key(&caches, object) {
             // What Kubernetes shows changed: reported before pending applies.
             queue.add_urgent(k);
+        }
+    }
+}
+
+/// A pod reduced to what a node's used capacity and kubecs's task counts need: its
+/// identity, labels, node, container requests and host ports, phase and conditions.
+fn strip_for_capacity(pod: &mut Pod) {
+    let meta = &mut pod.metadata;
+    meta.annotations = None;
+    meta.owner_references = None;
+    meta.managed_fields = None;
+    meta.finalizers = None;
+    if let Some(spec) = pod.spec.take() {
+        let strip =
+            |c: &k8s_openapi::api::core::v1::Container| k8s_openapi::api::core::v1::Container {
+                name: c.name.clone(),
+                resources: c.resources.clone(),
+                ports: c.ports.clone(),
+                ..Default::default()
+            };
+        pod.spec = Some(PodSpec {
+            node_name: spec.node_name,
+            containers: spec.containers.iter().map(strip).collect(),
+            init_containers: spec.init_containers.map(|i| i.iter().map(strip).collect()),
+            overhead: spec.overhead,
+            ..PodSpec::default()
+        });
+    }
+    if let Some(status) = pod.status.take() {
+        pod.status = Some(PodStatus {
+            phase: status.phase,
+            conditions: status.conditions,
+            ..PodStatus::default()
+        });
+    }
+}
+
+/// Keeps the stripped copy of every pod up to date; nothing is queued from it (kubecs's
+/// own pods are watched whole above).
+async fn watch_stripped(api: Api<Pod>, writer: reflector::store::Writer<Pod>) {
+    let stream = watcher(api, watcher::Config::default())
+        .default_backoff()
+        .modify(strip_for_capacity)
+        .reflect(writer)
+        .touched_objects();
+    let mut stream = std::pin::pin!(stream);
+    while let Some(item) = stream.next().await {
+        if let Err(err) = item {
+            tracing::warn!(error = %err, "watch of every pod failed; retrying");
         }
     }
 }

@@ -30,6 +30,8 @@ pub async fn sweep(store: &Store, now: Timestamp) -> Result<usize, StoreError> {
     for region in store.regions()? {
         let region = store.region(&region);
         let tasks = region.tasks();
+        let placements = region.task_placements();
+        let tag_table = region.tags();
         let expired: Vec<(String, String)> = tasks
             .scan_all()
             .filter_map(Result::ok)
@@ -39,12 +41,24 @@ pub async fn sweep(store: &Store, now: Timestamp) -> Result<usize, StoreError> {
         for key in expired {
             let gone = region
                 .transaction(|tx| {
-                    tx.update(&tasks, key.clone(), |current| {
+                    let gone = tx.update(&tasks, key.clone(), |current| {
                         Ok::<_, StoreError>(match current {
-                            Some(r) if is_expired(&r.value, cutoff) => (Write::Delete, true),
-                            _ => (Write::Keep, false),
+                            Some(r) if is_expired(&r.value, cutoff) => {
+                                (Write::Delete, r.value.task_arn.clone())
+                            }
+                            _ => (Write::Keep, None),
                         })
-                    })
+                    })?;
+                    if let Some(arn) = &gone {
+                        // Its tags, and a standalone task's placement, go with it.
+                        tx.update(&tag_table, arn.as_str(), |_| {
+                            Ok::<_, StoreError>((Write::Delete, ()))
+                        })?;
+                        tx.update(&placements, key.clone(), |_| {
+                            Ok::<_, StoreError>((Write::Delete, ()))
+                        })?;
+                    }
+                    Ok::<_, StoreError>(gone.is_some())
                 })
                 .await?;
             removed += usize::from(gone);
@@ -68,6 +82,8 @@ pub async fn run(store: Store) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use kubecs_api_models::Tag;
+    use kubecs_storage::TaskPlacement;
 
     #[tokio::test]
     async fn stopped_tasks_are_kept_an_hour_then_removed() {
@@ -75,14 +91,20 @@ mod tests {
         let store = Store::open(dir.path()).unwrap();
         let region = store.region("us-east-1");
         let tasks = region.tasks();
+        let placements = region.task_placements();
+        let tag_table = region.tags();
         let at = |minutes: i64| Timestamp::from_epoch_millis(1_000_000_000_000 + minutes * 60_000);
         let task = |status: &str, stopped: Option<Timestamp>| Task {
             last_status: Some(status.to_owned()),
             stopped_at: stopped,
             ..Task::default()
         };
+        let old = Task {
+            task_arn: Some("arn:aws:ecs:us-east-1:0:task/c/old".to_owned()),
+            ..task("STOPPED", Some(at(0)))
+        };
         let records = [
-            ("old", task("STOPPED", Some(at(0)))),
+            ("old", old),
             ("recent", task("STOPPED", Some(at(30)))),
             ("running", task("RUNNING", None)),
         ];
@@ -93,13 +115,26 @@ mod tests {
                     tx.update(&tasks, ("c", *id), |_| {
                         Ok::<_, StoreError>((Write::Put(record), ()))
                     })?;
+                    tx.update(&placements, ("c", *id), |_| {
+                        Ok::<_, StoreError>((Write::Put(TaskPlacement::default()), ()))
+                    })?;
                 }
+                tx.update(&tag_table, "arn:aws:ecs:us-east-1:0:task/c/old", |_| {
+                    Ok::<_, StoreError>((Write::Put(vec![Tag::default()]), ()))
+                })?;
                 Ok::<_, StoreError>(())
             })
             .await
             .unwrap();
         assert_eq!(sweep(&store, at(61)).await.unwrap(), 1);
         assert!(tasks.get(("c", "old")).unwrap().is_none());
+        // Its placement and tags went with it; the others' placements stay.
+        assert!(placements.get(("c", "old")).unwrap().is_none());
+        assert!(tag_table
+            .get("arn:aws:ecs:us-east-1:0:task/c/old")
+            .unwrap()
+            .is_none());
+        assert!(placements.get(("c", "recent")).unwrap().is_some());
         assert!(tasks.get(("c", "recent")).unwrap().is_some());
         assert!(tasks.get(("c", "running")).unwrap().is_some());
         assert_eq!(sweep(&store, at(59)).await.unwrap(), 0);

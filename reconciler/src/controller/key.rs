@@ -1,6 +1,7 @@
 //! What the loop reconciles: an ECS cluster (its namespace), an ECS service (its
-//! workload and status) or an ECS task (a standalone task's pod), each within a region; and which key a Kubernetes object that
-//! kubecs owns belongs to.
+//! workload and status), an ECS task (a standalone task's pod) or a container instance
+//! (a state change asked for its node), each within a region; and which key a
+//! Kubernetes object that kubecs owns belongs to.
 
 use std::fmt;
 
@@ -25,6 +26,12 @@ pub enum WorkKey {
         cluster: String,
         task: String,
     },
+    /// A container instance: UpdateContainerInstancesState applied to its node.
+    Instance {
+        region: String,
+        cluster: String,
+        instance: String,
+    },
 }
 
 impl WorkKey {
@@ -34,6 +41,7 @@ impl WorkKey {
             WorkKey::Cluster { .. } => "cluster",
             WorkKey::Service { .. } => "service",
             WorkKey::Task { .. } => "task",
+            WorkKey::Instance { .. } => "container_instance",
         }
     }
 }
@@ -52,6 +60,11 @@ impl fmt::Display for WorkKey {
                 cluster,
                 task,
             } => write!(f, "task {region}/{cluster}/{task}"),
+            WorkKey::Instance {
+                region,
+                cluster,
+                instance,
+            } => write!(f, "container instance {region}/{cluster}/{instance}"),
         }
     }
 }

@@ -17,8 +17,10 @@ pub mod caches;
 mod cluster;
 pub mod connect;
 pub mod expiry;
+mod instance;
 pub mod key;
 pub mod metrics;
+pub mod nodes;
 pub mod queue;
 mod service;
 mod task;
@@ -37,6 +39,7 @@ use tokio::task::JoinSet;
 pub use caches::Caches;
 pub use key::WorkKey;
 pub use metrics::Metrics;
+pub use nodes::NodeView;
 use queue::WorkQueue;
 
 /// How the loop runs.
@@ -113,11 +116,13 @@ pub struct Context {
     pub metrics: Arc<Metrics>,
 }
 
-/// Runs the loop until `stop` turns true (or its sender is dropped).
+/// Runs the loop until `stop` turns true (or its sender is dropped); `nodes` shows the
+/// cluster's nodes once it has one.
 pub async fn run(
     store: Store,
     options: Options,
     metrics: Arc<Metrics>,
+    nodes: NodeView,
     mut stop: watch::Receiver<bool>,
 ) {
     let Some((client, source)) = find_cluster(&options, &mut stop).await else {
@@ -129,6 +134,7 @@ pub async fn run(
     // Subscribed before the first full pass, so that no change falls between them.
     let feed = store.subscribe();
     let caches = Caches::start(&client, &queue, &mut tasks);
+    nodes.connect(&caches);
     let ctx = Arc::new(Context {
         store: store.clone(),
         client,
@@ -206,6 +212,15 @@ async fn follow_feed(ctx: Arc<Context>, mut feed: kubecs_storage::ChangeReceiver
                     TableId::Clusters => {
                         if let Ok(cluster) = change.key::<String>() {
                             ctx.queue.add(WorkKey::Cluster { region, cluster });
+                        }
+                    }
+                    TableId::ContainerInstances => {
+                        if let Ok((cluster, instance)) = change.key::<(String, String)>() {
+                            ctx.queue.add(WorkKey::Instance {
+                                region,
+                                cluster,
+                                instance,
+                            });
                         }
                     }
                     TableId::Tasks => {
@@ -312,6 +327,23 @@ fn queue_everything(ctx: &Context) {
                 Err(error) => tracing::warn!(%error, "cannot read a task in a full pass"),
             }
         }
+        for entry in tables.container_instances().scan_all() {
+            match entry {
+                Ok(((cluster, instance), record))
+                    if record.observed_generation < record.generation =>
+                {
+                    ctx.queue.add(WorkKey::Instance {
+                        region: region.clone(),
+                        cluster,
+                        instance,
+                    });
+                }
+                Ok(_) => {}
+                Err(error) => {
+                    tracing::warn!(%error, "cannot read a container instance in a full pass")
+                }
+            }
+        }
     }
     for key in ctx.caches.keys() {
         ctx.queue.add(key);
@@ -336,6 +368,11 @@ async fn work(ctx: Arc<Context>) {
                 cluster,
                 task,
             } => task::reconcile(&ctx, region, cluster, task).await,
+            WorkKey::Instance {
+                region,
+                cluster,
+                instance,
+            } => instance::reconcile(&ctx, region, cluster, instance).await,
         };
         let elapsed = started.elapsed();
         match result {

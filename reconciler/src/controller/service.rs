@@ -8,15 +8,14 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::Service as KubeService;
+use k8s_openapi::api::core::v1::{Pod, Service as KubeService};
 use kube::runtime::reflector::ObjectRef;
 use kube::{Api, ResourceExt};
 use kubecs_api_models::status::{ACTIVE, DRAINING};
 use kubecs_api_models::{task_definition_of, TaskDefinitionRef, Timestamp};
-use kubecs_api_models::{Task as EcsTask, TaskStopCode};
+use kubecs_api_models::{PropagateTags, Service, Tag, Task as EcsTask, TaskStopCode};
 use kubecs_storage::{
-    count_tasks_move, Observed, Record, Region, ServiceState, StoreError, Table, TaskCounts, Tx,
-    Write,
+    count_tasks_in, Observed, Record, Region, ServiceState, StoreError, TaskCounts, Tx, Write,
 };
 
 use super::apply::{apply, delete, is_current, stamp};
@@ -112,6 +111,17 @@ async fn run(
     };
     ensure_namespace(ctx, scope, service.cluster_arn.as_deref()).await?;
 
+    // Tasks on container instances being drained move elsewhere (see `evacuate`).
+    let pods = ctx
+        .caches
+        .of_service(&ctx.caches.pods, &at.namespace, &at.label);
+    let evacuation = crate::evacuate::plan(service, &pods, &ctx.caches.draining_nodes());
+    if evacuation.surge > 0 {
+        if let Some(spec) = workload.deployment.spec.as_mut() {
+            spec.replicas = Some(spec.replicas.unwrap_or(0) + evacuation.surge);
+        }
+    }
+
     let deployments: Api<Deployment> = Api::namespaced(ctx.client.clone(), &at.namespace);
     let hash = stamp(&mut workload.deployment)?;
     let seen = ctx
@@ -147,6 +157,12 @@ async fn run(
         let name = old.name_any();
         if !wanted.contains(&name) {
             delete(&services, &name).await?;
+        }
+    }
+    if !evacuation.stop.is_empty() {
+        let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), &at.namespace);
+        for name in &evacuation.stop {
+            delete(&pods, name).await?;
         }
     }
     write_status(ctx, store, scope.cluster, at, record).await
@@ -225,11 +241,13 @@ async fn write_status(
     let replica_sets = caches.of_service(&caches.replica_sets, &at.namespace, &at.label);
     let pods = caches.of_service(&caches.pods, &at.namespace, &at.label);
     let events = caches.events_in(&at.namespace);
+    let zones = caches.zones();
     let snapshot = Snapshot {
         deployment: deployment.as_deref(),
         replica_sets: &replica_sets,
         pods: &pods,
         events: &events,
+        zones: Some(&zones),
     };
     let now = Timestamp::now();
     let observation = observe(&record.value, &snapshot, now);
@@ -240,8 +258,6 @@ async fn write_status(
         return Ok(Next::Done);
     }
     let services = store.services();
-    let clusters = store.clusters();
-    let tasks = store.tasks();
     let key = (
         cluster.to_owned(),
         record
@@ -261,20 +277,12 @@ async fn write_status(
                     Ok::<_, kubecs_storage::StoreError>(Some(state))
                 })?;
             if let Observed::Applied(_) = &outcome {
-                write_tasks(tx, &tasks, cluster, &observation.tasks, now)?;
+                let service = &observation.state.service;
+                write_tasks(tx, store, cluster, service, &observation.tasks, now)?;
             }
-            let after = TaskCounts::of(&observation.state.service);
             if let (Observed::Applied(_), Some(before)) = (&outcome, before) {
-                if before != after {
-                    tx.update(&clusters, cluster.to_owned(), |current| {
-                        let Some(current) = current else {
-                            return Ok::<_, kubecs_storage::StoreError>((Write::Keep, ()));
-                        };
-                        let mut next = current.value.clone();
-                        count_tasks_move(&mut next, before, after);
-                        Ok((Write::Put(next), ()))
-                    })?;
-                }
+                let after = TaskCounts::of(&observation.state.service);
+                count_tasks_in(tx, store, cluster, before, after)?;
             }
             if let (Observed::Applied(_), Some(rollback)) = (&outcome, &observation.rollback) {
                 tx.update(&services, key.clone(), |current| {
@@ -296,15 +304,17 @@ async fn write_status(
     }
 }
 
-/// Writes the observation's task records: new and changed ones, and the records of
-/// tasks whose pods are gone, stopped.
+/// Writes the observation's task records: new and changed ones (a new task gets the
+/// tags the service propagates), and the records of tasks whose pods are gone, stopped.
 fn write_tasks(
     tx: &mut Tx<'_, '_>,
-    table: &Table<(String, String), EcsTask>,
+    store: &Region,
     cluster: &str,
+    service: &Service,
     writes: &TaskWrites,
     now: Timestamp,
 ) -> Result<(), StoreError> {
+    let table = &store.tasks();
     for record in &writes.put {
         let Some(id) = record
             .task_arn
@@ -313,6 +323,15 @@ fn write_tasks(
         else {
             continue;
         };
+        if tx.get(table, (cluster, id))?.is_none() {
+            let tags = propagated_tags(tx, store, cluster, service, record)?;
+            if !tags.is_empty() {
+                let arn = record.task_arn.clone().unwrap_or_default();
+                tx.update(&store.tags(), arn, |_| {
+                    Ok::<_, StoreError>((Write::Put(tags), ()))
+                })?;
+            }
+        }
         tx.update(table, (cluster, id), |current| {
             let mut next = record.clone();
             // A StopTask of a service's task: its code and reason stay the user's.
@@ -335,6 +354,40 @@ fn write_tasks(
         })?;
     }
     Ok(())
+}
+
+/// The tags a new task of `service` gets: the service's or its task definition's
+/// (`propagateTags`), and ECS's own (`enableECSManagedTags`).
+fn propagated_tags(
+    tx: &Tx<'_, '_>,
+    store: &Region,
+    cluster: &str,
+    service: &Service,
+    task: &EcsTask,
+) -> Result<Vec<Tag>, StoreError> {
+    let source = match service.propagate_tags {
+        Some(PropagateTags::Service) => service.service_arn.as_deref(),
+        Some(PropagateTags::TaskDefinition) => task.task_definition_arn.as_deref(),
+        _ => None,
+    };
+    let mut tags = match source {
+        Some(arn) => tx
+            .get(&store.tags(), arn)?
+            .map(|r| r.value)
+            .unwrap_or_default(),
+        None => Vec::new(),
+    };
+    if service.enable_ecs_managed_tags == Some(true) {
+        tags.push(Tag {
+            key: Some("aws:ecs:clusterName".to_owned()),
+            value: Some(cluster.to_owned()),
+        });
+        tags.push(Tag {
+            key: Some("aws:ecs:serviceName".to_owned()),
+            value: service.service_name.clone(),
+        });
+    }
+    Ok(tags)
 }
 
 #[cfg(test)]

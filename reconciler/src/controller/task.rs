@@ -8,7 +8,7 @@ use k8s_openapi::api::core::v1::Pod;
 use kube::runtime::reflector::ObjectRef;
 use kube::{Api, ResourceExt};
 use kubecs_api_models::{Task as EcsTask, TaskStopCode, Timestamp};
-use kubecs_storage::{Observed, Region};
+use kubecs_storage::{count_tasks_in, Observed, Region, TaskCounts};
 
 use super::apply::{apply, delete};
 use super::cluster::ensure_namespace;
@@ -67,6 +67,21 @@ pub async fn reconcile(
 
     let wants_running = task.desired_status.as_deref() == Some(RUNNING);
     let provisioning = task.last_status.as_deref() == Some(PROVISIONING);
+    // An essential container that exited stops the task, as in ECS: its pod goes.
+    let stopped_by_exit = match seen.as_deref() {
+        Some(pod) if wants_running && pod.metadata.deletion_timestamp.is_none() => {
+            essential_exit(&store, task, pod)?
+        }
+        _ => None,
+    };
+    let task = &match stopped_by_exit {
+        Some(stopped) => {
+            delete(&pods, &name).await?;
+            stopped
+        }
+        None => task.clone(),
+    };
+    let wants_running = task.desired_status.as_deref() == Some(RUNNING);
     match seen.as_deref() {
         None if wants_running && provisioning => {
             create(ctx, &store, &scope, &pods, id, task).await?;
@@ -78,27 +93,74 @@ pub async fn reconcile(
     }
 
     let next = match seen.as_deref() {
-        Some(pod) => records::observed(task, pod),
+        Some(pod) => records::observed(task, pod, &ctx.caches.zones()),
         // Created above, or being created: the watch brings the pod.
         None if wants_running && provisioning => return Ok(Next::Done),
         // Deleted (by StopTask, or by someone else): the task is over.
         None => records::stopped(task, Timestamp::now()),
     };
-    if next == *task {
+    if next == record.value {
         return Ok(Next::Done);
     }
     let key = (cluster.to_owned(), id.to_owned());
     let outcome = store
         .transaction(|tx| {
-            tx.set_observed(&store.tasks(), key.clone(), record.generation, |_| {
-                Ok::<_, kubecs_storage::StoreError>(Some(next.clone()))
-            })
+            let outcome =
+                tx.set_observed(&store.tasks(), key.clone(), record.generation, |_| {
+                    Ok::<_, kubecs_storage::StoreError>(Some(next.clone()))
+                })?;
+            // The cluster's task counts follow the task, in the same write.
+            if matches!(outcome, Observed::Applied(_)) {
+                let before = TaskCounts::of_task(&record.value);
+                count_tasks_in(tx, &store, cluster, before, TaskCounts::of_task(&next))?;
+            }
+            Ok::<_, kubecs_storage::StoreError>(outcome)
         })
         .await?;
     match outcome {
         Observed::Stale { .. } => Ok(Next::After(std::time::Duration::ZERO)),
         _ => Ok(Next::Done),
     }
+}
+
+/// The task, wanted STOPPED with ECS's code and reason, when an essential container of
+/// its running pod has exited (a pod of several containers keeps running when one ends;
+/// ECS stops the task).
+fn essential_exit(
+    store: &Region,
+    task: &EcsTask,
+    pod: &Pod,
+) -> Result<Option<EcsTask>, ReconcileError> {
+    let exited = crate::observe::tasks::exited_containers(pod);
+    if exited.is_empty() {
+        return Ok(None);
+    }
+    let reference = task
+        .task_definition_arn
+        .as_deref()
+        .and_then(super::service::task_definition_ref);
+    let Some(td) = reference
+        .map(|r| store.task_definitions().by_reference(&r))
+        .transpose()?
+        .flatten()
+    else {
+        return Ok(None);
+    };
+    let essential = td.value.container_definitions.iter().flatten().any(|c| {
+        c.essential.unwrap_or(true)
+            && c.name
+                .as_ref()
+                .is_some_and(|n| exited.contains(&n.as_str()))
+    });
+    if !essential {
+        return Ok(None);
+    }
+    let mut stopped = task.clone();
+    stopped.desired_status = Some("STOPPED".to_owned());
+    stopped.stop_code = Some(TaskStopCode::EssentialContainerExited);
+    stopped.stopped_reason = Some("Essential container in task exited".to_owned());
+    stopped.stopping_at = Some(Timestamp::now());
+    Ok(Some(stopped))
 }
 
 /// Creates a standalone task's pod from its task definition and overrides.
@@ -119,11 +181,15 @@ async fn create(
         Some(reference) => store.task_definitions().by_reference(&reference)?,
         None => None,
     };
+    let placement = store
+        .task_placements()
+        .get((scope.cluster, id))?
+        .map(|r| r.value);
     let pod = td
         .ok_or_else(|| "its task definition is not stored".to_owned())
         .and_then(|td| {
             with_overrides(&td.value, task.overrides.as_ref())
-                .and_then(|run| task_pod(scope, &run, id, arn))
+                .and_then(|run| task_pod(scope, &run, id, arn, placement.as_ref()))
                 .map_err(|e| e.to_string())
         });
     match pod {

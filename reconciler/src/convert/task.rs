@@ -7,12 +7,22 @@
 //! others), `cpu`, `memory` and `memoryReservation`; task-level `cpu` and `memory`. The
 //! other override members (environment files, resource requirements, roles, ephemeral
 //! storage, inference accelerators) are not applied.
+//!
+//! Placement (`TaskPlacement`, decided when the task was started): the nodes the task
+//! may run on become a required node affinity on their names (no node: a term nothing
+//! matches, so the pod stays Pending as ECS leaves a task no instance satisfies); a
+//! `distinctInstance` group becomes a label and a required pod anti-affinity on
+//! `kubernetes.io/hostname` against the same label.
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::Pod;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::api::core::v1::{
+    Affinity, NodeAffinity, NodeSelector, NodeSelectorRequirement, NodeSelectorTerm, Pod,
+    PodAffinityTerm, PodAntiAffinity,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use kubecs_api_models::{KeyValuePair, TaskDefinition, TaskOverride};
+use kubecs_storage::TaskPlacement;
 
 use super::names::{cluster_labels, namespace_name, ClusterScope};
 use super::pod::pod_template;
@@ -20,6 +30,11 @@ use super::validate::Unsupported;
 
 /// Label and annotation: the id of the standalone task a pod runs.
 pub const TASK_LABEL: &str = "ecs.kubecs.io/task";
+/// Label: the `distinctInstance` group of a standalone task.
+pub const DISTINCT_LABEL: &str = "ecs.kubecs.io/distinct";
+/// A node label no node has: the node affinity of a task no container instance matched.
+const NO_INSTANCE_LABEL: &str = "ecs.kubecs.io/no-container-instance-matched";
+
 /// Annotation: the ARN of the standalone task a pod runs.
 pub const TASK_ARN_ANNOTATION: &str = "ecs.kubecs.io/task-arn";
 
@@ -90,6 +105,7 @@ pub fn pod(
     td: &TaskDefinition,
     task_id: &str,
     task_arn: &str,
+    placement: Option<&TaskPlacement>,
 ) -> Result<Pod, Unsupported> {
     let template = pod_template(td)?;
     let meta = template.metadata.unwrap_or_default();
@@ -101,6 +117,12 @@ pub fn pod(
     let mut spec = template.spec.unwrap_or_default();
     // A stopped task stays stopped: ECS never restarts a task's containers.
     spec.restart_policy = Some("Never".to_owned());
+    if let Some(placement) = placement {
+        if let Some(group) = &placement.distinct {
+            labels.insert(DISTINCT_LABEL.to_owned(), super::names::label_value(group));
+        }
+        spec.affinity = affinity(placement);
+    }
     Ok(Pod {
         metadata: ObjectMeta {
             name: Some(pod_name(task_id)),
@@ -111,6 +133,63 @@ pub fn pod(
         },
         spec: Some(spec),
         status: None,
+    })
+}
+
+/// The affinity that keeps a task where its placement allows.
+fn affinity(placement: &TaskPlacement) -> Option<Affinity> {
+    let node_affinity = placement.nodes.as_ref().map(|nodes| {
+        // One term per node, ORed: a `metadata.name` field selector takes one value.
+        let terms = if nodes.is_empty() {
+            vec![NodeSelectorTerm {
+                match_expressions: Some(vec![NodeSelectorRequirement {
+                    key: NO_INSTANCE_LABEL.to_owned(),
+                    operator: "Exists".to_owned(),
+                    values: None,
+                }]),
+                ..NodeSelectorTerm::default()
+            }]
+        } else {
+            nodes
+                .iter()
+                .map(|node| NodeSelectorTerm {
+                    match_fields: Some(vec![NodeSelectorRequirement {
+                        key: "metadata.name".to_owned(),
+                        operator: "In".to_owned(),
+                        values: Some(vec![node.clone()]),
+                    }]),
+                    ..NodeSelectorTerm::default()
+                })
+                .collect()
+        };
+        NodeAffinity {
+            required_during_scheduling_ignored_during_execution: Some(NodeSelector {
+                node_selector_terms: terms,
+            }),
+            ..NodeAffinity::default()
+        }
+    });
+    let pod_anti_affinity = placement.distinct.as_ref().map(|group| PodAntiAffinity {
+        required_during_scheduling_ignored_during_execution: Some(vec![PodAffinityTerm {
+            label_selector: Some(LabelSelector {
+                match_labels: Some(BTreeMap::from([(
+                    DISTINCT_LABEL.to_owned(),
+                    super::names::label_value(group),
+                )])),
+                ..LabelSelector::default()
+            }),
+            topology_key: "kubernetes.io/hostname".to_owned(),
+            ..PodAffinityTerm::default()
+        }]),
+        ..PodAntiAffinity::default()
+    });
+    if node_affinity.is_none() && pod_anti_affinity.is_none() {
+        return None;
+    }
+    Some(Affinity {
+        node_affinity,
+        pod_anti_affinity,
+        ..Affinity::default()
     })
 }
 
@@ -197,7 +276,14 @@ mod tests {
             cluster: "prod",
         };
         let td = with_overrides(&migrate(), Some(&run_override("app"))).unwrap();
-        let pod = pod(&scope, &td, "0123456789abcdef0123456789abcdef", "arn:task").unwrap();
+        let pod = pod(
+            &scope,
+            &td,
+            "0123456789abcdef0123456789abcdef",
+            "arn:task",
+            None,
+        )
+        .unwrap();
         assert_eq!(
             pod.metadata.name.as_deref(),
             Some("ecs-task-0123456789abcdef0123456789abcdef")
@@ -211,6 +297,93 @@ mod tests {
         assert_eq!(
             spec.containers[0].args,
             Some(vec!["migrate".to_owned(), "--up".to_owned()])
+        );
+    }
+
+    #[test]
+    fn a_placement_becomes_node_affinity_and_anti_affinity() {
+        let scope = ClusterScope {
+            region: "us-east-1",
+            cluster: "prod",
+        };
+        let placement = TaskPlacement {
+            nodes: Some(vec!["node-a".to_owned(), "node-b".to_owned()]),
+            distinct: Some("run-1".to_owned()),
+        };
+        let pod = pod(
+            &scope,
+            &migrate(),
+            "0123456789abcdef0123456789abcdef",
+            "arn:task",
+            Some(&placement),
+        )
+        .unwrap();
+        assert_eq!(pod.metadata.labels.unwrap()[DISTINCT_LABEL], "run-1");
+        let affinity = pod.spec.unwrap().affinity.unwrap();
+        let terms = affinity
+            .node_affinity
+            .unwrap()
+            .required_during_scheduling_ignored_during_execution
+            .unwrap()
+            .node_selector_terms;
+        let names: Vec<_> = terms
+            .iter()
+            .map(|t| t.match_fields.as_ref().unwrap()[0].values.clone().unwrap())
+            .collect();
+        assert_eq!(
+            names,
+            vec![vec!["node-a".to_owned()], vec!["node-b".to_owned()]]
+        );
+        let anti = &affinity
+            .pod_anti_affinity
+            .unwrap()
+            .required_during_scheduling_ignored_during_execution
+            .unwrap()[0];
+        assert_eq!(anti.topology_key, "kubernetes.io/hostname");
+        assert_eq!(
+            anti.label_selector
+                .as_ref()
+                .unwrap()
+                .match_labels
+                .as_ref()
+                .unwrap()[DISTINCT_LABEL],
+            "run-1"
+        );
+    }
+
+    #[test]
+    fn no_matching_node_leaves_the_task_pending() {
+        let scope = ClusterScope {
+            region: "us-east-1",
+            cluster: "prod",
+        };
+        let placement = TaskPlacement {
+            nodes: Some(Vec::new()),
+            distinct: None,
+        };
+        let pod = pod(
+            &scope,
+            &migrate(),
+            "0123456789abcdef0123456789abcdef",
+            "arn:task",
+            Some(&placement),
+        )
+        .unwrap();
+        let affinity = pod.spec.unwrap().affinity.unwrap();
+        assert!(affinity.pod_anti_affinity.is_none());
+        let term = &affinity
+            .node_affinity
+            .unwrap()
+            .required_during_scheduling_ignored_during_execution
+            .unwrap()
+            .node_selector_terms[0];
+        assert_eq!(
+            term.match_expressions.as_ref().unwrap()[0].key,
+            NO_INSTANCE_LABEL
+        );
+        assert_eq!(
+            term.match_expressions.as_ref().unwrap()[0].operator,
+            "Exists"
         );
     }
 }

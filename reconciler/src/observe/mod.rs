@@ -23,13 +23,14 @@
 pub mod breaker;
 pub mod deployments;
 pub mod messages;
+pub mod nodes;
 pub mod records;
 pub mod reports;
 pub mod rollout;
 pub mod tasks;
 
 #[cfg(test)]
-mod testing;
+pub(crate) mod testing;
 #[cfg(test)]
 mod tests;
 
@@ -54,6 +55,8 @@ pub struct Snapshot<'a> {
     pub pods: &'a [Pod],
     /// events.k8s.io/v1 events about those pods, ReplicaSets and the Deployment.
     pub events: &'a [Event],
+    /// The zones of the nodes, by node name (the tasks' `availabilityZone`).
+    pub zones: Option<&'a records::Zones>,
 }
 
 /// The outcome of one observation.
@@ -114,8 +117,12 @@ pub fn observe(state: &ServiceState, snapshot: &Snapshot<'_>, now: Timestamp) ->
         rollback = rollout::advance(&mut next, &name, snapshot, &tasks, now);
     }
     reports::steady_state(&mut next, &name, &tasks, !draining, now);
-    let (task_writes, written) =
-        records::changes(&state.memory.task_records, snapshot.pods, &next.service);
+    let (task_writes, written) = records::changes(
+        &state.memory.task_records,
+        snapshot.pods,
+        &next.service,
+        snapshot.zones.unwrap_or(&records::Zones::new()),
+    );
     next.memory.task_records = written;
     Observation {
         state: next,

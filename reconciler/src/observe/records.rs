@@ -12,10 +12,11 @@
 //! - Containers: one per pod container (init containers are not ECS containers), with
 //!   the state, exit code and reason the kubelet reports; `networkBindings` for host
 //!   ports.
-//! - Not known on Kubernetes and left out: `pullStartedAt`/`pullStoppedAt`,
-//!   `containerInstanceArn` and `availabilityZone` (container instances come with the
-//!   nodes), task-level `cpu`/`memory` (the service's task definition has them),
-//!   `attachments` (bridge networking has none).
+//! - `containerInstanceArn` is the pod's node as a container instance of the task's
+//!   cluster ([`super::nodes`]); `availabilityZone` the node's zone label, when it has one.
+//! - Not known on Kubernetes and left out: `pullStartedAt`/`pullStoppedAt`, task-level
+//!   `cpu`/`memory` of a service's task (its task definition has them), `attachments`
+//!   (bridge networking has none).
 
 use std::collections::BTreeMap;
 
@@ -30,7 +31,7 @@ use crate::convert::names::{FAMILY_LABEL, REVISION_LABEL};
 
 /// The record of one placed pod of `service`; `None` for a pod never placed or without
 /// a UID.
-pub fn of_pod(pod: &Pod, service: &Service) -> Option<EcsTask> {
+pub fn of_pod(pod: &Pod, service: &Service, zones: &Zones) -> Option<EcsTask> {
     if state(pod) == TaskState::Unplaced {
         return None;
     }
@@ -69,14 +70,25 @@ pub fn of_pod(pod: &Pod, service: &Service) -> Option<EcsTask> {
         enable_execute_command: service.enable_execute_command.or(Some(false)),
         ..EcsTask::default()
     };
-    Some(observed(&identity, pod))
+    Some(observed(&identity, pod, zones))
 }
+
+/// The zone of each node that has one, by node name.
+pub type Zones = BTreeMap<String, String>;
 
 /// `record` (who the task is: ARNs, group, startedBy, overrides...) with what `pod`
 /// shows now: statuses, health, times, stop code and reason, containers. A stop the
 /// user asked for (StopTask) keeps its code and reason.
-pub fn observed(record: &EcsTask, pod: &Pod) -> EcsTask {
+pub fn observed(record: &EcsTask, pod: &Pod, zones: &Zones) -> EcsTask {
     let task_state = state(pod);
+    let node = pod.spec.as_ref().and_then(|s| s.node_name.as_deref());
+    let container_instance_arn = node
+        .zip(record.task_arn.as_deref())
+        .and_then(|(node, task)| container_instance_arn(task, node))
+        .or_else(|| record.container_instance_arn.clone());
+    let availability_zone = node
+        .and_then(|n| zones.get(n).cloned())
+        .or_else(|| record.availability_zone.clone());
     let arn = record.task_arn.clone().unwrap_or_default();
     let status = pod.status.as_ref();
     let ready = condition_since(pod, "Ready");
@@ -142,9 +154,14 @@ pub fn observed(record: &EcsTask, pod: &Pod) -> EcsTask {
             }
         })
         .collect();
+    // When the containers report no finish time (a pod failed before they started, or
+    // ended by its deadline), the pod's last condition change is when it stopped.
     let stopped_at = (task_state == TaskState::Stopped)
-        .then(|| latest_finish(statuses))
-        .flatten();
+        .then(|| latest_finish(statuses).or_else(|| last_condition_change(pod)))
+        .flatten()
+        .or(record
+            .stopped_at
+            .filter(|_| task_state == TaskState::Stopped));
     let stopping_at = pod.metadata.deletion_timestamp.as_ref().map(|t| {
         let grace = pod.metadata.deletion_grace_period_seconds.unwrap_or(0);
         Timestamp::from_epoch_millis(t.0.as_millisecond() - grace * 1000)
@@ -177,7 +194,11 @@ pub fn observed(record: &EcsTask, pod: &Pod) -> EcsTask {
         TaskState::Stopping => scaled_in(pod),
         _ => (None, None),
     };
-    let user_stop = record.stop_code == Some(TaskStopCode::UserInitiated);
+    // A stop the user asked for (StopTask), or kubecs decided (an essential container
+    // exited), keeps its code and reason.
+    let user_stop = record.stop_code == Some(TaskStopCode::UserInitiated)
+        || (record.stop_code == Some(TaskStopCode::EssentialContainerExited)
+            && record.desired_status.as_deref() == Some("STOPPED"));
     let (stop_code, stopped_reason) = if user_stop {
         (record.stop_code.clone(), record.stopped_reason.clone())
     } else {
@@ -200,8 +221,21 @@ pub fn observed(record: &EcsTask, pod: &Pod) -> EcsTask {
         stop_code,
         stopped_reason,
         containers: Some(containers),
+        container_instance_arn,
+        availability_zone,
         ..record.clone()
     }
+}
+
+/// The ARN of the node named `node` as a container instance of the cluster of the task
+/// `task_arn` (`arn:aws:ecs:<region>:<account>:container-instance/<cluster>/<id>`).
+pub fn container_instance_arn(task_arn: &str, node: &str) -> Option<String> {
+    let (prefix, rest) = task_arn.split_once(":task/")?;
+    let (cluster, _) = rest.split_once('/')?;
+    Some(format!(
+        "{prefix}:container-instance/{cluster}/{}",
+        super::nodes::instance_id(node)
+    ))
 }
 
 /// The record of a task whose pod is gone: STOPPED at `now`, as the service scheduler
@@ -227,6 +261,14 @@ pub fn stopped(record: &EcsTask, now: Timestamp) -> EcsTask {
         container.last_status = Some("STOPPED".to_owned());
     }
     next
+}
+
+/// 32 hex digits (the form of ECS's ids) derived from `seed`: the same on every run and
+/// every kubecs version.
+pub fn stable_id(seed: &str) -> String {
+    let a = fnv1a(seed.bytes(), FNV_OFFSET);
+    let b = fnv1a(seed.bytes().rev(), FNV_OFFSET.rotate_left(32));
+    format!("{a:016x}{b:016x}")
 }
 
 /// A stable digest of a record, so that an unchanged task is not written again (FNV-1a
@@ -258,11 +300,12 @@ pub fn changes(
     written: &BTreeMap<String, u64>,
     pods: &[Pod],
     service: &Service,
+    zones: &Zones,
 ) -> (TaskWrites, BTreeMap<String, u64>) {
     let mut writes = TaskWrites::default();
     let mut now_written = BTreeMap::new();
     for pod in pods {
-        let (Some(id), Some(record)) = (task_id(pod), of_pod(pod, service)) else {
+        let (Some(id), Some(record)) = (task_id(pod), of_pod(pod, service, zones)) else {
             continue;
         };
         let digest = digest(&record);
@@ -319,6 +362,19 @@ fn container_state(
     ("PENDING", None, reason)
 }
 
+/// The newest transition time of the pod's conditions.
+fn last_condition_change(pod: &Pod) -> Option<Timestamp> {
+    pod.status
+        .as_ref()?
+        .conditions
+        .as_ref()?
+        .iter()
+        .filter_map(|c| c.last_transition_time.as_ref())
+        .map(|t| t.0.as_millisecond())
+        .max()
+        .map(Timestamp::from_epoch_millis)
+}
+
 /// When the last container of a finished pod stopped.
 fn latest_finish(statuses: &[ContainerStatus]) -> Option<Timestamp> {
     statuses
@@ -343,10 +399,7 @@ fn task_definition_arn(pod: &Pod, service: &Service) -> Option<String> {
 /// (`arn:aws:ecs:<region>:<account>:container/<cluster>/<task id>/<uuid>`).
 pub fn container_arn(task_arn: &str, name: &str) -> String {
     let (prefix, rest) = task_arn.split_once(":task/").unwrap_or((task_arn, ""));
-    let seed = format!("{task_arn}/{name}");
-    let a = fnv1a(seed.bytes(), FNV_OFFSET);
-    let b = fnv1a(seed.bytes().rev(), FNV_OFFSET.rotate_left(32));
-    let hex = format!("{a:016x}{b:016x}");
+    let hex = stable_id(&format!("{task_arn}/{name}"));
     format!(
         "{prefix}:container/{rest}/{}-{}-{}-{}-{}",
         &hex[0..8],
@@ -397,7 +450,7 @@ mod tests {
 
     #[test]
     fn a_ready_pod_is_a_running_task_of_its_service_and_deployment() {
-        let record = of_pod(&placed(1, Phase::Running), &web()).unwrap();
+        let record = of_pod(&placed(1, Phase::Running), &web(), &Zones::new()).unwrap();
         assert_eq!(
             record.task_arn.as_deref(),
             Some(format!("arn:aws:ecs:us-east-1:123456789012:task/prod/{}", task(1)).as_str())
@@ -426,7 +479,7 @@ mod tests {
         )));
         assert_eq!(
             arn,
-            of_pod(&placed(1, Phase::Running), &web())
+            of_pod(&placed(1, Phase::Running), &web(), &Zones::new())
                 .unwrap()
                 .containers
                 .unwrap()[0]
@@ -437,9 +490,30 @@ mod tests {
     }
 
     #[test]
+    fn a_task_is_on_its_node_as_a_container_instance_of_its_cluster() {
+        let mut pod = placed(1, Phase::Running);
+        pod.spec.as_mut().unwrap().node_name = Some("node-a".to_owned());
+        let zones = Zones::from([("node-a".to_owned(), "us-east-1b".to_owned())]);
+        let record = of_pod(&pod, &web(), &zones).unwrap();
+        assert_eq!(
+            record.container_instance_arn.as_deref(),
+            Some(
+                format!(
+                    "arn:aws:ecs:us-east-1:123456789012:container-instance/prod/{}",
+                    crate::observe::nodes::instance_id("node-a")
+                )
+                .as_str()
+            )
+        );
+        assert_eq!(record.availability_zone.as_deref(), Some("us-east-1b"));
+        let elsewhere = of_pod(&pod, &web(), &Zones::new()).unwrap();
+        assert_eq!(elsewhere.availability_zone, None);
+    }
+
+    #[test]
     fn states_follow_the_pod() {
         let status = |phase| {
-            of_pod(&placed(1, phase), &web())
+            of_pod(&placed(1, phase), &web(), &Zones::new())
                 .map(|r| (r.last_status.unwrap(), r.desired_status.unwrap()))
         };
         assert_eq!(status(Phase::Unschedulable(INSUFFICIENT_CPU)), None);
@@ -448,7 +522,7 @@ mod tests {
         assert_eq!(status(Phase::NotReady), pair("ACTIVATING", "RUNNING"));
         assert_eq!(status(Phase::Terminating), pair("DEACTIVATING", "STOPPED"));
         assert_eq!(status(Phase::Failed), pair("STOPPED", "STOPPED"));
-        let stopping = of_pod(&placed(1, Phase::Terminating), &web()).unwrap();
+        let stopping = of_pod(&placed(1, Phase::Terminating), &web(), &Zones::new()).unwrap();
         assert_eq!(
             stopping.stop_code,
             Some(TaskStopCode::ServiceSchedulerInitiated)
@@ -456,6 +530,35 @@ mod tests {
         assert_eq!(
             stopping.stopped_reason.as_deref(),
             Some("Scaling activity initiated by (deployment ecs-svc/1)")
+        );
+    }
+
+    #[test]
+    fn a_stop_kubecs_decided_keeps_its_code_and_a_failed_pod_without_times_has_stopped_at() {
+        let mut decided = of_pod(&placed(1, Phase::Running), &web(), &Zones::new()).unwrap();
+        decided.desired_status = Some("STOPPED".to_owned());
+        decided.stop_code = Some(TaskStopCode::EssentialContainerExited);
+        decided.stopped_reason = Some("Essential container in task exited".to_owned());
+        let seen = observed(&decided, &placed(1, Phase::Terminating), &Zones::new());
+        assert_eq!(seen.stop_code, Some(TaskStopCode::EssentialContainerExited));
+        assert_eq!(
+            seen.stopped_reason.as_deref(),
+            Some("Essential container in task exited")
+        );
+        assert_eq!(seen.desired_status.as_deref(), Some("STOPPED"));
+        // No container finished (the pod failed before any ran): the pod's last
+        // condition change is when the task stopped.
+        let mut pod = placed(1, Phase::Failed);
+        let at = k8s_openapi::jiff::Timestamp::from_second(1_700_000_000).unwrap();
+        for condition in pod.status.as_mut().unwrap().conditions.iter_mut().flatten() {
+            condition.last_transition_time =
+                Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(at));
+        }
+        let failed = of_pod(&pod, &web(), &Zones::new()).unwrap();
+        assert_eq!(failed.last_status.as_deref(), Some("STOPPED"));
+        assert_eq!(
+            failed.stopped_at,
+            Some(Timestamp::from_epoch_millis(1_700_000_000_000))
         );
     }
 
@@ -474,7 +577,7 @@ mod tests {
             }),
             ..ContainerStatus::default()
         }]);
-        let record = of_pod(&failed, &web()).unwrap();
+        let record = of_pod(&failed, &web(), &Zones::new()).unwrap();
         assert_eq!(
             record.stop_code,
             Some(TaskStopCode::EssentialContainerExited)
@@ -492,15 +595,20 @@ mod tests {
     fn only_changed_records_are_written_and_gone_pods_are_stopped() {
         let service = web();
         let pods = [placed(1, Phase::Running), placed(2, Phase::Pending)];
-        let (first, written) = changes(&BTreeMap::new(), &pods, &service);
+        let (first, written) = changes(&BTreeMap::new(), &pods, &service, &Zones::new());
         assert_eq!(first.put.len(), 2);
         assert!(first.stop.is_empty());
 
-        let (same, again) = changes(&written, &pods, &service);
+        let (same, again) = changes(&written, &pods, &service, &Zones::new());
         assert_eq!(same, TaskWrites::default());
         assert_eq!(again, written);
 
-        let (next, _) = changes(&written, &[placed(2, Phase::Running)], &service);
+        let (next, _) = changes(
+            &written,
+            &[placed(2, Phase::Running)],
+            &service,
+            &Zones::new(),
+        );
         assert_eq!(next.put.len(), 1, "pod 2 changed");
         assert_eq!(next.stop, vec![task(1)]);
 

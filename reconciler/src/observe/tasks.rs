@@ -144,6 +144,18 @@ pub fn state(pod: &Pod) -> TaskState {
     }
 }
 
+/// The names of the pod's containers that have exited (terminated, not restarted).
+pub fn exited_containers(pod: &Pod) -> Vec<&str> {
+    pod.status
+        .as_ref()
+        .and_then(|s| s.container_statuses.as_deref())
+        .unwrap_or_default()
+        .iter()
+        .filter(|s| s.state.as_ref().is_some_and(|st| st.terminated.is_some()))
+        .map(|s| s.name.as_str())
+        .collect()
+}
+
 /// The scheduler's message for a pod it could not place (PodScheduled=False with reason
 /// Unschedulable), unless the pod is going away.
 pub fn unschedulable(pod: &Pod) -> Option<&str> {

@@ -282,6 +282,7 @@ impl World {
             replica_sets: &self.replica_sets,
             pods: &self.pods,
             events: &self.events,
+            zones: None,
         };
         observe(state, &snapshot, at(seconds))
     }

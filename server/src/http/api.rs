@@ -124,6 +124,7 @@ where
         request_id,
         now: state.clock.now(),
         caches: state.caches.clone(),
+        nodes: state.nodes.clone(),
     };
     match tokio::time::timeout_at(deadline, dispatcher(operation, ctx, body)).await {
         Ok(result) => result,

@@ -335,6 +335,9 @@ pub async fn describe(
     }
     let include = input.include.as_deref().unwrap_or_default();
     let table = clusters(&ctx);
+    // Every node is a container instance of every cluster, besides the instances
+    // registered in it explicitly.
+    let nodes = i32::try_from(ctx.nodes.facts().len()).unwrap_or(i32::MAX);
     let mut found = Vec::new();
     let mut failures = Vec::new();
     for ident in idents {
@@ -349,7 +352,12 @@ pub async fn describe(
                 } else {
                     Vec::new()
                 };
-                found.push(present(&record.value, include, tags));
+                let mut cluster = present(&record.value, include, tags);
+                if is_active(&record.value) {
+                    let registered = cluster.registered_container_instances_count.unwrap_or(0);
+                    cluster.registered_container_instances_count = Some(registered + nodes);
+                }
+                found.push(cluster);
             }
             None => failures.push(Failure {
                 arn: Some(if ident.starts_with("arn:") {
@@ -439,7 +447,36 @@ fn ensure_empty(cluster: &Cluster) -> Result<(), ApiError> {
             "The Cluster cannot be deleted while Tasks are active.",
         ));
     }
+    if cluster.registered_container_instances_count.unwrap_or(0) > 0 {
+        return Err(ApiError::new(
+            ErrorCode::ClusterContainsContainerInstancesException,
+            "The Cluster cannot be deleted while Container Instances are active.",
+        ));
+    }
     Ok(())
+}
+
+/// Counts `change` more container instances registered explicitly (bound to no node) in
+/// `cluster`, in the write that registers or deregisters them; DeleteCluster is refused
+/// while any is left.
+pub fn count_registrations(
+    tx: &mut Tx<'_, '_>,
+    ctx: &Ctx,
+    cluster: &str,
+    change: i32,
+) -> Result<(), ApiError> {
+    if change == 0 {
+        return Ok(());
+    }
+    tx.update(&clusters(ctx), cluster, |current| {
+        let Some(current) = current else {
+            return Ok::<_, ApiError>((Write::Keep, ()));
+        };
+        let mut next = current.value.clone();
+        let count = next.registered_container_instances_count.unwrap_or(0) + change;
+        next.registered_container_instances_count = Some(count.max(0));
+        Ok((Write::Put(next), ()))
+    })
 }
 
 /// Applies `change` to an ACTIVE cluster and answers with the result.

@@ -3,8 +3,11 @@
 //! Each family lists the operations it implements (`OPERATIONS`) and what kubecs does
 //! beyond ECS (`note`), from which the dispatcher and the README table are derived.
 
+pub mod cluster_query;
 pub mod clusters;
+pub mod container_instances;
 pub mod names;
+pub mod placement;
 pub mod services;
 pub mod tags;
 pub mod task_definitions;
@@ -19,6 +22,7 @@ const FAMILIES: &[&[Operation]] = &[
     services::OPERATIONS,
     tags::OPERATIONS,
     tasks::OPERATIONS,
+    container_instances::OPERATIONS,
 ];
 
 /// Whether kubecs implements `operation` (otherwise: UnsupportedFeatureException).
@@ -33,5 +37,6 @@ pub fn note(operation: Operation) -> &'static str {
         .or_else(|| services::note(operation))
         .or_else(|| tags::note(operation))
         .or_else(|| tasks::note(operation))
+        .or_else(|| container_instances::note(operation))
         .unwrap_or("")
 }

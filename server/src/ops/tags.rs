@@ -142,6 +142,18 @@ fn ensure_exists(
                 None => Err(missing()),
             }
         }
+        // A registration, or a node (an instance of every cluster).
+        "container-instance" => {
+            let (cluster, id) = rest.split_once('/').ok_or_else(invalid)?;
+            let registered = reader
+                .read(&ctx.store.container_instances(), (cluster, id))?
+                .is_some();
+            if registered || ctx.nodes.facts().iter().any(|n| n.id == id) {
+                Ok(())
+            } else {
+                Err(missing())
+            }
+        }
         _ => Err(invalid()),
     }
 }

@@ -1,4 +1,4 @@
-//! Tasks: RunTask, StopTask, ListTasks and DescribeTasks. A task is a pod: the reconciler
+//! Tasks: RunTask and StartTask ([`start`]), StopTask, ListTasks and DescribeTasks. A task is a pod: the reconciler
 //! writes the record of each pod of a service (kubecs_reconciler::observe::records) and
 //! keeps a standalone task's record (written here by RunTask) in step with its pod, which
 //! it creates, and deletes once StopTask asks; a stopped task stays listed and
@@ -10,28 +10,30 @@ use crate::error::ApiError;
 use crate::ops::{clusters, names, services, tags};
 use kubecs_api_models::status::INACTIVE;
 use kubecs_api_models::{
-    task_definition_of, Container, DescribeTasksRequest, DescribeTasksResponse, DesiredStatus,
-    ErrorCode, Failure, LaunchType, ListTasksRequest, ListTasksResponse, Operation, RunTaskRequest,
-    RunTaskResponse, StopTaskRequest, StopTaskResponse, Task, TaskDefinition, TaskField,
-    TaskStopCode, Timestamp,
+    task_definition_of, DescribeTasksRequest, DescribeTasksResponse, DesiredStatus, ErrorCode,
+    Failure, ListTasksRequest, ListTasksResponse, Operation, StopTaskRequest, StopTaskResponse,
+    TaskField, TaskStopCode,
 };
-use kubecs_reconciler::convert;
-use kubecs_reconciler::observe::records;
 use kubecs_storage::{KeyPrefix, Order, Write};
+
+mod start;
+pub use start::{run, start};
 
 pub const OPERATIONS: &[Operation] = &[
     Operation::DescribeTasks,
     Operation::ListTasks,
     Operation::RunTask,
+    Operation::StartTask,
     Operation::StopTask,
 ];
 
 pub fn note(operation: Operation) -> Option<&'static str> {
     Some(match operation {
-        Operation::ListTasks => "The tasks of services, one per pod; stopped ones for an hour; filters `serviceName`, `family`, `startedBy`, `desiredStatus` and `launchType`; paginated (default and at most 100). No task is on a container instance yet (`containerInstance` matches none).",
-        Operation::RunTask => "1 to 10 pods (never restarted) of the task definition with `overrides` (container command, environment, cpu, memory; task cpu and memory), `startedBy`, `group` (default `family:<family>`) and tags; answers at once with PROVISIONING tasks. What Kubernetes cannot run is refused. Not yet: `clientToken`, placement constraints and strategies, capacity providers.",
+        Operation::ListTasks => "The tasks of services, one per pod; stopped ones for an hour; filters `serviceName`, `family`, `startedBy`, `desiredStatus`, `launchType` and `containerInstance` (the task's node); paginated (default and at most 100).",
+        Operation::RunTask => "1 to 10 pods (never restarted) of the task definition with `overrides` (container command, environment, cpu, memory; task cpu and memory), `startedBy`, `group` (default `family:<family>`), tags (`propagateTags` TASK_DEFINITION, `enableECSManagedTags`) and `clientToken`; answers at once with PROVISIONING tasks. Placement constraints: `memberOf` (the request's and the task definition's) chooses the nodes that satisfy it now, `distinctInstance` puts the tasks on different nodes. What Kubernetes cannot run is refused. Not mapped: placement strategies, capacity providers.",
+        Operation::StartTask => "One pod per container instance named, bound to that node; an instance whose agent never connected is a failure (`AGENT`), an unknown one `MISSING`. Otherwise as RunTask.",
         Operation::StopTask => "Deletes the task's pod (with the task definition's stop timeout as grace period); the task is STOPPED with stopCode UserInitiated and the reason given. A service's task is replaced by its service.",
-        Operation::DescribeTasks => "Tasks of services as the reconciler last saw their pods: status, health, times, stop code and reason, containers with exit codes and host ports; up to 100 per call; unknown ids in `failures` as MISSING; `include: [\"TAGS\"]`. No `containerInstanceArn`, `availabilityZone`, task-level cpu/memory yet.",
+        Operation::DescribeTasks => "Tasks of services as the reconciler last saw their pods: status, health, times, stop code and reason, containers with exit codes and host ports; up to 100 per call; unknown ids in `failures` as MISSING; `include: [\"TAGS\"]`; `containerInstanceArn` (the node) and `availabilityZone` (its zone label). A service task has no task-level cpu/memory.",
         _ => return None,
     })
 }
@@ -62,8 +64,21 @@ pub async fn list(ctx: Ctx, input: ListTasksRequest) -> Result<ListTasksResponse
         }
         None => None,
     };
-    // Tasks run on no container instance and no daemon yet: those filters match none.
-    if input.container_instance.is_some() || input.daemon_name.is_some() {
+    // The container instance (a node) by id or ARN.
+    let instance = match input.container_instance.as_deref() {
+        Some(ident) => match names::in_cluster(&ctx, "container-instance", &cluster, ident)? {
+            Some(id) => Some(id.to_owned()),
+            None => {
+                return Ok(ListTasksResponse {
+                    task_arns: Some(Vec::new()),
+                    next_token: None,
+                })
+            }
+        },
+        None => None,
+    };
+    // No daemons yet: that filter matches none.
+    if input.daemon_name.is_some() {
         return Ok(ListTasksResponse {
             task_arns: Some(Vec::new()),
             next_token: None,
@@ -98,6 +113,12 @@ pub async fn list(ctx: Ctx, input: ListTasksRequest) -> Result<ListTasksResponse
                     .launch_type
                     .as_ref()
                     .is_none_or(|l| task.launch_type.as_ref() == Some(l))
+                && instance.as_ref().is_none_or(|id| {
+                    task.container_instance_arn
+                        .as_deref()
+                        .and_then(|arn| arn.rsplit('/').next())
+                        == Some(id.as_str())
+                })
         },
     )?;
     Ok(ListTasksResponse {
@@ -162,138 +183,8 @@ pub async fn describe(
     })
 }
 
-/// ECS: RunTask starts 1 to 10 tasks.
-const MAX_RUN: i32 = 10;
-/// ECS's longest `startedBy` and StopTask `reason`.
-const MAX_STARTED_BY: usize = 128;
+/// ECS's longest StopTask `reason`.
 const MAX_REASON: usize = 255;
-
-pub async fn run(ctx: Ctx, input: RunTaskRequest) -> Result<RunTaskResponse, ApiError> {
-    let count = input.count.unwrap_or(1);
-    if !(1..=MAX_RUN).contains(&count) {
-        return Err(ApiError::invalid_parameter(format!(
-            "count must be between 1 and {MAX_RUN}, but was {count}."
-        )));
-    }
-    if input
-        .started_by
-        .as_ref()
-        .is_some_and(|s| s.len() > MAX_STARTED_BY)
-    {
-        return Err(ApiError::invalid_parameter(format!(
-            "startedBy can be at most {MAX_STARTED_BY} characters."
-        )));
-    }
-    tags::check(input.tags.as_ref())?;
-    let ident = input
-        .task_definition
-        .as_deref()
-        .filter(|t| !t.is_empty())
-        .ok_or_else(|| ApiError::invalid_parameter("TaskDefinition cannot be empty."))?;
-    let now = ctx.now;
-    let table = ctx.store.tasks();
-    let tasks = ctx
-        .store
-        .transaction(|tx| {
-            let cluster = clusters::require_active_in(tx, &ctx, input.cluster.as_deref())?;
-            let td = services::active_task_definition_in(tx, &ctx, ident)?;
-            // What Kubernetes cannot run, overrides included, is refused now rather than
-            // left PROVISIONING.
-            let run = convert::task::with_overrides(&td, input.overrides.as_ref())
-                .and_then(|run| convert::check_task_definition(&run).map(|()| run))
-                .map_err(|e| ApiError::new(e.error_code(), e.to_string()))?;
-            let cluster_arn = ctx.arns.cluster(&cluster);
-            let mut started = Vec::new();
-            for _ in 0..count {
-                let id = uuid::Uuid::new_v4().simple().to_string();
-                let task = provisioning(&ctx, &input, &td, &run, &cluster, &cluster_arn, &id, now);
-                let arn = task.task_arn.clone().unwrap_or_default();
-                // Tags live in the tags table (DescribeTasks shows them when asked);
-                // RunTask's answer carries them, as ECS's does.
-                let record = Task {
-                    tags: None,
-                    ..task.clone()
-                };
-                tx.update(&table, (cluster.as_str(), id.as_str()), |_| {
-                    Ok::<_, ApiError>((Write::Put(record), ()))
-                })?;
-                tags::replace_in(&ctx, tx, &arn, input.tags.clone().unwrap_or_default())?;
-                started.push(task);
-            }
-            Ok::<_, ApiError>(started)
-        })
-        .await?;
-    Ok(RunTaskResponse {
-        tasks: Some(tasks),
-        failures: Some(Vec::new()),
-    })
-}
-
-/// A task as RunTask answers it: PROVISIONING, wanted RUNNING, its containers PENDING.
-#[allow(clippy::too_many_arguments)]
-fn provisioning(
-    ctx: &Ctx,
-    input: &RunTaskRequest,
-    td: &TaskDefinition,
-    run: &TaskDefinition,
-    cluster: &str,
-    cluster_arn: &str,
-    id: &str,
-    now: Timestamp,
-) -> Task {
-    let arn = ctx.arns.task(cluster, id);
-    let containers = run
-        .container_definitions
-        .iter()
-        .flatten()
-        .map(|c| Container {
-            container_arn: Some(records::container_arn(
-                &arn,
-                c.name.as_deref().unwrap_or_default(),
-            )),
-            task_arn: Some(arn.clone()),
-            name: c.name.clone(),
-            image: c.image.clone(),
-            last_status: Some("PENDING".to_owned()),
-            cpu: c.cpu.map(|cpu| cpu.to_string()),
-            memory: c.memory.map(|m| m.to_string()),
-            memory_reservation: c.memory_reservation.map(|m| m.to_string()),
-            network_bindings: Some(Vec::new()),
-            ..Container::default()
-        })
-        .collect();
-    let mut overrides = input.overrides.clone().unwrap_or_default();
-    overrides.container_overrides.get_or_insert_with(Vec::new);
-    overrides
-        .inference_accelerator_overrides
-        .get_or_insert_with(Vec::new);
-    let family = td.family.as_deref().unwrap_or_default();
-    Task {
-        task_arn: Some(arn),
-        cluster_arn: Some(cluster_arn.to_owned()),
-        task_definition_arn: td.task_definition_arn.clone(),
-        group: Some(
-            input
-                .group
-                .clone()
-                .unwrap_or_else(|| format!("family:{family}")),
-        ),
-        started_by: input.started_by.clone(),
-        last_status: Some("PROVISIONING".to_owned()),
-        desired_status: Some("RUNNING".to_owned()),
-        launch_type: Some(input.launch_type.clone().unwrap_or(LaunchType::Ec2)),
-        cpu: run.cpu.clone(),
-        memory: run.memory.clone(),
-        created_at: Some(now),
-        containers: Some(containers),
-        overrides: Some(overrides),
-        attachments: Some(Vec::new()),
-        enable_execute_command: Some(input.enable_execute_command.unwrap_or(false)),
-        version: Some(1),
-        tags: Some(input.tags.clone().unwrap_or_default()),
-        ..Task::default()
-    }
-}
 
 pub async fn stop(ctx: Ctx, input: StopTaskRequest) -> Result<StopTaskResponse, ApiError> {
     let reason = input.reason.clone().unwrap_or_default();

@@ -1,0 +1,92 @@
+//! Where a standalone task may run, decided when RunTask or StartTask starts it, as ECS
+//! places a task then: a `memberOf` constraint (the request's and the task definition's)
+//! is evaluated on the cluster's container instances now, and the task may run on the
+//! nodes that satisfy every one; `distinctInstance` puts the tasks of one call on
+//! different nodes. The reconciler turns the result into node affinity
+//! (`kubecs_reconciler::convert::task`).
+
+use kubecs_api_models::{PlacementConstraint, PlacementConstraintType};
+use kubecs_storage::TaskPlacement;
+
+use crate::context::Ctx;
+use crate::error::ApiError;
+use crate::ops::cluster_query;
+use crate::ops::container_instances::{self, Instance};
+
+/// ECS: at most 10 constraints per task, the task definition's included.
+const MAX_CONSTRAINTS: usize = 10;
+
+/// The placement of the tasks of one RunTask call (`None`: anywhere), given the request's
+/// and the task definition's constraints.
+pub fn of_run(
+    ctx: &Ctx,
+    cluster: &str,
+    request: &[PlacementConstraint],
+    task_definition: &[PlacementConstraint],
+) -> Result<Option<TaskPlacement>, ApiError> {
+    let all: Vec<&PlacementConstraint> = request.iter().chain(task_definition).collect();
+    if all.len() > MAX_CONSTRAINTS {
+        return Err(ApiError::invalid_parameter(format!(
+            "A task can have at most {MAX_CONSTRAINTS} placement constraints, its task definition's included."
+        )));
+    }
+    let mut distinct = false;
+    let mut expressions = Vec::new();
+    for constraint in all {
+        let expression = constraint
+            .expression
+            .as_deref()
+            .filter(|e| !e.trim().is_empty());
+        match (&constraint.r#type, expression) {
+            (Some(PlacementConstraintType::DistinctInstance), None) => distinct = true,
+            (Some(PlacementConstraintType::DistinctInstance), Some(_)) => {
+                return Err(ApiError::invalid_parameter(
+                    "The distinctInstance placement constraint takes no expression.",
+                ))
+            }
+            (Some(PlacementConstraintType::MemberOf), Some(text)) => {
+                expressions.push(cluster_query::parse(text, "expression")?);
+            }
+            (Some(PlacementConstraintType::MemberOf), None) => {
+                return Err(ApiError::invalid_parameter(
+                    "The memberOf placement constraint requires an expression.",
+                ))
+            }
+            _ => {
+                return Err(ApiError::invalid_parameter(
+                    "A placement constraint type must be distinctInstance or memberOf.",
+                ))
+            }
+        }
+    }
+    if !distinct && expressions.is_empty() {
+        return Ok(None);
+    }
+    let nodes = if expressions.is_empty() {
+        None
+    } else {
+        let namespace = container_instances::namespace_of(ctx, cluster);
+        let groups = container_instances::task_groups(ctx, cluster)?;
+        Some(
+            container_instances::all(ctx, cluster)?
+                .iter()
+                .filter(|i| {
+                    let subject = i.subject(&namespace, &groups);
+                    expressions.iter().all(|e| e.matches(&subject))
+                })
+                .filter_map(placeable)
+                .collect(),
+        )
+    };
+    Ok(Some(TaskPlacement {
+        nodes,
+        distinct: distinct.then(|| uuid::Uuid::new_v4().simple().to_string()),
+    }))
+}
+
+/// The node of an instance a task can be placed on: a node (not an instance whose agent
+/// never connected) that is ACTIVE.
+fn placeable(instance: &Instance) -> Option<String> {
+    let node = instance.node.as_ref()?;
+    (instance.status() == "ACTIVE").then(|| node.name.clone())
+}
