@@ -11,6 +11,7 @@ per run; the steps follow the ECS tutorials, so each test is one story, top to b
 
 from __future__ import annotations
 
+import json
 import re
 import time
 import uuid
@@ -315,12 +316,14 @@ def test_a_one_off_task_runs_with_overrides_and_stops_with_the_cli_waiters(aws, 
     assert aws("delete-cluster", "--cluster", cluster)["cluster"]["status"] == "INACTIVE"
 
 
-def test_container_instances_are_the_nodes_and_draining_one_moves_the_tasks(aws, kubernetes):
+def test_container_instances_are_the_nodes_and_draining_one_moves_the_tasks(aws, server, kubernetes, tmp_path):
     """`list-container-instances`/`describe-container-instances` show the nodes with
     their resources; custom attributes select instances in `--filter` and in RunTask's
     memberOf; StartTask runs on the instance named; DRAINING moves a service's tasks to
     another node and ACTIVE takes the node back."""
     cluster = CLUSTERS[3]
+    home = tmp_path / "cli-home"
+    home.mkdir()
     aws("create-cluster", "--cluster-name", cluster)
     for node in kubernetes.items("nodes"):  # a failed earlier run may have left one drained
         kubernetes.kubectl("uncordon", node["metadata"]["name"])
@@ -394,6 +397,17 @@ def test_container_instances_are_the_nodes_and_draining_one_moves_the_tasks(aws,
     assert node["spec"].get("unschedulable") is True
     assert aws("list-container-instances", "--cluster", cluster, "--status", "DRAINING")["containerInstanceArns"] == [drained]
     assert describe(aws, cluster, "web")["runningCount"] == 2
+
+    # The node's instance is refused deregistration while the service's tasks run on it
+    # (after the drain: on the other node); a registration naming the node binds to it.
+    busy = next(arn for arn in arns if arn != drained)
+    refused = run_aws(server.endpoint, "deregister-container-instance", "--cluster", cluster,
+                      "--container-instance", busy, home=home)
+    assert refused.rc != 0 and refused.error_code == "InvalidParameterException", refused.stderr[-2000:]
+    document = json.dumps({"instanceId": node_of[drained], "region": "us-east-1"})
+    bound = aws("register-container-instance", "--cluster", cluster, "--instance-identity-document", document)
+    assert bound["containerInstance"]["containerInstanceArn"] == drained
+    assert bound["containerInstance"]["agentConnected"] is True
 
     aws("update-container-instances-state", "--cluster", cluster, "--container-instances", drained, "--status", "ACTIVE")
 
