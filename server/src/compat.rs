@@ -2,7 +2,7 @@
 //! each handler family's `OPERATIONS` and `note`, so it cannot drift: a test compares it with the
 //! README (run it with `KUBECS_BLESS=1` to rewrite the README's table).
 
-use crate::ops::{is_implemented, note};
+use crate::ops::{is_implemented, is_not_applicable, note};
 use kubecs_api_models::Operation;
 
 /// Marks around the generated table in README.md.
@@ -13,7 +13,9 @@ pub const END: &str = "<!-- compat-table:end -->";
 pub fn table() -> String {
     let mut out = String::from("| Operation | kubecs | Notes |\n|---|---|---|\n");
     for op in Operation::ALL {
-        let (status, note) = if is_implemented(op) {
+        let (status, note) = if is_not_applicable(op) {
+            ("not applicable", note(op))
+        } else if is_implemented(op) {
             ("implemented", note(op))
         } else {
             (
@@ -25,7 +27,7 @@ pub fn table() -> String {
     }
     let implemented = Operation::ALL
         .iter()
-        .filter(|op| is_implemented(**op))
+        .filter(|op| is_implemented(**op) && !is_not_applicable(**op))
         .count();
     out.push_str(&format!(
         "\n{implemented} of {} operations implemented.\n",

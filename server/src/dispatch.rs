@@ -4,7 +4,10 @@
 
 use crate::context::Ctx;
 use crate::error::{ApiError, AMZ_JSON_1_1};
-use crate::ops::{self, clusters, container_instances, services, tags, task_definitions, tasks};
+use crate::ops::{
+    self, account_settings, agent, clusters, container_instances, services, tags, task_definitions,
+    tasks,
+};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use kubecs_api_models::{ops as model_ops, validate, ErrorCode, Operation, OperationShape};
@@ -49,6 +52,16 @@ macro_rules! routes {
             PutAttributes => container_instances::put_attributes,
             DeleteAttributes => container_instances::delete_attributes,
             ListAttributes => container_instances::list_attributes,
+            PutAccountSetting => account_settings::put_setting,
+            PutAccountSettingDefault => account_settings::put_default,
+            DeleteAccountSetting => account_settings::delete,
+            ListAccountSettings => account_settings::list,
+            DiscoverPollEndpoint => agent::discover_poll_endpoint,
+            SubmitTaskStateChange => agent::submit_task_state_change,
+            SubmitContainerStateChange => agent::submit_container_state_change,
+            SubmitAttachmentStateChanges => agent::submit_attachment_state_changes,
+            UpdateContainerAgent => agent::update_container_agent,
+            ExecuteCommand => agent::execute_command,
         }
     };
 }

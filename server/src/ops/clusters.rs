@@ -6,7 +6,7 @@
 
 use crate::context::Ctx;
 use crate::error::ApiError;
-use crate::ops::{names, tags};
+use crate::ops::{account_settings, names, tags};
 use kubecs_api_models::status::{ACTIVE, INACTIVE};
 use kubecs_api_models::Operation;
 use kubecs_api_models::{
@@ -274,6 +274,20 @@ pub async fn create(
     tags::check(input.tags.as_ref())?;
     check_capacity_providers(&input)?;
     let mut settings = default_settings();
+    // The account setting `containerInsights` (the caller's, else the account's) is the
+    // default of a new cluster.
+    let insights = account_settings::effective(
+        &ctx,
+        &ctx.caller.principal_arn,
+        &kubecs_api_models::SettingName::ContainerInsights,
+    )?;
+    merge_settings(
+        &mut settings,
+        &[ClusterSetting {
+            name: Some(ClusterSettingName::ContainerInsights),
+            value: insights.value,
+        }],
+    )?;
     merge_settings(&mut settings, input.settings.as_deref().unwrap_or_default())?;
     let fresh = Cluster {
         cluster_arn: Some(ctx.arns.cluster(&name)),

@@ -3,6 +3,8 @@
 //! Each family lists the operations it implements (`OPERATIONS`) and what kubecs does
 //! beyond ECS (`note`), from which the dispatcher and the README table are derived.
 
+pub mod account_settings;
+pub mod agent;
 pub mod cluster_query;
 pub mod clusters;
 pub mod container_instances;
@@ -23,11 +25,19 @@ const FAMILIES: &[&[Operation]] = &[
     tags::OPERATIONS,
     tasks::OPERATIONS,
     container_instances::OPERATIONS,
+    account_settings::OPERATIONS,
+    agent::NOT_APPLICABLE,
 ];
 
-/// Whether kubecs implements `operation` (otherwise: UnsupportedFeatureException).
+/// Whether kubecs has a handler for `operation` (otherwise: UnsupportedFeatureException).
 pub fn is_implemented(operation: Operation) -> bool {
     FAMILIES.iter().any(|ops| ops.contains(&operation))
+}
+
+/// Whether `operation` has no meaning on Kubernetes: its handler answers ECS's error,
+/// saying why and what to use instead.
+pub fn is_not_applicable(operation: Operation) -> bool {
+    agent::NOT_APPLICABLE.contains(&operation)
 }
 
 /// What kubecs does with an implemented operation, for the README's table.
@@ -38,5 +48,7 @@ pub fn note(operation: Operation) -> &'static str {
         .or_else(|| tags::note(operation))
         .or_else(|| tasks::note(operation))
         .or_else(|| container_instances::note(operation))
+        .or_else(|| account_settings::note(operation))
+        .or_else(|| agent::note(operation))
         .unwrap_or("")
 }
