@@ -85,6 +85,11 @@ impl ArnBuilder {
         format!("{}task/{cluster}/{task_id}", self.prefix)
     }
 
+    /// `arn:aws:ecs:<region>:<account>:capacity-provider/<name>`
+    pub fn capacity_provider(&self, name: &str) -> String {
+        format!("{}capacity-provider/{name}", self.prefix)
+    }
+
     /// `arn:aws:ecs:<region>:<account>:container-instance/<cluster>/<id>` (the long format).
     pub fn container_instance(&self, cluster: &str, id: &str) -> String {
         format!("{}container-instance/{cluster}/{id}", self.prefix)

@@ -5,8 +5,8 @@
 use crate::context::Ctx;
 use crate::error::{ApiError, AMZ_JSON_1_1};
 use crate::ops::{
-    self, account_settings, agent, clusters, container_instances, services, tags, task_definitions,
-    tasks,
+    self, account_settings, agent, capacity_providers, clusters, container_instances, services,
+    tags, task_definitions, tasks,
 };
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -62,6 +62,11 @@ macro_rules! routes {
             SubmitAttachmentStateChanges => agent::submit_attachment_state_changes,
             UpdateContainerAgent => agent::update_container_agent,
             ExecuteCommand => agent::execute_command,
+            CreateCapacityProvider => capacity_providers::create,
+            DescribeCapacityProviders => capacity_providers::describe,
+            UpdateCapacityProvider => capacity_providers::update,
+            DeleteCapacityProvider => capacity_providers::delete,
+            PutClusterCapacityProviders => capacity_providers::put_cluster_providers,
         }
     };
 }

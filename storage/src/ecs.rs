@@ -36,6 +36,15 @@ pub struct InstanceState {
     pub requested_status: Option<String>,
 }
 
+/// A capacity provider of the account, with the clusters it is associated with (kept in
+/// the writes that associate it, so that deleting it can check them in its own write).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct CapacityProviderState {
+    pub provider: kubecs_api_models::CapacityProvider,
+    #[serde(default, skip_serializing_if = "std::collections::BTreeSet::is_empty")]
+    pub clusters: std::collections::BTreeSet<String>,
+}
+
 /// Where a standalone task (RunTask, StartTask) may run, decided by the API when the
 /// task is started (as ECS places a task at RunTask) and read by the reconciler when it
 /// creates the task's pod. Kept beside the task record, removed with it.
@@ -49,6 +58,9 @@ pub struct TaskPlacement {
     /// Tasks with the same value run on different nodes (`distinctInstance`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub distinct: Option<String>,
+    /// The Auto Scaling group capacity providers whose nodes the task may run on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity_providers: Option<Vec<String>>,
 }
 
 impl Revisioned for TaskDefinition {
@@ -336,6 +348,12 @@ impl Region {
     /// Container instances keyed by (cluster name, container instance id).
     pub fn container_instances(&self) -> Table<(String, String), InstanceState> {
         self.table(TableId::ContainerInstances)
+    }
+
+    /// Capacity providers keyed by name (the built-in FARGATE and FARGATE_SPOT are not
+    /// stored).
+    pub fn capacity_providers(&self) -> Table<String, CapacityProviderState> {
+        self.table(TableId::CapacityProviders)
     }
 
     /// Placements of standalone tasks keyed by (cluster name, task id).

@@ -38,10 +38,12 @@ pub enum TableId {
     ContainerInstances,
     /// Where a standalone task may run (see `TaskPlacement`), beside its task record.
     TaskPlacements,
+    /// Capacity providers of the account (see `CapacityProviderState`).
+    CapacityProviders,
 }
 
 impl TableId {
-    pub const ALL: [TableId; 10] = [
+    pub const ALL: [TableId; 11] = [
         TableId::Clusters,
         TableId::TaskDefinitionFamilies,
         TableId::TaskDefinitions,
@@ -52,6 +54,7 @@ impl TableId {
         TableId::TaskDefinitionStatus,
         TableId::ContainerInstances,
         TableId::TaskPlacements,
+        TableId::CapacityProviders,
     ];
 
     /// The sled tree holding this table in the current format: keys scoped by region
@@ -74,6 +77,7 @@ impl TableId {
             TableId::TaskDefinitionStatus => "task_definition_status",
             TableId::ContainerInstances => "container_instances",
             TableId::TaskPlacements => "task_placements",
+            TableId::CapacityProviders => "capacity_providers",
         }
     }
 }

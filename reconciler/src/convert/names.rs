@@ -56,6 +56,29 @@ pub const LOAD_BALANCER_NAME_ANNOTATION: &str = "ecs.kubecs.io/load-balancer-nam
 pub const SERVICE_CONNECT_NAME_ANNOTATION: &str = "ecs.kubecs.io/service-connect-name";
 /// Pod-template annotations holding a container's docker labels are named
 /// `<container>.docker-label.ecs.kubecs.io/<key>`.
+/// Node label: the ECS capacity provider (an Auto Scaling group provider) a node belongs
+/// to. Tasks of a capacity provider strategy run on the nodes of its providers.
+pub const CAPACITY_PROVIDER_LABEL: &str = "ecs.kubecs.io/capacity-provider";
+/// ECS's built-in capacity providers: their tasks run on any node.
+pub const BUILT_IN_CAPACITY_PROVIDERS: &[&str] = &["FARGATE", "FARGATE_SPOT"];
+
+/// The node requirement of a capacity provider strategy: the nodes labelled with one of
+/// its Auto Scaling group providers; `None` when it names none (any node).
+pub fn capacity_provider_requirement(
+    strategy: &[kubecs_api_models::CapacityProviderStrategyItem],
+) -> Option<k8s_openapi::api::core::v1::NodeSelectorRequirement> {
+    let groups: Vec<String> = strategy
+        .iter()
+        .filter_map(|i| i.capacity_provider.clone())
+        .filter(|p| !BUILT_IN_CAPACITY_PROVIDERS.contains(&p.as_str()))
+        .collect();
+    (!groups.is_empty()).then(|| k8s_openapi::api::core::v1::NodeSelectorRequirement {
+        key: CAPACITY_PROVIDER_LABEL.to_owned(),
+        operator: "In".to_owned(),
+        values: Some(groups),
+    })
+}
+
 pub const DOCKER_LABEL_DOMAIN: &str = "docker-label.ecs.kubecs.io";
 
 /// Where an ECS cluster lives: kubecs's region and the cluster's exact name.

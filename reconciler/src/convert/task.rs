@@ -138,30 +138,37 @@ pub fn pod(
 
 /// The affinity that keeps a task where its placement allows.
 fn affinity(placement: &TaskPlacement) -> Option<Affinity> {
-    let node_affinity = placement.nodes.as_ref().map(|nodes| {
+    // A capacity provider strategy's nodes, required in every term.
+    let providers = placement
+        .capacity_providers
+        .as_ref()
+        .map(|p| NodeSelectorRequirement {
+            key: super::names::CAPACITY_PROVIDER_LABEL.to_owned(),
+            operator: "In".to_owned(),
+            values: Some(p.clone()),
+        });
+    let nodes = match (&placement.nodes, &providers) {
+        (None, Some(_)) => Some(None),
+        (Some(nodes), _) => Some(Some(nodes)),
+        (None, None) => None,
+    };
+    let node_affinity = nodes.map(|nodes| {
         // One term per node, ORed: a `metadata.name` field selector takes one value.
-        let terms = if nodes.is_empty() {
-            vec![NodeSelectorTerm {
-                match_expressions: Some(vec![NodeSelectorRequirement {
-                    key: NO_INSTANCE_LABEL.to_owned(),
-                    operator: "Exists".to_owned(),
-                    values: None,
-                }]),
-                ..NodeSelectorTerm::default()
-            }]
-        } else {
-            nodes
-                .iter()
-                .map(|node| NodeSelectorTerm {
-                    match_fields: Some(vec![NodeSelectorRequirement {
-                        key: "metadata.name".to_owned(),
-                        operator: "In".to_owned(),
-                        values: Some(vec![node.clone()]),
-                    }]),
-                    ..NodeSelectorTerm::default()
-                })
-                .collect()
+        let terms = match nodes {
+            None => vec![NodeSelectorTerm::default()],
+            Some(nodes) => by_name(nodes),
         };
+        let terms = terms
+            .into_iter()
+            .map(|mut term| {
+                if let Some(requirement) = &providers {
+                    term.match_expressions
+                        .get_or_insert_with(Vec::new)
+                        .push(requirement.clone());
+                }
+                term
+            })
+            .collect();
         NodeAffinity {
             required_during_scheduling_ignored_during_execution: Some(NodeSelector {
                 node_selector_terms: terms,
@@ -191,6 +198,32 @@ fn affinity(placement: &TaskPlacement) -> Option<Affinity> {
         pod_anti_affinity,
         ..Affinity::default()
     })
+}
+
+/// One node selector term per node, ORed: a `metadata.name` field selector takes one
+/// value. No node: a term nothing matches.
+fn by_name(nodes: &[String]) -> Vec<NodeSelectorTerm> {
+    if nodes.is_empty() {
+        return vec![NodeSelectorTerm {
+            match_expressions: Some(vec![NodeSelectorRequirement {
+                key: NO_INSTANCE_LABEL.to_owned(),
+                operator: "Exists".to_owned(),
+                values: None,
+            }]),
+            ..NodeSelectorTerm::default()
+        }];
+    }
+    nodes
+        .iter()
+        .map(|node| NodeSelectorTerm {
+            match_fields: Some(vec![NodeSelectorRequirement {
+                key: "metadata.name".to_owned(),
+                operator: "In".to_owned(),
+                values: Some(vec![node.clone()]),
+            }]),
+            ..NodeSelectorTerm::default()
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -309,6 +342,7 @@ mod tests {
         let placement = TaskPlacement {
             nodes: Some(vec!["node-a".to_owned(), "node-b".to_owned()]),
             distinct: Some("run-1".to_owned()),
+            capacity_providers: None,
         };
         let pod = pod(
             &scope,
@@ -359,7 +393,7 @@ mod tests {
         };
         let placement = TaskPlacement {
             nodes: Some(Vec::new()),
-            distinct: None,
+            ..TaskPlacement::default()
         };
         let pod = pod(
             &scope,

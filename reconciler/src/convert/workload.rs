@@ -18,7 +18,8 @@ use k8s_openapi::api::apps::v1::{
     Deployment, DeploymentSpec, DeploymentStrategy as KubeStrategy, RollingUpdateDeployment,
 };
 use k8s_openapi::api::core::v1::{
-    Affinity, PodAffinityTerm, PodAntiAffinity, Service as KubeService,
+    Affinity, NodeAffinity, NodeSelector, NodeSelectorTerm, PodAffinityTerm, PodAntiAffinity,
+    Service as KubeService,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, OwnerReference};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -28,9 +29,10 @@ use kubecs_api_models::{
 };
 
 use super::names::{
-    label_value, namespace_name, selector_labels, service_labels, workload_name, ClusterScope,
-    CLUSTER_ARN_ANNOTATION, DEPLOYMENT_ID_ANNOTATION, FAMILY_LABEL, REVISION_LABEL,
-    SERVICE_ARN_ANNOTATION, SERVICE_NAME_ANNOTATION, TASK_DEFINITION_ARN_ANNOTATION,
+    capacity_provider_requirement, label_value, namespace_name, selector_labels, service_labels,
+    workload_name, ClusterScope, CLUSTER_ARN_ANNOTATION, DEPLOYMENT_ID_ANNOTATION, FAMILY_LABEL,
+    REVISION_LABEL, SERVICE_ARN_ANNOTATION, SERVICE_NAME_ANNOTATION,
+    TASK_DEFINITION_ARN_ANNOTATION,
 };
 use super::pod::pod_template;
 use super::services::{
@@ -217,23 +219,40 @@ pub fn workload(
         .iter()
         .flatten()
         .any(|c| c.r#type == Some(PlacementConstraintType::DistinctInstance));
+    if let Some(requirement) = service
+        .capacity_provider_strategy
+        .as_deref()
+        .and_then(capacity_provider_requirement)
+    {
+        // A capacity provider strategy of Auto Scaling group providers: their nodes only.
+        if let Some(spec) = template.spec.as_mut() {
+            spec.affinity
+                .get_or_insert_with(Affinity::default)
+                .node_affinity = Some(NodeAffinity {
+                required_during_scheduling_ignored_during_execution: Some(NodeSelector {
+                    node_selector_terms: vec![NodeSelectorTerm {
+                        match_expressions: Some(vec![requirement]),
+                        ..NodeSelectorTerm::default()
+                    }],
+                }),
+                ..NodeAffinity::default()
+            });
+        }
+    }
     if distinct {
         if let Some(spec) = template.spec.as_mut() {
-            spec.affinity = Some(Affinity {
-                pod_anti_affinity: Some(PodAntiAffinity {
-                    required_during_scheduling_ignored_during_execution: Some(vec![
-                        PodAffinityTerm {
-                            label_selector: Some(LabelSelector {
-                                match_labels: Some(selector.clone()),
-                                ..LabelSelector::default()
-                            }),
-                            topology_key: "kubernetes.io/hostname".to_owned(),
-                            ..PodAffinityTerm::default()
-                        },
-                    ]),
-                    ..PodAntiAffinity::default()
-                }),
-                ..Affinity::default()
+            spec.affinity
+                .get_or_insert_with(Affinity::default)
+                .pod_anti_affinity = Some(PodAntiAffinity {
+                required_during_scheduling_ignored_during_execution: Some(vec![PodAffinityTerm {
+                    label_selector: Some(LabelSelector {
+                        match_labels: Some(selector.clone()),
+                        ..LabelSelector::default()
+                    }),
+                    topology_key: "kubernetes.io/hostname".to_owned(),
+                    ..PodAffinityTerm::default()
+                }]),
+                ..PodAntiAffinity::default()
             });
         }
     }

@@ -517,6 +517,58 @@ fn distinct_instance_becomes_a_required_anti_affinity_on_the_hostname() {
 }
 
 #[test]
+fn a_strategy_of_auto_scaling_group_providers_keeps_the_pods_on_their_nodes() {
+    let item = |name: &str| kubecs_api_models::CapacityProviderStrategyItem {
+        capacity_provider: Some(name.to_owned()),
+        weight: Some(1),
+        base: None,
+    };
+    let svc = Service {
+        capacity_provider_strategy: Some(vec![item("web-nodes"), item("batch-nodes")]),
+        placement_constraints: Some(vec![PlacementConstraint {
+            r#type: Some(PlacementConstraintType::DistinctInstance),
+            expression: None,
+        }]),
+        ..service()
+    };
+    let affinity = spec(&convert(&svc))
+        .template
+        .spec
+        .unwrap()
+        .affinity
+        .unwrap();
+    let term = &affinity
+        .node_affinity
+        .unwrap()
+        .required_during_scheduling_ignored_during_execution
+        .unwrap()
+        .node_selector_terms[0];
+    let requirement = &term.match_expressions.as_ref().unwrap()[0];
+    assert_eq!(requirement.key, "ecs.kubecs.io/capacity-provider");
+    assert_eq!(requirement.operator, "In");
+    assert_eq!(
+        requirement.values,
+        Some(vec!["web-nodes".to_owned(), "batch-nodes".to_owned()])
+    );
+    assert!(
+        affinity.pod_anti_affinity.is_some(),
+        "both constraints apply"
+    );
+
+    // Fargate providers run anywhere.
+    let fargate = Service {
+        capacity_provider_strategy: Some(vec![item("FARGATE"), item("FARGATE_SPOT")]),
+        ..service()
+    };
+    assert!(spec(&convert(&fargate))
+        .template
+        .spec
+        .unwrap()
+        .affinity
+        .is_none());
+}
+
+#[test]
 fn set_owner_makes_the_deployment_own_every_service() {
     let mut w = convert(&with_connect(connect(Some("frontend"), None)));
     w.set_owner("0d3c1e4a-uid");

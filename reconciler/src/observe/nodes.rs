@@ -22,7 +22,7 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use kubecs_api_models::Timestamp;
 
 use super::tasks::{state, TaskState};
-use crate::convert::names::{MANAGED_BY, MANAGED_BY_LABEL};
+use crate::convert::names::{CAPACITY_PROVIDER_LABEL, MANAGED_BY, MANAGED_BY_LABEL};
 
 /// The annotation kubecs puts on a node it cordoned for UpdateContainerInstancesState
 /// DRAINING: the service tasks on such a node are moved off (a node cordoned by someone
@@ -68,6 +68,8 @@ pub struct NodeFacts {
     /// ECS attributes from the node's labels (name, value), sorted by name.
     pub attributes: Vec<(String, String)>,
     pub zone: Option<String>,
+    /// The capacity provider it belongs to (`CAPACITY_PROVIDER_LABEL`).
+    pub capacity_provider: Option<String>,
     pub kubelet_version: Option<String>,
     pub runtime_version: Option<String>,
     /// kubecs's tasks on the node by namespace (an ECS cluster's): (running, pending).
@@ -125,6 +127,7 @@ pub fn facts<'a>(node: &Node, pods: impl IntoIterator<Item = &'a Pod>) -> NodeFa
         cpu,
         memory_mib,
         zone: label(&ZONE_LABELS),
+        capacity_provider: label(&[CAPACITY_PROVIDER_LABEL]),
         kubelet_version: status
             .and_then(|s| s.node_info.as_ref())
             .map(|i| i.kubelet_version.clone()),

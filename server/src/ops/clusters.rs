@@ -6,7 +6,7 @@
 
 use crate::context::Ctx;
 use crate::error::ApiError;
-use crate::ops::{account_settings, names, tags};
+use crate::ops::{account_settings, capacity_providers, names, tags};
 use kubecs_api_models::status::{ACTIVE, INACTIVE};
 use kubecs_api_models::Operation;
 use kubecs_api_models::{
@@ -27,8 +27,6 @@ const LIST_KIND: &str = "ListClusters";
 /// ECS: DescribeClusters takes up to 100 clusters; ListClusters pages hold 1 to 100.
 const MAX_DESCRIBE: usize = 100;
 const MAX_PAGE: i32 = 100;
-/// The only capacity providers kubecs knows: ECS's built-in Fargate ones.
-const BUILT_IN_CAPACITY_PROVIDERS: &[&str] = &["FARGATE", "FARGATE_SPOT"];
 const CONTAINER_INSIGHTS_VALUES: &[&str] = &["enabled", "disabled", "enhanced"];
 
 /// The operations this module implements.
@@ -44,7 +42,7 @@ pub const OPERATIONS: &[Operation] = &[
 /// What kubecs does with each, for the README's compatibility table.
 pub fn note(operation: Operation) -> Option<&'static str> {
     Some(match operation {
-        Operation::CreateCluster => "Idempotent for an ACTIVE name; tags, settings, configuration and service-connect defaults stored; capacity providers limited to FARGATE and FARGATE_SPOT.",
+        Operation::CreateCluster => "Idempotent for an ACTIVE name; tags, settings, configuration and service-connect defaults stored; capacity providers (FARGATE, FARGATE_SPOT and the account's ACTIVE ones) and a default strategy with ECS's rules.",
         Operation::DescribeClusters => "Names or ARNs, up to 100; unknown ones in `failures` as MISSING; `include` honoured; INACTIVE clusters stay describable.",
         Operation::ListClusters => "ACTIVE clusters, paginated (`maxResults` 1-100, opaque validated `nextToken`).",
         Operation::DeleteCluster => "Marks the cluster INACTIVE; refused while it has ACTIVE or DRAINING services or tasks (checked in the same atomic write).",
@@ -62,7 +60,7 @@ fn is_active(cluster: &Cluster) -> bool {
     cluster.status.as_deref() == Some(ACTIVE)
 }
 
-fn not_found() -> ApiError {
+pub(crate) fn not_found() -> ApiError {
     ApiError::new(ErrorCode::ClusterNotFoundException, "Cluster not found.")
 }
 
@@ -178,30 +176,6 @@ fn connect_defaults(
     })
 }
 
-fn check_capacity_providers(request: &CreateClusterRequest) -> Result<(), ApiError> {
-    let providers = request.capacity_providers.as_deref().unwrap_or_default();
-    for p in providers {
-        if !BUILT_IN_CAPACITY_PROVIDERS.contains(&p.as_str()) {
-            return Err(ApiError::invalid_parameter(format!(
-                "The specified capacity provider {p} does not exist. kubecs supports only FARGATE and FARGATE_SPOT."
-            )));
-        }
-    }
-    for item in request
-        .default_capacity_provider_strategy
-        .as_deref()
-        .unwrap_or_default()
-    {
-        let name = item.capacity_provider.as_deref().unwrap_or_default();
-        if !providers.iter().any(|p| p == name) {
-            return Err(ApiError::invalid_parameter(format!(
-                "The specified capacity provider strategy cannot contain a capacity provider that is not associated with the cluster. Associate the capacity provider with the cluster or specify a valid capacity provider and try again. Capacity provider: {name}"
-            )));
-        }
-    }
-    Ok(())
-}
-
 /// What a cluster looks like in a response: counts and lists always present, settings,
 /// configuration, tags, statistics and attachments only when asked for (`include`).
 fn present(cluster: &Cluster, include: &[ClusterField], tags: Vec<Tag>) -> Cluster {
@@ -230,7 +204,7 @@ fn present(cluster: &Cluster, include: &[ClusterField], tags: Vec<Tag>) -> Clust
 }
 
 /// Create, update and delete answer with everything ECS knows about the cluster.
-fn present_full(ctx: &Ctx, cluster: &Cluster) -> Result<Cluster, ApiError> {
+pub(crate) fn present_full(ctx: &Ctx, cluster: &Cluster) -> Result<Cluster, ApiError> {
     Ok(present(
         cluster,
         &[
@@ -272,7 +246,14 @@ pub async fn create(
         .unwrap_or_else(|| DEFAULT_CLUSTER.to_owned());
     check_name(&name)?;
     tags::check(input.tags.as_ref())?;
-    check_capacity_providers(&input)?;
+    let providers = input.capacity_providers.clone().unwrap_or_default();
+    capacity_providers::check_strategy(
+        input
+            .default_capacity_provider_strategy
+            .as_deref()
+            .unwrap_or_default(),
+        &providers,
+    )?;
     let mut settings = default_settings();
     // The account setting `containerInsights` (the caller's, else the account's) is the
     // default of a new cluster.
@@ -323,6 +304,7 @@ pub async fn create(
                 _ => Ok((Write::Put(fresh.clone()), (fresh.clone(), true))),
             })?;
             if created {
+                capacity_providers::associate(tx, &ctx, &name, &[], &providers)?;
                 // A new cluster (perhaps replacing an INACTIVE one of the same ARN) starts
                 // with exactly the tags it was created with.
                 let tags = input.tags.clone().unwrap_or_default();
@@ -429,15 +411,23 @@ pub async fn delete(
     // INACTIVE: CreateService counts a service in the same write that creates it, so a
     // racing CreateService is either counted here (and DeleteCluster refused) or sees
     // the cluster INACTIVE (and is refused itself).
-    let cluster = clusters(&ctx)
-        .update(name, |current| {
-            let Some(record) = current.filter(|r| is_active(&r.value)) else {
-                return Err(not_found());
-            };
-            ensure_empty(&record.value)?;
-            let mut cluster = record.value.clone();
-            cluster.status = Some(INACTIVE.to_owned());
-            Ok((Write::Put(cluster.clone()), cluster))
+    let table = clusters(&ctx);
+    let cluster = ctx
+        .store
+        .transaction(|tx| {
+            let cluster = tx.update(&table, name, |current| {
+                let Some(record) = current.filter(|r| is_active(&r.value)) else {
+                    return Err(not_found());
+                };
+                ensure_empty(&record.value)?;
+                let mut cluster = record.value.clone();
+                cluster.status = Some(INACTIVE.to_owned());
+                Ok((Write::Put(cluster.clone()), cluster))
+            })?;
+            // Its capacity providers are free to be deleted.
+            let providers = cluster.capacity_providers.clone().unwrap_or_default();
+            capacity_providers::associate(tx, &ctx, name, &providers, &[])?;
+            Ok::<_, ApiError>(cluster)
         })
         .await?;
     Ok(DeleteClusterResponse {

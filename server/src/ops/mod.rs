@@ -5,6 +5,7 @@
 
 pub mod account_settings;
 pub mod agent;
+pub mod capacity_providers;
 pub mod cluster_query;
 pub mod clusters;
 pub mod container_instances;
@@ -26,6 +27,7 @@ const FAMILIES: &[&[Operation]] = &[
     tasks::OPERATIONS,
     container_instances::OPERATIONS,
     account_settings::OPERATIONS,
+    capacity_providers::OPERATIONS,
     agent::NOT_APPLICABLE,
 ];
 
@@ -49,6 +51,7 @@ pub fn note(operation: Operation) -> &'static str {
         .or_else(|| tasks::note(operation))
         .or_else(|| container_instances::note(operation))
         .or_else(|| account_settings::note(operation))
+        .or_else(|| capacity_providers::note(operation))
         .or_else(|| agent::note(operation))
         .unwrap_or("")
 }

@@ -81,6 +81,7 @@ pub fn of_run(
     Ok(Some(TaskPlacement {
         nodes,
         distinct: distinct.then(|| uuid::Uuid::new_v4().simple().to_string()),
+        capacity_providers: None,
     }))
 }
 

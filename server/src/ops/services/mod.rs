@@ -12,7 +12,7 @@ mod wire;
 
 use crate::context::Ctx;
 use crate::error::ApiError;
-use crate::ops::{clusters, names, tags};
+use crate::ops::{capacity_providers, clusters, names, tags};
 use kubecs_api_models::status::{ACTIVE, DRAINING};
 use kubecs_api_models::{
     CreateServiceRequest, CreateServiceResponse, DeleteServiceRequest, DeleteServiceResponse,
@@ -294,6 +294,13 @@ pub async fn create(
                 .as_deref()
                 .map(|ident| active_task_definition_in(tx, &ctx, ident))
                 .transpose()?;
+            let capacity_strategy = capacity_providers::strategy_in(
+                tx,
+                &ctx,
+                &cluster,
+                input.launch_type.as_ref(),
+                input.capacity_provider_strategy.as_deref(),
+            )?;
             let mut service = Service {
                 service_arn: Some(ctx.arns.service(&cluster, &name)),
                 service_name: Some(name.clone()),
@@ -304,8 +311,12 @@ pub async fn create(
                 desired_count: Some(desired_count),
                 running_count: Some(0),
                 pending_count: Some(0),
-                launch_type: launch_type.clone(),
-                capacity_provider_strategy: input.capacity_provider_strategy.clone(),
+                launch_type: if capacity_strategy.is_some() {
+                    None
+                } else {
+                    launch_type.clone()
+                },
+                capacity_provider_strategy: capacity_strategy,
                 platform_version: platform_version.clone(),
                 task_definition: td.as_ref().and_then(|t| t.task_definition_arn.clone()),
                 deployment_configuration: Some(config.clone()),
@@ -581,6 +592,9 @@ pub async fn update(
                 (None, true) => running_task_definition_in(tx, &ctx, &cluster, &name)?,
                 _ => None,
             };
+            if let Some(strategy) = input.capacity_provider_strategy.as_deref() {
+                capacity_providers::strategy_in(tx, &ctx, &cluster, None, Some(strategy))?;
+            }
             tx.update(&services, (cluster.as_str(), name.as_str()), |current| {
                 let Some(record) = current else {
                     return Err(not_found());

@@ -10,9 +10,9 @@
 //!   node of its container instance.
 
 use kubecs_api_models::{
-    Container, Failure, LaunchType, PlacementConstraint, PlacementConstraintType, PropagateTags,
-    RunTaskRequest, RunTaskResponse, StartTaskRequest, StartTaskResponse, Tag, Task,
-    TaskDefinition, TaskOverride, Timestamp,
+    CapacityProviderStrategyItem, Container, Failure, LaunchType, PlacementConstraint,
+    PlacementConstraintType, PropagateTags, RunTaskRequest, RunTaskResponse, StartTaskRequest,
+    StartTaskResponse, Tag, Task, TaskDefinition, TaskOverride, Timestamp,
 };
 use kubecs_reconciler::convert;
 use kubecs_reconciler::observe::records;
@@ -20,7 +20,8 @@ use kubecs_storage::{count_tasks_in, TaskCounts, TaskPlacement, Write};
 
 use crate::context::Ctx;
 use crate::error::ApiError;
-use crate::ops::{clusters, container_instances, placement, services, tags};
+use crate::ops::{capacity_providers, clusters, container_instances, placement, services, tags};
+use kubecs_reconciler::convert::names::BUILT_IN_CAPACITY_PROVIDERS;
 
 /// ECS: RunTask starts 1 to 10 tasks; StartTask takes up to 10 container instances.
 const MAX_RUN: i32 = 10;
@@ -40,6 +41,10 @@ struct Launch<'a> {
     group: Option<&'a str>,
     tags: &'a [Tag],
     launch_type: LaunchType,
+    /// RunTask's launch type or capacity provider strategy, as given (the cluster's
+    /// default strategy applies when neither is).
+    given_launch_type: Option<&'a LaunchType>,
+    capacity_provider_strategy: Option<&'a [CapacityProviderStrategyItem]>,
     enable_execute_command: bool,
     propagate_tags: Option<&'a PropagateTags>,
     managed_tags: bool,
@@ -68,6 +73,11 @@ pub async fn run(ctx: Ctx, input: RunTaskRequest) -> Result<RunTaskResponse, Api
         return Err(ApiError::invalid_parameter(format!(
             "clientToken must be 1 to {MAX_CLIENT_TOKEN} characters."
         )));
+    }
+    if input.launch_type.is_some() && input.capacity_provider_strategy.is_some() {
+        return Err(ApiError::invalid_parameter(
+            "Specifying both a launch type and capacity provider strategy is not supported. Remove one and try again.",
+        ));
     }
     let ident = required_task_definition(input.task_definition.as_deref())?;
     let cluster = clusters::require_active(&ctx, input.cluster.as_deref())?;
@@ -100,6 +110,8 @@ pub async fn run(ctx: Ctx, input: RunTaskRequest) -> Result<RunTaskResponse, Api
         group: input.group.as_deref(),
         tags: input.tags.as_deref().unwrap_or_default(),
         launch_type: input.launch_type.clone().unwrap_or(LaunchType::Ec2),
+        given_launch_type: input.launch_type.as_ref(),
+        capacity_provider_strategy: input.capacity_provider_strategy.as_deref(),
         enable_execute_command: input.enable_execute_command.unwrap_or(false),
         propagate_tags: input.propagate_tags.as_ref(),
         managed_tags: input.enable_ecs_managed_tags.unwrap_or(false),
@@ -140,7 +152,7 @@ pub async fn start(ctx: Ctx, input: StartTaskRequest) -> Result<StartTaskRespons
                 Some(node) => slots.push(Slot {
                     placement: Some(TaskPlacement {
                         nodes: Some(vec![node.name.clone()]),
-                        distinct: None,
+                        ..TaskPlacement::default()
                     }),
                     instance_arn: Some(arn(&instance.id)),
                 }),
@@ -165,6 +177,9 @@ pub async fn start(ctx: Ctx, input: StartTaskRequest) -> Result<StartTaskRespons
         group: input.group.as_deref(),
         tags: input.tags.as_deref().unwrap_or_default(),
         launch_type: LaunchType::Ec2,
+        // StartTask places on the instances named.
+        given_launch_type: Some(&LaunchType::Ec2),
+        capacity_provider_strategy: None,
         enable_execute_command: input.enable_execute_command.unwrap_or(false),
         propagate_tags: input.propagate_tags.as_ref(),
         managed_tags: input.enable_ecs_managed_tags.unwrap_or(false),
@@ -225,6 +240,13 @@ impl Launch<'_> {
                 let run = convert::task::with_overrides(&td, self.overrides)
                     .and_then(|run| convert::check_task_definition(&run).map(|()| run))
                     .map_err(|e| ApiError::new(e.error_code(), e.to_string()))?;
+                let strategy = capacity_providers::strategy_in(
+                    tx,
+                    ctx,
+                    &cluster,
+                    self.given_launch_type,
+                    self.capacity_provider_strategy,
+                )?;
                 let ids = self.ids(ctx, &cluster);
                 if self.client_token.is_some() {
                     let earlier: Vec<Task> = ids
@@ -259,6 +281,22 @@ impl Launch<'_> {
                     let mut task =
                         self.provisioning(ctx, &td, &run, &cluster, &cluster_arn, id, now);
                     task.container_instance_arn = slot.instance_arn.clone();
+                    let mut placement = slot.placement.clone();
+                    if let Some(strategy) = &strategy {
+                        let provider = capacity_providers::chosen(strategy);
+                        let fargate = BUILT_IN_CAPACITY_PROVIDERS.contains(&provider.as_str());
+                        task.launch_type = Some(if fargate {
+                            LaunchType::Fargate
+                        } else {
+                            LaunchType::Ec2
+                        });
+                        task.capacity_provider_name = Some(provider);
+                        if let Some(groups) = capacity_providers::node_providers(strategy) {
+                            placement
+                                .get_or_insert_with(TaskPlacement::default)
+                                .capacity_providers = Some(groups);
+                        }
+                    }
                     let arn = task.task_arn.clone().unwrap_or_default();
                     let key = (cluster.as_str(), id.as_str());
                     // Tags live in the tags table (DescribeTasks shows them when asked);
@@ -266,7 +304,7 @@ impl Launch<'_> {
                     tx.update(&table, key, |_| {
                         Ok::<_, ApiError>((Write::Put(task.clone()), ()))
                     })?;
-                    if let Some(placement) = &slot.placement {
+                    if let Some(placement) = &placement {
                         tx.update(&placements, key, |_| {
                             Ok::<_, ApiError>((Write::Put(placement.clone()), ()))
                         })?;
