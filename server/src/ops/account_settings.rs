@@ -13,10 +13,11 @@ use kubecs_api_models::{
     PutAccountSettingDefaultRequest, PutAccountSettingDefaultResponse, PutAccountSettingRequest,
     PutAccountSettingResponse, Setting, SettingName, SettingType,
 };
-use kubecs_storage::{KeyPrefix, Order, PageToken, Write};
+use kubecs_storage::{KeyPrefix, Order, Write};
 
 use crate::context::Ctx;
 use crate::error::ApiError;
+use crate::ops::paging;
 
 pub const OPERATIONS: &[Operation] = &[
     Operation::PutAccountSetting,
@@ -233,12 +234,6 @@ pub async fn list(
     ctx: Ctx,
     input: ListAccountSettingsRequest,
 ) -> Result<ListAccountSettingsResponse, ApiError> {
-    let limit = input.max_results.unwrap_or(MAX_PAGE);
-    if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(ApiError::invalid_parameter(format!(
-            "maxResults must be between 1 and {MAX_PAGE}."
-        )));
-    }
     if input.value.is_some() && input.name.is_none() {
         return Err(ApiError::invalid_parameter(
             "name must be specified with value.",
@@ -249,11 +244,6 @@ pub async fn list(
         .name
         .as_ref()
         .map(|n| required_name(Some(n)))
-        .transpose()?;
-    let token = input
-        .next_token
-        .as_deref()
-        .map(|t| PageToken::parse(LIST_KIND, t))
         .transpose()?;
     let wanted = |s: &Setting| {
         name.is_none_or(|n| s.name.as_ref() == Some(n))
@@ -285,17 +275,14 @@ pub async fn list(
     };
     let mut settings: Vec<Setting> = settings.into_iter().filter(wanted).collect();
     settings.sort_by(|a, b| name_of(a).cmp(name_of(b)));
-    let after = token.as_ref().map(|t| t.last_key().to_vec());
-    let mut page: Vec<Setting> = settings
-        .into_iter()
-        .filter(|s| after.as_deref().is_none_or(|a| name_of(s).as_bytes() > a))
-        .take(limit as usize + 1)
-        .collect();
-    let next_token = (page.len() > limit as usize).then(|| {
-        page.truncate(limit as usize);
-        let last = page.last().map(name_of).unwrap_or_default();
-        PageToken::after(last.as_bytes().to_vec()).encode(LIST_KIND)
-    });
+    let (page, next_token) = paging::page(
+        settings,
+        |s| name_of(s).to_owned(),
+        input.max_results,
+        input.next_token.as_deref(),
+        MAX_PAGE,
+        LIST_KIND,
+    )?;
     Ok(ListAccountSettingsResponse {
         settings: Some(page),
         next_token,

@@ -22,11 +22,11 @@ use kubecs_api_models::{
     UpdateCapacityProviderRequest, UpdateCapacityProviderResponse,
 };
 use kubecs_reconciler::convert::names::{capacity_provider_requirement, CAPACITY_PROVIDER_LABEL};
-use kubecs_storage::{CapacityProviderState, PageToken, Tx, Write};
+use kubecs_storage::{CapacityProviderState, Tx, Write};
 
 use crate::context::Ctx;
 use crate::error::ApiError;
-use crate::ops::{clusters, names, tags};
+use crate::ops::{clusters, names, paging, tags};
 
 pub const OPERATIONS: &[Operation] = &[
     Operation::CreateCapacityProvider,
@@ -288,18 +288,6 @@ pub async fn describe(
             next_token: None,
         });
     }
-    let limit = input.max_results.unwrap_or(MAX_PAGE);
-    if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(ApiError::invalid_parameter(format!(
-            "maxResults must be between 1 and {MAX_PAGE}."
-        )));
-    }
-    let token = input
-        .next_token
-        .as_deref()
-        .map(|t| PageToken::parse(LIST_KIND, t))
-        .transpose()?;
-    let after = token.as_ref().map(|t| t.last_key().to_vec());
     let mut all: Vec<CapacityProvider> = BUILT_IN.iter().map(|n| built_in(&ctx, n)).collect();
     for entry in table.scan_all() {
         let (_, record) = entry?;
@@ -307,16 +295,14 @@ pub async fn describe(
     }
     let key = |p: &CapacityProvider| p.name.clone().unwrap_or_default();
     all.sort_by_key(key);
-    let mut page: Vec<CapacityProvider> = all
-        .into_iter()
-        .filter(|p| after.as_deref().is_none_or(|a| key(p).as_bytes() > a))
-        .take(limit as usize + 1)
-        .collect();
-    let next_token = (page.len() > limit as usize).then(|| {
-        page.truncate(limit as usize);
-        let last = page.last().map(key).unwrap_or_default();
-        PageToken::after(last.into_bytes()).encode(LIST_KIND)
-    });
+    let (page, next_token) = paging::page(
+        all,
+        key,
+        input.max_results,
+        input.next_token.as_deref(),
+        MAX_PAGE,
+        LIST_KIND,
+    )?;
     Ok(DescribeCapacityProvidersResponse {
         capacity_providers: Some(page.into_iter().map(with_tags).collect::<Result<_, _>>()?),
         failures: Some(Vec::new()),

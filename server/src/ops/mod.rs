@@ -10,6 +10,7 @@ pub mod cluster_query;
 pub mod clusters;
 pub mod container_instances;
 pub mod names;
+pub mod paging;
 pub mod placement;
 pub mod services;
 pub mod tags;
