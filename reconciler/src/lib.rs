@@ -4,6 +4,7 @@
 //! - [`convert`]: the pure converter from ECS desired state to Kubernetes objects.
 //! - [`observe`]: the pure observation of what runs, in ECS's shapes and words.
 //! - [`controller`]: the control loop that applies the one and writes back the other.
+//! - [`history`]: the service deployments and revisions ListServiceDeployments shows.
 //! - [`evacuate`]: moving a service's tasks off draining container instances.
 //! - [`deployment`], [`drain`], [`status`]: transitions of a service's stored state
 //!   shared by the API and the loop.
@@ -13,5 +14,6 @@ pub mod convert;
 pub mod deployment;
 pub mod drain;
 pub mod evacuate;
+pub mod history;
 pub mod observe;
 pub mod status;

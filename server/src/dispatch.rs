@@ -5,8 +5,8 @@
 use crate::context::Ctx;
 use crate::error::{ApiError, AMZ_JSON_1_1};
 use crate::ops::{
-    self, account_settings, agent, capacity_providers, clusters, container_instances, services,
-    tags, task_definitions, tasks,
+    self, account_settings, agent, capacity_providers, clusters, container_instances,
+    service_deployments, services, tags, task_definitions, tasks,
 };
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -67,6 +67,11 @@ macro_rules! routes {
             UpdateCapacityProvider => capacity_providers::update,
             DeleteCapacityProvider => capacity_providers::delete,
             PutClusterCapacityProviders => capacity_providers::put_cluster_providers,
+            ListServiceDeployments => service_deployments::list,
+            DescribeServiceDeployments => service_deployments::describe,
+            DescribeServiceRevisions => service_deployments::describe_revisions,
+            StopServiceDeployment => service_deployments::stop,
+            ContinueServiceDeployment => service_deployments::continue_deployment,
         }
     };
 }

@@ -418,6 +418,21 @@ async fn tutorial_flow(env: &Env) {
                 && s["runningCount"] == 2
         })
         .await;
+    // Both service deployments are in the history: auth:2 SUCCESSFUL, the first
+    // SUCCESSFUL before it.
+    let history = env
+        .ok(
+            "ListServiceDeployments",
+            json!({"cluster": cluster, "service": "auth"}),
+        )
+        .await;
+    let statuses: Vec<&str> = history["serviceDeployments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["SUCCESSFUL", "SUCCESSFUL"], "{history:#}");
     assert!(
         messages(&rolled)
             .iter()
@@ -684,6 +699,19 @@ async fn the_circuit_breaker_fails_an_unplaceable_revision_and_rolls_back(env: &
         "{back:#}"
     );
     assert_eq!(back["taskDefinition"], primary["taskDefinition"]);
+    // One service deployment for the failed revision, rolled back successfully.
+    let history = env
+        .ok(
+            "ListServiceDeployments",
+            json!({"cluster": cluster, "service": "api"}),
+        )
+        .await;
+    let newest = &history["serviceDeployments"][0];
+    assert_eq!(newest["status"], "ROLLBACK_SUCCESSFUL", "{history:#}");
+    assert!(newest["targetServiceRevisionArn"]
+        .as_str()
+        .unwrap()
+        .ends_with(greedy_id.rsplit('/').next().unwrap()));
     // Newest first: the failure, then the rollback; and the placement failures that
     // caused it.
     let events = messages(&back);

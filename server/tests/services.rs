@@ -689,6 +689,29 @@ fn items(n: usize, item: impl Fn(usize) -> Value) -> Value {
     (0..n).map(item).collect()
 }
 
+/// Gives the default cluster `count` Auto Scaling group capacity providers, `cp-<n>`: a
+/// strategy may only name the cluster's providers.
+async fn with_capacity_providers(server: &TestServer, count: usize) {
+    let names: Vec<String> = (0..count).map(|i| format!("cp-{i}")).collect();
+    for name in &names {
+        let created = server
+            .call(
+                "CreateCapacityProvider",
+                json!({"name": name, "autoScalingGroupProvider": {"autoScalingGroupArn":
+                    "arn:aws:autoscaling:us-east-1:000000000000:autoScalingGroup:0:autoScalingGroupName/g"}}),
+            )
+            .await;
+        assert_eq!(created.status, StatusCode::OK, "{}", created.text);
+    }
+    let put = server
+        .call(
+            "PutClusterCapacityProviders",
+            json!({"cluster": "default", "capacityProviders": names, "defaultCapacityProviderStrategy": []}),
+        )
+        .await;
+    assert_eq!(put.status, StatusCode::OK, "{}", put.text);
+}
+
 /// Service bodies at and past each documented limit: (member, value at the limit, value
 /// past it, ECS's message for the latter).
 fn limit_cases() -> Vec<(&'static str, Value, Value, &'static str)> {
@@ -805,6 +828,7 @@ async fn refused_with(server: &TestServer, op: &str, body: Value, message: &str)
 #[tokio::test]
 async fn create_service_accepts_each_limit_and_refuses_one_past_it_writing_nothing() {
     let server = setup().await;
+    with_capacity_providers(&server, 20).await;
     let body = |name: &str, member: &str, value: &Value| {
         let mut body = json!({"serviceName": name, "taskDefinition": "web", "desiredCount": 0});
         body[member] = value.clone();
@@ -847,6 +871,7 @@ async fn create_service_accepts_each_limit_and_refuses_one_past_it_writing_nothi
 #[tokio::test]
 async fn update_service_accepts_each_limit_and_refuses_one_past_it_changing_nothing() {
     let server = setup().await;
+    with_capacity_providers(&server, 20).await;
     create(
         &server,
         json!({"serviceName": "u", "taskDefinition": "web", "desiredCount": 1}),

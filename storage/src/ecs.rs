@@ -87,6 +87,21 @@ pub struct ServiceState {
     /// status, never by the API).
     #[serde(default, skip_serializing_if = "ServiceMemory::is_empty")]
     pub memory: ServiceMemory,
+    /// The service's deployments as ListServiceDeployments shows them, newest first
+    /// (bounded): written when a deployment starts (API, or a rollback) and as its
+    /// rollout ends (reconciler).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<HistoryEntry>,
+}
+
+/// One service deployment: what it is and how it went, the service revision it deploys,
+/// and the ECS deployments (the `deployments` ids) that carried it out: its own, then a
+/// rollback's.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    pub deployment: kubecs_api_models::ServiceDeployment,
+    pub revision: kubecs_api_models::ServiceRevision,
+    pub ecs_deployments: Vec<String>,
 }
 
 /// The reconciler's memory of a service: what ECS keeps internally to word its events and

@@ -292,6 +292,13 @@ async fn write_status(
                     let mut next = current.value.clone();
                     next.service.task_definition = Some(rollback.task_definition.clone());
                     crate::deployment::start_new(&mut next.service, now);
+                    crate::history::rolling_back(
+                        &mut next,
+                        &rollback.failed_deployment,
+                        &rollback.to_deployment,
+                        "The deployment circuit breaker rolled the deployment back: tasks failed to start.",
+                        now,
+                    );
                     Ok((Write::Put(next), ()))
                 })?;
             }

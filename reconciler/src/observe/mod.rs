@@ -117,6 +117,7 @@ pub fn observe(state: &ServiceState, snapshot: &Snapshot<'_>, now: Timestamp) ->
         rollback = rollout::advance(&mut next, &name, snapshot, &tasks, now);
     }
     reports::steady_state(&mut next, &name, &tasks, !draining, now);
+    crate::history::follow(&mut next, now);
     let (task_writes, written) = records::changes(
         &state.memory.task_records,
         snapshot.pods,

@@ -12,6 +12,7 @@ pub mod container_instances;
 pub mod names;
 pub mod paging;
 pub mod placement;
+pub mod service_deployments;
 pub mod services;
 pub mod tags;
 pub mod task_definitions;
@@ -29,6 +30,7 @@ const FAMILIES: &[&[Operation]] = &[
     container_instances::OPERATIONS,
     account_settings::OPERATIONS,
     capacity_providers::OPERATIONS,
+    service_deployments::OPERATIONS,
     agent::NOT_APPLICABLE,
 ];
 
@@ -53,6 +55,7 @@ pub fn note(operation: Operation) -> &'static str {
         .or_else(|| container_instances::note(operation))
         .or_else(|| account_settings::note(operation))
         .or_else(|| capacity_providers::note(operation))
+        .or_else(|| service_deployments::note(operation))
         .or_else(|| agent::note(operation))
         .unwrap_or("")
 }

@@ -22,6 +22,7 @@ use kubecs_api_models::{
     SchedulingStrategy, Service, ServiceField, TaskDefinition, TaskDefinitionStatus,
     UpdateServiceRequest, UpdateServiceResponse,
 };
+use kubecs_reconciler::history;
 use kubecs_storage::{KeyPrefix, Order, PageToken, ServiceState, Tx, Write};
 use wire::{DescribedServices, WireService};
 
@@ -55,11 +56,11 @@ const MAX_DESCRIBE: usize = 10;
 const MAX_PAGE: i32 = 100;
 const DEFAULT_PAGE: i32 = 10;
 
-fn not_found() -> ApiError {
+pub(crate) fn not_found() -> ApiError {
     ApiError::new(ErrorCode::ServiceNotFoundException, "Service not found.")
 }
 
-fn not_active() -> ApiError {
+pub(crate) fn not_active() -> ApiError {
     ApiError::new(
         ErrorCode::ServiceNotActiveException,
         "Service was not ACTIVE.",
@@ -78,7 +79,11 @@ fn check_name(name: &str) -> Result<(), ApiError> {
 }
 
 /// The service name a `service` parameter refers to (see [`names::in_cluster`]).
-fn service_name<'a>(ctx: &Ctx, cluster: &str, ident: &'a str) -> Result<Option<&'a str>, ApiError> {
+pub(crate) fn service_name<'a>(
+    ctx: &Ctx,
+    cluster: &str,
+    ident: &'a str,
+) -> Result<Option<&'a str>, ApiError> {
     names::in_cluster(ctx, "service", cluster, ident)
 }
 
@@ -350,11 +355,12 @@ pub async fn create(
                     runnable(&service, td)?;
                 }
             }
-            let fresh = ServiceState {
+            let mut fresh = ServiceState {
                 service,
                 client_token: token.clone(),
-                memory: Default::default(),
+                ..ServiceState::default()
             };
+            history::started(&mut fresh, td.as_ref(), ctx.now);
             let (service, previous) =
                 tx.update(&services, (cluster.as_str(), name.as_str()), |current| {
                     let existing = current.map(|r| &r.value);
@@ -618,6 +624,9 @@ pub async fn update(
                 }
                 if let Some(td) = td.as_ref().or(running_td.as_ref()) {
                     runnable(service, td)?;
+                }
+                if starts_deployment(&input) {
+                    history::started(&mut state, td.as_ref().or(running_td.as_ref()), now);
                 }
                 Ok((Write::Put(state.clone()), state.service))
             })
