@@ -6,7 +6,7 @@ use crate::context::Ctx;
 use crate::error::{ApiError, AMZ_JSON_1_1};
 use crate::ops::{
     self, account_settings, agent, capacity_providers, clusters, container_instances,
-    service_deployments, services, tags, task_definitions, tasks,
+    service_deployments, services, tags, task_definitions, task_protection, tasks,
 };
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -72,6 +72,8 @@ macro_rules! routes {
             DescribeServiceRevisions => service_deployments::describe_revisions,
             StopServiceDeployment => service_deployments::stop,
             ContinueServiceDeployment => service_deployments::continue_deployment,
+            GetTaskProtection => task_protection::get,
+            UpdateTaskProtection => task_protection::update,
         }
     };
 }

@@ -1025,6 +1025,33 @@ async fn tasks_run_and_stop(env: &Env) {
         .await;
     let first = env.tasks(&cluster, "web", "RUNNING").await;
     let first_arn = first[0]["taskArn"].as_str().unwrap().to_owned();
+    // Protected from scale-in: its pod gets the highest deletion cost.
+    env.ok(
+        "UpdateTaskProtection",
+        json!({"cluster": cluster, "tasks": [first_arn], "protectionEnabled": true}),
+    )
+    .await;
+    let task_id = first_arn.rsplit('/').next().unwrap().to_owned();
+    let deadline = Instant::now() + CONVERGE;
+    loop {
+        let pods = env.kubectl_json(&["get", "pods", "-n", &namespace]);
+        let cost = pods["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["metadata"]["uid"].as_str().unwrap().replace('-', "") == task_id)
+            .map(|p| {
+                p["metadata"]["annotations"]["controller.kubernetes.io/pod-deletion-cost"].clone()
+            });
+        if cost == Some(json!("2147483647")) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the protected pod's deletion cost: {cost:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
     env.ok(
         "StopTask",
         json!({"cluster": cluster, "task": first_arn, "reason": "bad host"}),

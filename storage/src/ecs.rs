@@ -92,6 +92,11 @@ pub struct ServiceState {
     /// rollout ends (reconciler).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub history: Vec<HistoryEntry>,
+    /// Tasks protected from scale-in (UpdateTaskProtection): task id -> when the
+    /// protection expires. Desired state: the reconciler gives their pods a high
+    /// deletion cost until then.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub protected: std::collections::BTreeMap<String, kubecs_api_models::Timestamp>,
 }
 
 /// One service deployment: what it is and how it went, the service revision it deploys,

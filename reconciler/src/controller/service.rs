@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Pod, Service as KubeService};
+use kube::api::{Patch, PatchParams};
 use kube::runtime::reflector::ObjectRef;
 use kube::{Api, ResourceExt};
 use kubecs_api_models::status::{ACTIVE, DRAINING};
@@ -159,13 +160,70 @@ async fn run(
             delete(&services, &name).await?;
         }
     }
-    if !evacuation.stop.is_empty() {
-        let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), &at.namespace);
-        for name in &evacuation.stop {
-            delete(&pods, name).await?;
+    let pod_api: Api<Pod> = Api::namespaced(ctx.client.clone(), &at.namespace);
+    for name in &evacuation.stop {
+        delete(&pod_api, name).await?;
+    }
+    let protection_ends = protect(&pod_api, &pods, &record.value).await?;
+    let next = write_status(ctx, store, scope.cluster, at, record).await?;
+    Ok(match (next, protection_ends) {
+        (Next::After(a), Some(b)) => Next::After(a.min(b)),
+        (Next::Done, Some(b)) => Next::After(b),
+        (next, None) => next,
+    })
+}
+
+/// The deletion cost of a pod protected from scale-in (UpdateTaskProtection): the
+/// highest, so that a ReplicaSet scaling in deletes every other pod first.
+const PROTECTED_COST: &str = "2147483647";
+const DELETION_COST: &str = "controller.kubernetes.io/pod-deletion-cost";
+
+/// Gives the pods of protected tasks the highest deletion cost, and takes it back from
+/// the others; returns how long until the next protection expires.
+async fn protect(
+    pods: &Api<Pod>,
+    seen: &[Pod],
+    state: &ServiceState,
+) -> Result<Option<Duration>, ReconcileError> {
+    let now = Timestamp::now().epoch_millis();
+    let mut next_end: Option<i64> = None;
+    for pod in seen {
+        if pod.metadata.deletion_timestamp.is_some() {
+            continue;
+        }
+        let until = crate::observe::task_id(pod)
+            .and_then(|id| state.protected.get(&id).copied())
+            .map(|t| t.epoch_millis())
+            .filter(|t| *t > now);
+        if let Some(t) = until {
+            next_end = Some(next_end.map_or(t, |n| n.min(t)));
+        }
+        let has = pod
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(DELETION_COST))
+            .is_some_and(|v| v == PROTECTED_COST);
+        let value = match (until.is_some(), has) {
+            (true, false) => Some(PROTECTED_COST),
+            (false, true) => None,
+            _ => continue,
+        };
+        let patch = serde_json::json!({"metadata": {"annotations": {DELETION_COST: value}}});
+        match pods
+            .patch(
+                &pod.name_any(),
+                &PatchParams::default(),
+                &Patch::Merge(&patch),
+            )
+            .await
+        {
+            Ok(_) => {}
+            Err(kube::Error::Api(status)) if status.code == 404 => {}
+            Err(error) => return Err(error.into()),
         }
     }
-    write_status(ctx, store, scope.cluster, at, record).await
+    Ok(next_end.map(|t| Duration::from_millis(u64::try_from(t - now).unwrap_or(0))))
 }
 
 /// A deleted service: its objects go, its counts follow its pods, and once nothing is

@@ -16,6 +16,7 @@ pub mod service_deployments;
 pub mod services;
 pub mod tags;
 pub mod task_definitions;
+pub mod task_protection;
 pub mod tasks;
 
 use kubecs_api_models::Operation;
@@ -31,6 +32,7 @@ const FAMILIES: &[&[Operation]] = &[
     account_settings::OPERATIONS,
     capacity_providers::OPERATIONS,
     service_deployments::OPERATIONS,
+    task_protection::OPERATIONS,
     agent::NOT_APPLICABLE,
 ];
 
@@ -56,6 +58,7 @@ pub fn note(operation: Operation) -> &'static str {
         .or_else(|| account_settings::note(operation))
         .or_else(|| capacity_providers::note(operation))
         .or_else(|| service_deployments::note(operation))
+        .or_else(|| task_protection::note(operation))
         .or_else(|| agent::note(operation))
         .unwrap_or("")
 }
