@@ -41,12 +41,12 @@ fn failure(arn: String, reason: &str) -> Failure {
     }
 }
 
+/// The tasks a request names that can be protected (id and record), and the failures
+/// ECS reports for the others.
+type Resolved = (Vec<(String, Task)>, Vec<Failure>);
+
 /// The tasks a request names: each task's record, or the failure ECS reports for it.
-fn resolve(
-    ctx: &Ctx,
-    cluster: &str,
-    idents: &[String],
-) -> Result<(Vec<(String, Task)>, Vec<Failure>), ApiError> {
+fn resolve(ctx: &Ctx, cluster: &str, idents: &[String]) -> Result<Resolved, ApiError> {
     if idents.is_empty() || idents.len() > MAX_TASKS {
         return Err(ApiError::invalid_parameter(format!(
             "tasks must have 1 to {MAX_TASKS} items."
