@@ -123,17 +123,10 @@ async fn service_errors_arrive_as_the_sdks_typed_errors() {
     assert!(bad_name
         .as_service_error()
         .is_some_and(|e| e.is_invalid_parameter_exception()));
-    let unsupported = ecs
-        .create_task_set()
-        .cluster("default")
-        .service("web")
-        .task_definition("web:1")
-        .send()
-        .await
-        .unwrap_err();
+    let unsupported = ecs.list_daemons().send().await.unwrap_err();
     let err = unsupported.into_service_error();
     assert!(err.is_unsupported_feature_exception(), "{err:?}");
-    assert!(err.message().unwrap_or_default().contains("CreateTaskSet"));
+    assert!(err.message().unwrap_or_default().contains("ListDaemons"));
     let missing = ecs
         .update_cluster_settings()
         .cluster("nope")

@@ -6,7 +6,7 @@ use crate::context::Ctx;
 use crate::error::{ApiError, AMZ_JSON_1_1};
 use crate::ops::{
     self, account_settings, agent, capacity_providers, clusters, container_instances,
-    service_deployments, services, tags, task_definitions, task_protection, tasks,
+    service_deployments, services, tags, task_definitions, task_protection, task_sets, tasks,
 };
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -74,6 +74,11 @@ macro_rules! routes {
             ContinueServiceDeployment => service_deployments::continue_deployment,
             GetTaskProtection => task_protection::get,
             UpdateTaskProtection => task_protection::update,
+            CreateTaskSet => task_sets::create,
+            DescribeTaskSets => task_sets::describe,
+            UpdateTaskSet => task_sets::update,
+            DeleteTaskSet => task_sets::delete,
+            UpdateServicePrimaryTaskSet => task_sets::update_primary,
         }
     };
 }

@@ -212,6 +212,7 @@ async fn services_run_roll_out_scale_and_drain_on_kubernetes() {
     tasks_run_and_stop(&env).await;
     the_circuit_breaker_fails_an_unplaceable_revision_and_rolls_back(&env).await;
     everything_converges_after_the_api_server_was_away(&env, &mut proxy).await;
+    task_sets_run_as_deployments_of_their_own(&env).await;
     container_instances_are_the_nodes_and_draining_moves_tasks(&env).await;
 
     assert!(metrics.reconciles("service", "ok") > 0);
@@ -1317,6 +1318,77 @@ async fn container_instances_are_the_nodes_and_draining_moves_tasks(env: &Env) {
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
 
+    env.ok(
+        "DeleteService",
+        json!({"cluster": cluster, "service": "web", "force": true}),
+    )
+    .await;
+    env.until(&cluster, "web", "INACTIVE", |s| s["status"] == "INACTIVE")
+        .await;
+    env.ok("DeleteCluster", json!({"cluster": cluster})).await;
+}
+
+/// An EXTERNAL service's task sets: each its own Deployment at its computed count, the
+/// service's counts their sum; a deleted task set's Deployment goes, then the task set.
+async fn task_sets_run_as_deployments_of_their_own(env: &Env) {
+    let cluster = kubecs_test_cluster::unique_name("sets");
+    let namespace = namespace_name(&ClusterScope {
+        region: REGION,
+        cluster: &cluster,
+    });
+    env.ok("CreateCluster", json!({"clusterName": cluster}))
+        .await;
+    env.ok(
+        "RegisterTaskDefinition",
+        json!({"family": "bluegreen", "containerDefinitions": container("bluegreen:1", 10)}),
+    )
+    .await;
+    env.ok(
+        "CreateService",
+        json!({"cluster": cluster, "serviceName": "web", "desiredCount": 2,
+               "deploymentController": {"type": "EXTERNAL"}}),
+    )
+    .await;
+    let mut ids = Vec::new();
+    for percent in [100, 50] {
+        let created = env
+            .ok(
+                "CreateTaskSet",
+                json!({"cluster": cluster, "service": "web", "taskDefinition": "bluegreen:1",
+                       "scale": {"value": percent, "unit": "PERCENT"}}),
+            )
+            .await;
+        ids.push(created["taskSet"]["id"].as_str().unwrap().to_owned());
+    }
+    let steady = env
+        .until(&cluster, "web", "both task sets run", |s| {
+            s["runningCount"] == 3
+                && s["taskSets"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .all(|t| t["stabilityStatus"] == "STEADY_STATE")
+        })
+        .await;
+    let running: Vec<i64> = steady["taskSets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["runningCount"].as_i64().unwrap())
+        .collect();
+    assert_eq!(running, [2, 1], "{steady:#}");
+    assert_eq!(env.names("deployments", &namespace).len(), 2);
+
+    env.ok(
+        "DeleteTaskSet",
+        json!({"cluster": cluster, "service": "web", "taskSet": ids[1]}),
+    )
+    .await;
+    env.until(&cluster, "web", "the deleted task set is gone", |s| {
+        s["taskSets"].as_array().unwrap().len() == 1 && s["runningCount"] == 2
+    })
+    .await;
+    assert_eq!(env.names("deployments", &namespace).len(), 1);
     env.ok(
         "DeleteService",
         json!({"cluster": cluster, "service": "web", "force": true}),

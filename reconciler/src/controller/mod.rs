@@ -24,6 +24,7 @@ pub mod nodes;
 pub mod queue;
 mod service;
 mod task;
+mod task_sets;
 
 use std::path::PathBuf;
 use std::sync::Arc;

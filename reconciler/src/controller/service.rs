@@ -14,7 +14,9 @@ use kube::runtime::reflector::ObjectRef;
 use kube::{Api, ResourceExt};
 use kubecs_api_models::status::{ACTIVE, DRAINING};
 use kubecs_api_models::{task_definition_of, TaskDefinitionRef, Timestamp};
-use kubecs_api_models::{PropagateTags, Service, Tag, Task as EcsTask, TaskStopCode};
+use kubecs_api_models::{
+    DeploymentControllerType, PropagateTags, Service, Tag, Task as EcsTask, TaskStopCode,
+};
 use kubecs_storage::{
     count_tasks_in, Observed, Record, Region, ServiceState, StoreError, TaskCounts, Tx, Write,
 };
@@ -61,10 +63,10 @@ pub async fn reconcile(
 }
 
 /// Where a service's objects are.
-struct Place {
-    namespace: String,
+pub(super) struct Place {
+    pub(super) namespace: String,
     /// Its `ecs.kubecs.io/service` label value.
-    label: String,
+    pub(super) label: String,
     /// Its Deployment's name.
     deployment: String,
 }
@@ -86,6 +88,14 @@ async fn run(
     record: &Record<ServiceState>,
 ) -> Result<Next, ReconcileError> {
     let service = &record.value.service;
+    let external = service
+        .deployment_controller
+        .as_ref()
+        .and_then(|c| c.r#type.as_ref())
+        == Some(&DeploymentControllerType::External);
+    if external {
+        return super::task_sets::run(ctx, store, scope, at, record).await;
+    }
     let arn = primary_deployment(service)
         .and_then(|d| d.task_definition.clone())
         .or_else(|| service.task_definition.clone())
@@ -371,7 +381,7 @@ async fn write_status(
 
 /// Writes the observation's task records: new and changed ones (a new task gets the
 /// tags the service propagates), and the records of tasks whose pods are gone, stopped.
-fn write_tasks(
+pub(super) fn write_tasks(
     tx: &mut Tx<'_, '_>,
     store: &Region,
     cluster: &str,

@@ -19,6 +19,7 @@ pub mod references;
 pub mod resources;
 pub mod services;
 pub mod task;
+pub mod task_set;
 pub mod validate;
 pub mod volumes;
 pub mod workload;
@@ -30,5 +31,6 @@ mod testing;
 
 pub use names::{namespace, namespace_name, workload_name, ClusterScope};
 pub use pod::pod_template;
+pub use task_set::{check_task_set, task_set_deployment};
 pub use validate::{check_service, check_task_definition, Unsupported};
 pub use workload::{primary_deployment, rolling_update, workload, Workload};

@@ -17,6 +17,7 @@ pub mod services;
 pub mod tags;
 pub mod task_definitions;
 pub mod task_protection;
+pub mod task_sets;
 pub mod tasks;
 
 use kubecs_api_models::Operation;
@@ -33,6 +34,7 @@ const FAMILIES: &[&[Operation]] = &[
     capacity_providers::OPERATIONS,
     service_deployments::OPERATIONS,
     task_protection::OPERATIONS,
+    task_sets::OPERATIONS,
     agent::NOT_APPLICABLE,
 ];
 
@@ -59,6 +61,7 @@ pub fn note(operation: Operation) -> &'static str {
         .or_else(|| capacity_providers::note(operation))
         .or_else(|| service_deployments::note(operation))
         .or_else(|| task_protection::note(operation))
+        .or_else(|| task_sets::note(operation))
         .or_else(|| agent::note(operation))
         .unwrap_or("")
 }

@@ -90,7 +90,7 @@ pub(crate) fn service_name<'a>(
 /// The (cluster, service name) an UpdateService or DeleteService request refers to, in
 /// the write that changes it: the cluster must be ACTIVE, and a service ARN of another
 /// cluster names nothing here.
-fn locate_in(
+pub(crate) fn locate_in(
     tx: &Tx<'_, '_>,
     ctx: &Ctx,
     cluster: Option<&str>,
@@ -621,6 +621,14 @@ pub async fn update(
                     }
                 } else if input.desired_count.is_some() {
                     deployment::scale_primary(service, now);
+                }
+                // An EXTERNAL service's task sets follow its desired count.
+                let desired = service.desired_count.unwrap_or(0);
+                for set in service.task_sets.iter_mut().flatten() {
+                    if set.status.as_deref() != Some("DRAINING") {
+                        set.computed_desired_count =
+                            Some(crate::ops::task_sets::computed(desired, set.scale.as_ref()));
+                    }
                 }
                 if let Some(td) = td.as_ref().or(running_td.as_ref()) {
                     runnable(service, td)?;
