@@ -213,6 +213,7 @@ async fn services_run_roll_out_scale_and_drain_on_kubernetes() {
     the_circuit_breaker_fails_an_unplaceable_revision_and_rolls_back(&env).await;
     everything_converges_after_the_api_server_was_away(&env, &mut proxy).await;
     task_sets_run_as_deployments_of_their_own(&env).await;
+    a_daemon_service_runs_a_task_on_every_node(&env).await;
     container_instances_are_the_nodes_and_draining_moves_tasks(&env).await;
 
     assert!(metrics.reconciles("service", "ok") > 0);
@@ -1396,5 +1397,56 @@ async fn task_sets_run_as_deployments_of_their_own(env: &Env) {
     .await;
     env.until(&cluster, "web", "INACTIVE", |s| s["status"] == "INACTIVE")
         .await;
+    env.ok("DeleteCluster", json!({"cluster": cluster})).await;
+}
+
+/// A DAEMON service is a DaemonSet: one task on each node, its desired count the nodes'.
+async fn a_daemon_service_runs_a_task_on_every_node(env: &Env) {
+    let cluster = kubecs_test_cluster::unique_name("daemon");
+    let namespace = namespace_name(&ClusterScope {
+        region: REGION,
+        cluster: &cluster,
+    });
+    env.ok("CreateCluster", json!({"clusterName": cluster}))
+        .await;
+    env.ok(
+        "RegisterTaskDefinition",
+        json!({"family": "agent", "containerDefinitions": container("agent:1", 10)}),
+    )
+    .await;
+    let nodes = env.kubectl_json(&["get", "nodes"])["items"]
+        .as_array()
+        .unwrap()
+        .len();
+    env.ok(
+        "CreateService",
+        json!({"cluster": cluster, "serviceName": "agent", "taskDefinition": "agent",
+               "schedulingStrategy": "DAEMON"}),
+    )
+    .await;
+    let steady = env
+        .until(&cluster, "agent", "a task on every node", |s| {
+            s["runningCount"] == nodes
+                && s["desiredCount"] == nodes
+                && s["deployments"][0]["rolloutState"] == "COMPLETED"
+        })
+        .await;
+    assert_eq!(steady["schedulingStrategy"], "DAEMON");
+    assert_eq!(env.names("daemonsets", &namespace).len(), 1);
+    assert!(env.names("deployments", &namespace).is_empty());
+    let tasks = env.tasks(&cluster, "agent", "RUNNING").await;
+    let instances: std::collections::BTreeSet<&str> = tasks
+        .iter()
+        .map(|t| t["containerInstanceArn"].as_str().unwrap())
+        .collect();
+    assert_eq!(instances.len(), nodes, "one task per node: {tasks:#?}");
+    env.ok(
+        "DeleteService",
+        json!({"cluster": cluster, "service": "agent", "force": true}),
+    )
+    .await;
+    env.until(&cluster, "agent", "INACTIVE", |s| s["status"] == "INACTIVE")
+        .await;
+    assert!(env.names("daemonsets", &namespace).is_empty());
     env.ok("DeleteCluster", json!({"cluster": cluster})).await;
 }

@@ -8,7 +8,7 @@ use std::fmt::Debug;
 use std::sync::Arc;
 
 use futures::StreamExt;
-use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet};
 use k8s_openapi::api::core::v1::{Namespace, Node, Pod, PodSpec, PodStatus, Service};
 use k8s_openapi::api::events::v1::Event;
 use kube::runtime::reflector::{self, ObjectRef, Store};
@@ -27,6 +27,8 @@ use crate::convert::task::TASK_LABEL;
 pub struct Caches {
     pub namespaces: Store<Namespace>,
     pub deployments: Store<Deployment>,
+    /// DAEMON services' DaemonSets.
+    pub daemon_sets: Store<DaemonSet>,
     pub replica_sets: Store<ReplicaSet>,
     pub pods: Store<Pod>,
     pub services: Store<Service>,
@@ -53,6 +55,7 @@ impl Caches {
     ) -> Caches {
         let (namespaces, ns_writer) = reflector::store();
         let (deployments, deploy_writer) = reflector::store();
+        let (daemon_sets, daemon_writer) = reflector::store();
         let (replica_sets, rs_writer) = reflector::store();
         let (pods, pod_writer) = reflector::store();
         let (services, svc_writer) = reflector::store();
@@ -63,6 +66,7 @@ impl Caches {
         let caches = Caches {
             namespaces,
             deployments,
+            daemon_sets,
             replica_sets,
             pods,
             services,
@@ -80,6 +84,7 @@ impl Caches {
                 // loop only ends those watches at shutdown.
                 let _ = caches.namespaces.wait_until_ready().await;
                 let _ = caches.deployments.wait_until_ready().await;
+                let _ = caches.daemon_sets.wait_until_ready().await;
                 let _ = caches.replica_sets.wait_until_ready().await;
                 let _ = caches.pods.wait_until_ready().await;
                 let _ = caches.services.wait_until_ready().await;
@@ -106,6 +111,14 @@ impl Caches {
             owned.clone(),
             deploy_writer,
             on_change(&caches, queue, |caches: &Caches, d: &Deployment| {
+                caches.key_of(d)
+            }),
+        ));
+        tasks.spawn(watch(
+            Api::<DaemonSet>::all(client.clone()),
+            owned.clone(),
+            daemon_writer,
+            on_change(&caches, queue, |caches: &Caches, d: &DaemonSet| {
                 caches.key_of(d)
             }),
         ));
@@ -212,6 +225,12 @@ impl Caches {
             .collect();
         keys.extend(
             self.deployments
+                .state()
+                .iter()
+                .filter_map(|d| self.key_of(&**d)),
+        );
+        keys.extend(
+            self.daemon_sets
                 .state()
                 .iter()
                 .filter_map(|d| self.key_of(&**d)),

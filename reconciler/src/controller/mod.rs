@@ -16,6 +16,7 @@ pub mod apply;
 pub mod caches;
 mod cluster;
 pub mod connect;
+mod daemon;
 pub mod expiry;
 mod instance;
 pub mod key;

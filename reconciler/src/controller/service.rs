@@ -7,7 +7,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment};
 use k8s_openapi::api::core::v1::{Pod, Service as KubeService};
 use kube::api::{Patch, PatchParams};
 use kube::runtime::reflector::ObjectRef;
@@ -15,7 +15,8 @@ use kube::{Api, ResourceExt};
 use kubecs_api_models::status::{ACTIVE, DRAINING};
 use kubecs_api_models::{task_definition_of, TaskDefinitionRef, Timestamp};
 use kubecs_api_models::{
-    DeploymentControllerType, PropagateTags, Service, Tag, Task as EcsTask, TaskStopCode,
+    DeploymentControllerType, PropagateTags, SchedulingStrategy, Service, Tag, Task as EcsTask,
+    TaskStopCode,
 };
 use kubecs_storage::{
     count_tasks_in, Observed, Record, Region, ServiceState, StoreError, TaskCounts, Tx, Write,
@@ -68,7 +69,7 @@ pub(super) struct Place {
     /// Its `ecs.kubecs.io/service` label value.
     pub(super) label: String,
     /// Its Deployment's name.
-    deployment: String,
+    pub(super) deployment: String,
 }
 
 /// The family and revision of a task definition ARN (`...:task-definition/web:3`).
@@ -110,6 +111,9 @@ async fn run(
         tracing::warn!(service = %service.service_arn.as_deref().unwrap_or_default(), task_definition = %arn, "the service's task definition is not stored; nothing to run");
         return Ok(Next::Done);
     };
+    if service.scheduling_strategy == Some(SchedulingStrategy::Daemon) {
+        return super::daemon::run(ctx, store, scope, at, record, &task_definition.value).await;
+    }
     let mut workload = match convert::workload(scope, service, &task_definition.value) {
         Ok(workload) => workload,
         Err(unsupported) => {
@@ -258,6 +262,9 @@ async fn drain(
             .is_empty()
         || !caches
             .of_service(&caches.deployments, &at.namespace, &at.label)
+            .is_empty()
+        || !caches
+            .of_service(&caches.daemon_sets, &at.namespace, &at.label)
             .is_empty();
     if left {
         return Ok(Next::After(DRAIN_POLL));
@@ -274,13 +281,19 @@ async fn drain(
     }
 }
 
-/// Deletes a service's Deployment (its ReplicaSets and pods are collected) and Services.
+/// Deletes a service's Deployment or DaemonSet (their pods are collected) and Services.
 async fn remove(ctx: &Context, at: &Place) -> Result<(), ReconcileError> {
     let caches = &ctx.caches;
     let deployments: Api<Deployment> = Api::namespaced(ctx.client.clone(), &at.namespace);
     for d in caches.of_service(&caches.deployments, &at.namespace, &at.label) {
         if d.metadata.deletion_timestamp.is_none() {
             delete(&deployments, &d.name_any()).await?;
+        }
+    }
+    let daemon_sets: Api<DaemonSet> = Api::namespaced(ctx.client.clone(), &at.namespace);
+    for d in caches.of_service(&caches.daemon_sets, &at.namespace, &at.label) {
+        if d.metadata.deletion_timestamp.is_none() {
+            delete(&daemon_sets, &d.name_any()).await?;
         }
     }
     let services: Api<KubeService> = Api::namespaced(ctx.client.clone(), &at.namespace);

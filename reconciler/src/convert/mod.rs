@@ -11,6 +11,7 @@
 //! - [`validate`]: what Kubernetes cannot run, as ECS errors.
 
 pub mod container;
+pub mod daemon;
 pub mod names;
 pub mod order;
 pub mod pod;
@@ -29,6 +30,7 @@ mod mapping_tests;
 #[cfg(test)]
 mod testing;
 
+pub use daemon::{check_daemon, daemon_set};
 pub use names::{namespace, namespace_name, workload_name, ClusterScope};
 pub use pod::pod_template;
 pub use task_set::{check_task_set, task_set_deployment};

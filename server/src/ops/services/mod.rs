@@ -39,7 +39,7 @@ pub const OPERATIONS: &[Operation] = &[
 /// What kubecs does with each, for the README's compatibility table.
 pub fn note(operation: Operation) -> Option<&'static str> {
     Some(match operation {
-        Operation::CreateService => "Desired state stored with a PRIMARY deployment; idempotent with `clientToken`; ECS's validation of the task definition, counts, launch type, deployment configuration and load balancers; ECS's list and length limits (load balancers, subnets, placement, `clientToken`, ...); a REPLICA service Kubernetes cannot run is refused with ECS's error. The reconciler runs it as a Deployment and reports its counts, deployments and events; DAEMON services are stored but not run yet.",
+        Operation::CreateService => "Desired state stored with a PRIMARY deployment; idempotent with `clientToken`; ECS's validation of the task definition, counts, launch type, deployment configuration and load balancers; ECS's list and length limits (load balancers, subnets, placement, `clientToken`, ...); a REPLICA service Kubernetes cannot run is refused with ECS's error. The reconciler runs it as a Deployment and reports its counts, deployments and events; DAEMON services run as DaemonSets (one task per node).",
         Operation::DescribeServices => "Running/pending counts, deployments (rollout state, counts) and events from what runs on Kubernetes; up to 10 per call; unknown names in `failures` as MISSING; INACTIVE services stay describable; `include: [\"TAGS\"]`.",
         Operation::ListServices => "ACTIVE services of a cluster, filtered by launch type and scheduling strategy; paginated (default 10, at most 100).",
         Operation::ListServicesByNamespace => "Services whose Service Connect configuration names the namespace; paginated.",
@@ -645,13 +645,13 @@ pub async fn update(
     })
 }
 
-/// Whether Kubernetes can run `service` with `td` (the reconciler's converter decides);
-/// refused with the ECS error the converter names otherwise.
-/// DAEMON services are stored with ECS's semantics but not yet run (DaemonSets are the
-/// next step), so they are not checked here; the reconciler logs and counts them.
+/// Whether Kubernetes can run `service` with `td` (the reconciler's converter decides:
+/// a Deployment, or a DaemonSet for a DAEMON service); refused with the ECS error the
+/// converter names otherwise.
 fn runnable(service: &Service, td: &TaskDefinition) -> Result<(), ApiError> {
     if service.scheduling_strategy == Some(SchedulingStrategy::Daemon) {
-        return Ok(());
+        return kubecs_reconciler::convert::check_daemon(service, td)
+            .map_err(|e| ApiError::new(e.error_code(), e.to_string()));
     }
     kubecs_reconciler::convert::check_service(service, td)
         .map_err(|unsupported| ApiError::new(unsupported.error_code(), unsupported.to_string()))

@@ -1,0 +1,170 @@
+//! Reconciling a DAEMON service: its DaemonSet and Services applied, and its observed
+//! status written back: `desiredCount` is the number of nodes that should run a task
+//! (the DaemonSet's `desiredNumberScheduled`, as ECS counts container instances), the
+//! running and pending counts come from its pods, and its PRIMARY deployment is
+//! COMPLETED once every node runs the current task definition.
+
+use std::collections::BTreeSet;
+
+use k8s_openapi::api::apps::v1::DaemonSet;
+use k8s_openapi::api::core::v1::{Pod, Service as KubeService};
+use kube::runtime::reflector::ObjectRef;
+use kube::{Api, ResourceExt};
+use kubecs_api_models::{DeploymentRolloutState, TaskDefinition, Timestamp};
+use kubecs_storage::{count_tasks_in, Observed, Record, Region, ServiceState, TaskCounts};
+
+use super::apply::{apply, delete, is_current, stamp};
+use super::cluster::ensure_namespace;
+use super::service::{write_tasks, Place};
+use super::{Context, Next, ReconcileError};
+use crate::convert::{daemon_set, ClusterScope};
+use crate::observe::records;
+use crate::observe::tasks::{state as task_state, TaskState};
+
+pub(super) async fn run(
+    ctx: &Context,
+    store: &Region,
+    scope: &ClusterScope<'_>,
+    at: &Place,
+    record: &Record<ServiceState>,
+    td: &TaskDefinition,
+) -> Result<Next, ReconcileError> {
+    let service = &record.value.service;
+    let (mut set, mut services) = match daemon_set(scope, service, td) {
+        Ok(objects) => objects,
+        Err(unsupported) => {
+            tracing::warn!(service = %service.service_arn.as_deref().unwrap_or_default(), reason = %unsupported, "kubecs cannot run this DAEMON service");
+            ctx.metrics.unsupported.inc();
+            return Ok(Next::Done);
+        }
+    };
+    ensure_namespace(ctx, scope, service.cluster_arn.as_deref()).await?;
+    let sets: Api<DaemonSet> = Api::namespaced(ctx.client.clone(), &at.namespace);
+    let hash = stamp(&mut set)?;
+    let seen = ctx
+        .caches
+        .daemon_sets
+        .get(&ObjectRef::new(&at.deployment).within(&at.namespace));
+    let uid = match seen.as_deref() {
+        Some(seen) if is_current(Some(seen), &hash) => seen.uid(),
+        _ => apply(&sets, &set).await?.uid(),
+    };
+    let kube_services: Api<KubeService> = Api::namespaced(ctx.client.clone(), &at.namespace);
+    let mut wanted = BTreeSet::new();
+    for object in &mut services {
+        if let Some(uid) = &uid {
+            object.metadata.owner_references = Some(vec![
+                k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference {
+                    api_version: "apps/v1".to_owned(),
+                    kind: "DaemonSet".to_owned(),
+                    name: at.deployment.clone(),
+                    uid: uid.clone(),
+                    controller: Some(true),
+                    block_owner_deletion: Some(true),
+                },
+            ]);
+        }
+        let hash = stamp(object)?;
+        let name = object.name_any();
+        let seen = ctx
+            .caches
+            .services
+            .get(&ObjectRef::new(&name).within(&at.namespace));
+        if !is_current(seen.as_deref(), &hash) {
+            apply(&kube_services, &*object).await?;
+        }
+        wanted.insert(name);
+    }
+    for old in ctx
+        .caches
+        .of_service(&ctx.caches.services, &at.namespace, &at.label)
+    {
+        let name = old.name_any();
+        if !wanted.contains(&name) {
+            delete(&kube_services, &name).await?;
+        }
+    }
+    write_status(ctx, store, scope.cluster, at, record).await
+}
+
+async fn write_status(
+    ctx: &Context,
+    store: &Region,
+    cluster: &str,
+    at: &Place,
+    record: &Record<ServiceState>,
+) -> Result<Next, ReconcileError> {
+    let set = ctx
+        .caches
+        .daemon_sets
+        .get(&ObjectRef::new(&at.deployment).within(&at.namespace));
+    let status = set
+        .as_ref()
+        .and_then(|s| s.status.clone())
+        .unwrap_or_default();
+    let pods: Vec<Pod> = ctx
+        .caches
+        .of_service(&ctx.caches.pods, &at.namespace, &at.label);
+    let states: Vec<TaskState> = pods.iter().map(task_state).collect();
+    let count = |s: TaskState| states.iter().filter(|t| **t == s).count() as i32;
+    let (running, pending) = (count(TaskState::Running), count(TaskState::Pending));
+    let desired = status.desired_number_scheduled;
+    let now = Timestamp::now();
+    let mut next = record.value.clone();
+    let service = &mut next.service;
+    service.desired_count = Some(desired);
+    service.running_count = Some(running);
+    service.pending_count = Some(pending);
+    let current_generation = set
+        .as_ref()
+        .and_then(|s| s.metadata.generation)
+        .is_some_and(|g| status.observed_generation == Some(g));
+    let done = current_generation
+        && status.updated_number_scheduled == Some(desired)
+        && running == desired
+        && pending == 0;
+    if let Some(primary) = service.deployments.iter_mut().flatten().next() {
+        primary.desired_count = Some(desired);
+        primary.running_count = Some(running);
+        primary.pending_count = Some(pending);
+        if done && primary.rollout_state != Some(DeploymentRolloutState::Completed) {
+            primary.rollout_state = Some(DeploymentRolloutState::Completed);
+            primary.rollout_state_reason = Some(format!(
+                "ECS deployment {} completed.",
+                primary.id.as_deref().unwrap_or_default()
+            ));
+            primary.updated_at = Some(now);
+        }
+    }
+    crate::history::follow(&mut next, now);
+    let zones = ctx.caches.zones();
+    let (writes, written) =
+        records::changes(&next.memory.task_records, &pods, &next.service, &zones);
+    next.memory.task_records = written;
+    if next == record.value && record.observed_generation == record.generation {
+        return Ok(Next::Done);
+    }
+    let services = store.services();
+    let name = next.service.service_name.clone().unwrap_or_default();
+    let before = TaskCounts::of(&record.value.service);
+    let after = TaskCounts::of(&next.service);
+    let outcome = store
+        .transaction(|tx| {
+            let outcome = tx.set_observed(
+                &services,
+                (cluster, name.as_str()),
+                record.generation,
+                |_| Ok::<_, kubecs_storage::StoreError>(Some(next.clone())),
+            )?;
+            if let Observed::Applied(_) = &outcome {
+                write_tasks(tx, store, cluster, &next.service, &writes, now)?;
+                count_tasks_in(tx, store, cluster, before, after)?;
+            }
+            Ok::<_, kubecs_storage::StoreError>(outcome)
+        })
+        .await?;
+    Ok(match outcome {
+        Observed::Stale { .. } => Next::After(std::time::Duration::ZERO),
+        _ => Next::Done,
+    })
+}
