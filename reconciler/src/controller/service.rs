@@ -392,9 +392,53 @@ async fn write_status(
     }
 }
 
+/// Writes `next`, the observed state of a service run outside `observe` (DAEMON
+/// services, EXTERNAL services' task sets), with its pods' task records and the
+/// cluster's task counts, unless nothing changed.
+pub(super) async fn write_observed(
+    ctx: &Context,
+    store: &Region,
+    cluster: &str,
+    record: &Record<ServiceState>,
+    mut next: ServiceState,
+    pods: &[Pod],
+    now: Timestamp,
+) -> Result<Next, ReconcileError> {
+    let zones = ctx.caches.zones();
+    let (writes, written) =
+        records::changes(&next.memory.task_records, pods, &next.service, &zones);
+    next.memory.task_records = written;
+    if next == record.value && record.observed_generation == record.generation {
+        return Ok(Next::Done);
+    }
+    let services = store.services();
+    let name = next.service.service_name.clone().unwrap_or_default();
+    let before = TaskCounts::of(&record.value.service);
+    let after = TaskCounts::of(&next.service);
+    let outcome = store
+        .transaction(|tx| {
+            let outcome = tx.set_observed(
+                &services,
+                (cluster, name.as_str()),
+                record.generation,
+                |_| Ok::<_, StoreError>(Some(next.clone())),
+            )?;
+            if let Observed::Applied(_) = &outcome {
+                write_tasks(tx, store, cluster, &next.service, &writes, now)?;
+                count_tasks_in(tx, store, cluster, before, after)?;
+            }
+            Ok::<_, StoreError>(outcome)
+        })
+        .await?;
+    Ok(match outcome {
+        Observed::Stale { .. } => Next::After(Duration::ZERO),
+        _ => Next::Done,
+    })
+}
+
 /// Writes the observation's task records: new and changed ones (a new task gets the
 /// tags the service propagates), and the records of tasks whose pods are gone, stopped.
-pub(super) fn write_tasks(
+fn write_tasks(
     tx: &mut Tx<'_, '_>,
     store: &Region,
     cluster: &str,

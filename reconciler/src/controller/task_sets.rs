@@ -10,15 +10,14 @@ use k8s_openapi::api::core::v1::Pod;
 use kube::runtime::reflector::ObjectRef;
 use kube::{Api, ResourceExt};
 use kubecs_api_models::{StabilityStatus, Timestamp};
-use kubecs_storage::{count_tasks_in, Observed, Record, Region, ServiceState, TaskCounts};
+use kubecs_storage::{Record, Region, ServiceState};
 
 use super::apply::{apply, delete, is_current, stamp};
 use super::cluster::ensure_namespace;
-use super::service::{task_definition_ref, write_tasks, Place};
+use super::service::{task_definition_ref, write_observed, Place};
 use super::{Context, Next, ReconcileError};
 use crate::convert::task_set::{task_set_deployment, task_set_label, TASK_SET_LABEL};
 use crate::convert::ClusterScope;
-use crate::observe::records;
 use crate::observe::tasks::{state as task_state, TaskState};
 
 const DRAINING: &str = "DRAINING";
@@ -125,34 +124,5 @@ async fn write_status(
     next.service.task_sets = Some(sets);
     next.service.running_count = Some(running);
     next.service.pending_count = Some(pending);
-    let zones = ctx.caches.zones();
-    let (writes, written) =
-        records::changes(&next.memory.task_records, &pods, &next.service, &zones);
-    next.memory.task_records = written;
-    if next == record.value && record.observed_generation == record.generation {
-        return Ok(Next::Done);
-    }
-    let services = store.services();
-    let name = next.service.service_name.clone().unwrap_or_default();
-    let before = TaskCounts::of(&record.value.service);
-    let after = TaskCounts::of(&next.service);
-    let outcome = store
-        .transaction(|tx| {
-            let outcome = tx.set_observed(
-                &services,
-                (cluster, name.as_str()),
-                record.generation,
-                |_| Ok::<_, kubecs_storage::StoreError>(Some(next.clone())),
-            )?;
-            if let Observed::Applied(_) = &outcome {
-                write_tasks(tx, store, cluster, &next.service, &writes, now)?;
-                count_tasks_in(tx, store, cluster, before, after)?;
-            }
-            Ok::<_, kubecs_storage::StoreError>(outcome)
-        })
-        .await?;
-    Ok(match outcome {
-        Observed::Stale { .. } => Next::After(std::time::Duration::ZERO),
-        _ => Next::Done,
-    })
+    write_observed(ctx, store, cluster, record, next, &pods, now).await
 }

@@ -18,7 +18,7 @@ use kubecs_storage::{HistoryEntry, ServiceState, Write};
 
 use crate::context::Ctx;
 use crate::error::ApiError;
-use crate::ops::{clusters, paging, services};
+use crate::ops::{paging, services};
 
 pub const OPERATIONS: &[Operation] = &[
     Operation::ListServiceDeployments,
@@ -48,17 +48,7 @@ pub async fn list(
     ctx: Ctx,
     input: ListServiceDeploymentsRequest,
 ) -> Result<ListServiceDeploymentsResponse, ApiError> {
-    let cluster = clusters::require_active(&ctx, input.cluster.as_deref())?;
-    let ident = input.service.as_deref().unwrap_or_default();
-    let name = services::service_name(&ctx, &cluster, ident)?
-        .ok_or_else(services::not_found)?
-        .to_owned();
-    let state = ctx
-        .store
-        .services()
-        .get((cluster.as_str(), name.as_str()))?
-        .ok_or_else(services::not_found)?
-        .value;
+    let (_, state) = services::stored(&ctx, input.cluster.as_deref(), input.service.as_deref())?;
     let statuses = input.status.clone().unwrap_or_default();
     let created = input.created_at.clone().unwrap_or_default();
     let briefs: Vec<(String, ServiceDeploymentBrief)> = state

@@ -17,7 +17,7 @@ use kubecs_storage::{ServiceState, Write};
 
 use crate::context::Ctx;
 use crate::error::ApiError;
-use crate::ops::{capacity_providers, clusters, services, tags};
+use crate::ops::{capacity_providers, services, tags};
 
 pub const OPERATIONS: &[Operation] = &[
     Operation::CreateTaskSet,
@@ -226,17 +226,7 @@ pub async fn describe(
     ctx: Ctx,
     input: DescribeTaskSetsRequest,
 ) -> Result<DescribeTaskSetsResponse, ApiError> {
-    let cluster = clusters::require_active(&ctx, input.cluster.as_deref())?;
-    let ident = input.service.as_deref().unwrap_or_default();
-    let name = services::service_name(&ctx, &cluster, ident)?
-        .ok_or_else(services::not_found)?
-        .to_owned();
-    let state = ctx
-        .store
-        .services()
-        .get((cluster.as_str(), name.as_str()))?
-        .ok_or_else(services::not_found)?
-        .value;
+    let (_, state) = services::stored(&ctx, input.cluster.as_deref(), input.service.as_deref())?;
     let include_tags = input
         .include
         .as_ref()

@@ -103,6 +103,26 @@ pub(crate) fn locate_in(
     Ok((cluster, name))
 }
 
+/// The stored state of the service a request names in an ACTIVE cluster (outside any
+/// write: for reads), with the cluster's name.
+pub(crate) fn stored(
+    ctx: &Ctx,
+    cluster: Option<&str>,
+    service: Option<&str>,
+) -> Result<(String, ServiceState), ApiError> {
+    let cluster = clusters::require_active(ctx, cluster)?;
+    let name = service_name(ctx, &cluster, service.unwrap_or_default())?
+        .ok_or_else(not_found)?
+        .to_owned();
+    let state = ctx
+        .store
+        .services()
+        .get((cluster.as_str(), name.as_str()))?
+        .ok_or_else(not_found)?
+        .value;
+    Ok((cluster, state))
+}
+
 /// The task definition a service may use, read in the write that uses it: it must exist
 /// and be ACTIVE (a deregistration decided meanwhile is seen).
 pub(crate) fn active_task_definition_in(
