@@ -161,10 +161,27 @@ impl Caches {
             {
                 let caches = caches.clone();
                 let queue = Arc::clone(queue);
-                // A node that changes (cordoned, drained, gone) changes the tasks on it.
+                // What of a node its tasks depend on: cordoned, draining (kubecs's
+                // annotation), zone. Only a change of it (or the node going) queues
+                // them; status heartbeats do not.
+                let seen = std::sync::Mutex::new(std::collections::HashMap::new());
                 move |node: &Node| {
-                    for key in caches.keys_on_node(&node.name_any()) {
-                        queue.add_urgent(key);
+                    let name = node.name_any();
+                    let facts = crate::observe::nodes::facts(node, []);
+                    let now = (
+                        node.metadata.deletion_timestamp.is_some(),
+                        facts.cordoned,
+                        facts.draining,
+                        facts.zone,
+                    );
+                    let changed = match seen.lock() {
+                        Ok(mut seen) => seen.insert(name.clone(), now.clone()) != Some(now),
+                        Err(_) => true,
+                    };
+                    if changed {
+                        for key in caches.keys_on_node(&name) {
+                            queue.add_urgent(key);
+                        }
                     }
                 }
             },
