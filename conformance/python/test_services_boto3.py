@@ -205,8 +205,17 @@ def test_a_fargate_service_with_network_configuration_runs_on_platform_version_l
     assert service["deployments"][0]["launchType"] == "FARGATE"
 
 
+def with_fargate_spot(ecs) -> None:
+    """A strategy may only name the cluster's capacity providers."""
+    ecs.put_cluster_capacity_providers(
+        cluster="default", capacityProviders=["FARGATE_SPOT"], defaultCapacityProviderStrategy=[])
+
+
 def test_a_capacity_provider_strategy_leaves_the_launch_type_unset(ready):
     strategy = [{"capacityProvider": "FARGATE_SPOT", "weight": 1, "base": 0}]
+    expect_error(ready, "create_service", code="InvalidParameterException", serviceName="spot",
+                 taskDefinition="web", desiredCount=1, capacityProviderStrategy=strategy)
+    with_fargate_spot(ready)
     service = create(ready, "spot", capacityProviderStrategy=strategy)
     assert "launchType" not in service
     assert service["capacityProviderStrategy"] == strategy
@@ -304,6 +313,7 @@ def test_list_services_paginator_pages_ten_services_by_default(ready):
 def test_list_services_filters_by_launch_type_and_scheduling_strategy_and_leaves_out_draining_ones(ready):
     ecs = ready
     create(ecs, "ec2", desiredCount=0)
+    with_fargate_spot(ecs)
     create(ecs, "spot", capacityProviderStrategy=[{"capacityProvider": "FARGATE_SPOT"}])
     ecs.create_service(serviceName="agent", taskDefinition="web", schedulingStrategy="DAEMON")
     create(ecs, "gone", desiredCount=0)
