@@ -210,10 +210,10 @@ async fn services_run_roll_out_scale_and_drain_on_kubernetes() {
     tutorial_flow(&env).await;
     unplaceable_revision_is_reported_and_the_old_tasks_stay(&env).await;
     tasks_run_and_stop(&env).await;
-    the_circuit_breaker_fails_an_unplaceable_revision_and_rolls_back(&env).await;
-    everything_converges_after_the_api_server_was_away(&env, &mut proxy).await;
     task_sets_run_as_deployments_of_their_own(&env).await;
     a_daemon_service_runs_a_task_on_every_node(&env).await;
+    the_circuit_breaker_fails_an_unplaceable_revision_and_rolls_back(&env).await;
+    everything_converges_after_the_api_server_was_away(&env, &mut proxy).await;
     container_instances_are_the_nodes_and_draining_moves_tasks(&env).await;
 
     assert!(metrics.reconciles("service", "ok") > 0);
