@@ -57,6 +57,27 @@ impl NodeView {
         all
     }
 
+    /// How many nodes there are (without computing what runs on them).
+    pub fn count(&self) -> usize {
+        self.caches
+            .read()
+            .ok()
+            .and_then(|c| c.as_ref().map(|c| c.nodes.state().len()))
+            .unwrap_or(0)
+    }
+
+    /// Whether a node has the container instance id `id`.
+    pub fn has_instance(&self, id: &str) -> bool {
+        self.caches.read().ok().is_some_and(|c| {
+            c.as_ref().is_some_and(|c| {
+                c.nodes
+                    .state()
+                    .iter()
+                    .any(|n| crate::observe::nodes::instance_id(&n.name_any()) == id)
+            })
+        })
+    }
+
     /// Whether the loop has a cluster and has listed its nodes.
     pub fn is_connected(&self) -> bool {
         self.caches

@@ -333,7 +333,7 @@ pub async fn describe(
     let table = clusters(&ctx);
     // Every node is a container instance of every cluster, besides the instances
     // registered in it explicitly.
-    let nodes = i32::try_from(ctx.nodes.facts().len()).unwrap_or(i32::MAX);
+    let nodes = i32::try_from(ctx.nodes.count()).unwrap_or(i32::MAX);
     let mut found = Vec::new();
     let mut failures = Vec::new();
     for ident in idents {

@@ -148,7 +148,7 @@ fn ensure_exists(
             let registered = reader
                 .read(&ctx.store.container_instances(), (cluster, id))?
                 .is_some();
-            if registered || ctx.nodes.facts().iter().any(|n| n.id == id) {
+            if registered || ctx.nodes.has_instance(id) {
                 Ok(())
             } else {
                 Err(missing())
