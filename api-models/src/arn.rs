@@ -95,6 +95,26 @@ impl ArnBuilder {
         format!("{}container-instance/{cluster}/{id}", self.prefix)
     }
 
+    /// `arn:aws:ecs:<region>:<account>:daemon/<cluster>/<name>`
+    pub fn daemon(&self, cluster: &str, name: &str) -> String {
+        format!("{}daemon/{cluster}/{name}", self.prefix)
+    }
+
+    /// `arn:aws:ecs:<region>:<account>:daemon-task-definition/<family>:<revision>`
+    pub fn daemon_task_definition(&self, family: &str, revision: u32) -> String {
+        format!("{}daemon-task-definition/{family}:{revision}", self.prefix)
+    }
+
+    /// `arn:aws:ecs:<region>:<account>:daemon-deployment/<cluster>/<name>/<id>`
+    pub fn daemon_deployment(&self, cluster: &str, name: &str, id: &str) -> String {
+        format!("{}daemon-deployment/{cluster}/{name}/{id}", self.prefix)
+    }
+
+    /// `arn:aws:ecs:<region>:<account>:daemon-revision/<cluster>/<name>/<id>`
+    pub fn daemon_revision(&self, cluster: &str, name: &str, id: &str) -> String {
+        format!("{}daemon-revision/{cluster}/{name}/{id}", self.prefix)
+    }
+
     /// The resource part (`cluster/x`, `service/c/s`, ...) of an ARN of this region and
     /// account, or `None` for anything else.
     pub fn resource_of<'a>(&self, arn: &'a str) -> Option<&'a str> {

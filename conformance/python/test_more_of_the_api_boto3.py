@@ -102,3 +102,63 @@ def test_protection_agent_operations_and_exec_answer_ecs_errors(ready):
     err = expect_error(ecs, "execute_command", code="InvalidParameterException", cluster="default",
                        task=task["taskArn"], command="/bin/sh", interactive=True)
     assert "execute command was not enabled" in err.response["Error"]["Message"]
+
+
+def test_the_daemons_api_through_boto3_and_its_waiters(ecs):
+    """Every Daemons operation as boto3 sends it, and the waiters that need no running
+    tasks (a deployment succeeding needs a cluster: the cluster tests show it)."""
+    ecs.create_cluster(clusterName="edge")
+    expect_ok(ecs, "create_capacity_provider", name="edge-nodes", autoScalingGroupProvider={"autoScalingGroupArn": ASG})
+    expect_ok(ecs, "put_cluster_capacity_providers", cluster="edge", capacityProviders=["edge-nodes"],
+              defaultCapacityProviderStrategy=[])
+    definition = {"family": "node-agent", "memory": "64",
+                  "containerDefinitions": [{"name": "agent", "image": "agent:1", "memory": 32}]}
+    v1 = ecs.register_daemon_task_definition(**definition)["daemonTaskDefinitionArn"]
+    assert v1.endswith(":daemon-task-definition/node-agent:1")
+    ecs.get_waiter("daemon_task_definition_active").wait(daemonTaskDefinition=v1, WaiterConfig={"Delay": 1})
+    provider = ecs.describe_capacity_providers(capacityProviders=["edge-nodes"])["capacityProviders"][0]
+
+    created = ecs.create_daemon(daemonName="agent", clusterArn="edge", daemonTaskDefinitionArn=v1,
+                                capacityProviderArns=[provider["capacityProviderArn"]],
+                                deploymentConfiguration={"drainPercent": 50.0},
+                                tags=[{"key": "team", "value": "ops"}], clientToken="create-agent")
+    arn = created["daemonArn"]
+    assert arn.endswith(":daemon/edge/agent") and created["status"] == "ACTIVE"
+    assert ecs.create_daemon(daemonName="agent", clusterArn="edge", daemonTaskDefinitionArn=v1,
+                             capacityProviderArns=["edge-nodes"],
+                             clientToken="create-agent")["deploymentArn"] == created["deploymentArn"]
+    ecs.get_waiter("daemon_active").wait(daemonArn=arn, WaiterConfig={"Delay": 1})
+    assert ecs.list_tags_for_resource(resourceArn=arn)["tags"] == [{"key": "team", "value": "ops"}]
+    [summary] = ecs.list_daemons(clusterArn="edge")["daemonSummariesList"]
+    assert summary["daemonArn"] == arn
+
+    v2 = ecs.register_daemon_task_definition(**{**definition, "containerDefinitions": [
+        {"name": "agent", "image": "agent:2", "memory": 32}]})["daemonTaskDefinitionArn"]
+    updated = ecs.update_daemon(daemonArn=arn, daemonTaskDefinitionArn=v2, capacityProviderArns=["edge-nodes"])
+    # The first deployment was still in progress: the update stopped it.
+    ecs.get_waiter("daemon_deployment_stopped").wait(daemonDeploymentArns=[created["deploymentArn"]],
+                                                       WaiterConfig={"Delay": 1})
+    listed = ecs.list_daemon_deployments(daemonArn=arn)["daemonDeployments"]
+    assert [d["daemonDeploymentArn"] for d in listed] == [updated["deploymentArn"], created["deploymentArn"]]
+    [deployment] = ecs.describe_daemon_deployments(daemonDeploymentArns=[updated["deploymentArn"]])["daemonDeployments"]
+    [revision] = ecs.describe_daemon_revisions(
+        daemonRevisionArns=[deployment["targetDaemonRevision"]["arn"]])["daemonRevisions"]
+    assert revision["daemonTaskDefinitionArn"] == v2
+    assert revision["containerImages"] == [{"containerName": "agent", "image": "agent:2"}]
+    current = ecs.describe_daemon(daemonArn=arn)["daemon"]
+    assert current["deploymentArn"] == updated["deploymentArn"]
+
+    names = [s["arn"] for s in ecs.list_daemon_task_definitions(familyPrefix="node")["daemonTaskDefinitions"]]
+    assert names == [v1, v2]
+    assert ecs.delete_daemon_task_definition(daemonTaskDefinition=v1)["daemonTaskDefinitionArn"] == v1
+    ecs.get_waiter("daemon_task_definition_deleted").wait(daemonTaskDefinition=v1, WaiterConfig={"Delay": 1})
+    expect_error(ecs, "update_daemon", code="ClientException", daemonArn=arn, daemonTaskDefinitionArn=v1,
+                 capacityProviderArns=["edge-nodes"])
+    expect_error(ecs, "create_daemon", code="InvalidParameterException", daemonName="fargate", clusterArn="edge",
+                 daemonTaskDefinitionArn=v2, capacityProviderArns=["FARGATE"])
+
+    deleted = ecs.delete_daemon(daemonArn=arn)
+    assert deleted["status"] == "DELETE_IN_PROGRESS"
+    expect_error(ecs, "delete_daemon", code="DaemonNotActiveException", daemonArn=arn)
+    expect_error(ecs, "describe_daemon", code="DaemonNotFoundException",
+                 daemonArn=arn.replace("/agent", "/nothing"))

@@ -13,9 +13,7 @@ pub const END: &str = "<!-- compat-table:end -->";
 /// gets. Every such operation has a reason (a test checks it).
 pub fn not_yet(op: Operation) -> &'static str {
     let name = op.name();
-    if name.contains("Daemon") {
-        "The ECS Daemons API (2025) is planned as DaemonSets, beside DAEMON services; until then `UnsupportedFeatureException` (HTTP 400) naming it."
-    } else if name.contains("ExpressGatewayService") {
+    if name.contains("ExpressGatewayService") {
         "Planned as a Deployment, a Service and, where the cluster has an ingress controller, an Ingress (the ALB, certificate and scaling an Express service creates have no counterpart yet); until then `UnsupportedFeatureException` (HTTP 400) naming it."
     } else {
         ""

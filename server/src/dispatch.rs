@@ -5,7 +5,7 @@
 use crate::context::Ctx;
 use crate::error::{ApiError, AMZ_JSON_1_1};
 use crate::ops::{
-    self, account_settings, agent, capacity_providers, clusters, container_instances,
+    self, account_settings, agent, capacity_providers, clusters, container_instances, daemons,
     service_deployments, services, tags, task_definitions, task_protection, task_sets, tasks,
 };
 use axum::http::header;
@@ -79,6 +79,18 @@ macro_rules! routes {
             UpdateTaskSet => task_sets::update,
             DeleteTaskSet => task_sets::delete,
             UpdateServicePrimaryTaskSet => task_sets::update_primary,
+            CreateDaemon => daemons::create,
+            UpdateDaemon => daemons::update,
+            DeleteDaemon => daemons::delete,
+            DescribeDaemon => daemons::describe,
+            ListDaemons => daemons::list,
+            DescribeDaemonDeployments => daemons::deployments::describe,
+            ListDaemonDeployments => daemons::deployments::list,
+            DescribeDaemonRevisions => daemons::deployments::describe_revisions,
+            RegisterDaemonTaskDefinition => daemons::task_definitions::register,
+            DescribeDaemonTaskDefinition => daemons::task_definitions::describe,
+            DeleteDaemonTaskDefinition => daemons::task_definitions::delete,
+            ListDaemonTaskDefinitions => daemons::task_definitions::list,
         }
     };
 }

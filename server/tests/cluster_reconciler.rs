@@ -4,7 +4,8 @@
 //! DescribeServices reports what the pods do; the circuit breaker rolls back a revision
 //! that cannot be placed; everything converges after the API server was unreachable
 //! for 30 s and after kubecs was killed mid-rollout; nodes are container instances, and
-//! draining one moves a service's tasks to another.
+//! draining one moves a service's tasks to another; a daemon of the ECS Daemons API runs
+//! on its capacity provider's nodes, rolls out a new revision and goes.
 //!
 //! The reconciler acts as the service account of deploy/kubernetes/rbac.yaml, so the
 //! manifests' permissions are proven enough. One reconciler at a time on the cluster:
@@ -212,6 +213,7 @@ async fn services_run_roll_out_scale_and_drain_on_kubernetes() {
     tasks_run_and_stop(&env).await;
     task_sets_run_as_deployments_of_their_own(&env).await;
     a_daemon_service_runs_a_task_on_every_node(&env).await;
+    a_daemon_runs_on_its_capacity_providers_nodes_and_rolls_out_revisions(&env).await;
     the_circuit_breaker_fails_an_unplaceable_revision_and_rolls_back(&env).await;
     everything_converges_after_the_api_server_was_away(&env, &mut proxy).await;
     container_instances_are_the_nodes_and_draining_moves_tasks(&env).await;
@@ -1449,4 +1451,160 @@ async fn a_daemon_service_runs_a_task_on_every_node(env: &Env) {
         .await;
     assert!(env.names("daemonsets", &namespace).is_empty());
     env.ok("DeleteCluster", json!({"cluster": cluster})).await;
+}
+
+/// A daemon (ECS Daemons API) is a DaemonSet on the nodes of its capacity provider: its
+/// deployment succeeds once every node runs it, an update rolls the pods to the new
+/// revision, and DeleteDaemon removes the DaemonSet and then the daemon.
+async fn a_daemon_runs_on_its_capacity_providers_nodes_and_rolls_out_revisions(env: &Env) {
+    let cluster = kubecs_test_cluster::unique_name("daemons");
+    let provider = kubecs_test_cluster::unique_name("edge");
+    let namespace = namespace_name(&ClusterScope {
+        region: REGION,
+        cluster: &cluster,
+    });
+    let label = format!("ecs.kubecs.io/capacity-provider={provider}");
+    env.kube
+        .kubectl(&["label", "nodes", "--all", "--overwrite", &label])
+        .expect("label the nodes");
+    let nodes = env.kubectl_json(&["get", "nodes"])["items"]
+        .as_array()
+        .unwrap()
+        .len();
+    env.ok("CreateCluster", json!({"clusterName": cluster}))
+        .await;
+    env.ok(
+        "CreateCapacityProvider",
+        json!({"name": provider, "autoScalingGroupProvider": {"autoScalingGroupArn":
+               "arn:aws:autoscaling:us-east-1:000000000000:autoScalingGroup:1:autoScalingGroupName/edge"}}),
+    )
+    .await;
+    env.ok(
+        "PutClusterCapacityProviders",
+        json!({"cluster": cluster, "capacityProviders": [provider],
+               "defaultCapacityProviderStrategy": []}),
+    )
+    .await;
+    let definition = |image: &str| {
+        json!({"family": "node-agent", "memory": "64",
+               "containerDefinitions": [{"name": "agent", "image": image, "memory": 32}]})
+    };
+    let v1 = env
+        .ok("RegisterDaemonTaskDefinition", definition("agent:1"))
+        .await["daemonTaskDefinitionArn"]
+        .clone();
+    // The API refuses a provider no node carries yet: wait for the label to be seen.
+    let deadline = Instant::now() + CONVERGE;
+    let created = loop {
+        let answer = env
+            .server
+            .call(
+                "CreateDaemon",
+                json!({"daemonName": "agent", "clusterArn": cluster,
+                       "daemonTaskDefinitionArn": v1, "capacityProviderArns": [provider],
+                       "deploymentConfiguration": {"drainPercent": 50.0}}),
+            )
+            .await;
+        if answer.status == 200 {
+            break answer.body;
+        }
+        assert!(Instant::now() < deadline, "CreateDaemon: {}", answer.text);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    let daemon_arn = created["daemonArn"].clone();
+    let succeeded = |deployment: Value| async move {
+        let deadline = Instant::now() + CONVERGE;
+        loop {
+            let described = env
+                .ok(
+                    "DescribeDaemonDeployments",
+                    json!({"daemonDeploymentArns": [deployment]}),
+                )
+                .await;
+            let d = described["daemonDeployments"][0].clone();
+            if d["status"] == "SUCCESSFUL" {
+                return d;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the daemon deployment did not succeed within {CONVERGE:?}: {described:#}"
+            );
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    };
+    let first = succeeded(created["deploymentArn"].clone()).await;
+    assert_eq!(
+        first["targetDaemonRevision"]["totalRunningInstanceCount"],
+        nodes
+    );
+    assert!(first["startedAt"].is_number() && first["finishedAt"].is_number());
+    let described = env
+        .ok("DescribeDaemon", json!({"daemonArn": daemon_arn}))
+        .await;
+    let revisions = described["daemon"]["currentRevisions"].as_array().unwrap();
+    assert_eq!(revisions.len(), 1, "{described:#}");
+    assert_eq!(revisions[0]["totalRunningCount"], nodes);
+    assert_eq!(revisions[0]["capacityProviders"][0]["runningCount"], nodes);
+    assert_eq!(env.names("daemonsets", &namespace).len(), 1);
+
+    // A new revision rolls every node's task over.
+    let v2 = env
+        .ok("RegisterDaemonTaskDefinition", definition("agent:2"))
+        .await["daemonTaskDefinitionArn"]
+        .clone();
+    let updated = env
+        .ok(
+            "UpdateDaemon",
+            json!({"daemonArn": daemon_arn, "daemonTaskDefinitionArn": v2,
+                   "capacityProviderArns": [provider]}),
+        )
+        .await;
+    let second = succeeded(updated["deploymentArn"].clone()).await;
+    assert_eq!(
+        second["targetDaemonRevision"]["totalRunningInstanceCount"],
+        nodes
+    );
+    let pods = env.kubectl_json(&["get", "pods", "-n", &namespace]);
+    let images: Vec<&str> = pods["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["metadata"]["deletionTimestamp"].is_null())
+        .map(|p| p["spec"]["containers"][0]["image"].as_str().unwrap())
+        .collect();
+    assert_eq!(images, vec!["agent:2"; nodes], "{pods:#}");
+
+    env.ok("DeleteDaemon", json!({"daemonArn": daemon_arn}))
+        .await;
+    let deadline = Instant::now() + CONVERGE;
+    loop {
+        let answer = env
+            .server
+            .call("DescribeDaemon", json!({"daemonArn": daemon_arn}))
+            .await;
+        if answer.error_type() == "DaemonNotFoundException" {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the daemon is not gone: {}",
+            answer.text
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    assert!(env.names("daemonsets", &namespace).is_empty());
+    env.ok("DeleteCluster", json!({"cluster": cluster})).await;
+    env.ok(
+        "DeleteCapacityProvider",
+        json!({"capacityProvider": provider}),
+    )
+    .await;
+    env.kube
+        .kubectl(&[
+            "label",
+            "nodes",
+            "--all",
+            "ecs.kubecs.io/capacity-provider-",
+        ])
+        .expect("unlabel the nodes");
 }

@@ -40,10 +40,17 @@ pub enum TableId {
     TaskPlacements,
     /// Capacity providers of the account (see `CapacityProviderState`).
     CapacityProviders,
+    /// Daemon task definitions, as `TaskDefinitionFamilies`, `TaskDefinitions` and
+    /// `TaskDefinitionStatus` keep task definitions (see `RevisionTables`).
+    DaemonTaskDefinitionFamilies,
+    DaemonTaskDefinitions,
+    DaemonTaskDefinitionStatus,
+    /// Daemons of the ECS Daemons API (see `DaemonState`).
+    Daemons,
 }
 
 impl TableId {
-    pub const ALL: [TableId; 11] = [
+    pub const ALL: [TableId; 15] = [
         TableId::Clusters,
         TableId::TaskDefinitionFamilies,
         TableId::TaskDefinitions,
@@ -55,6 +62,10 @@ impl TableId {
         TableId::ContainerInstances,
         TableId::TaskPlacements,
         TableId::CapacityProviders,
+        TableId::DaemonTaskDefinitionFamilies,
+        TableId::DaemonTaskDefinitions,
+        TableId::DaemonTaskDefinitionStatus,
+        TableId::Daemons,
     ];
 
     /// The sled tree holding this table in the current format: keys scoped by region
@@ -78,6 +89,10 @@ impl TableId {
             TableId::ContainerInstances => "container_instances",
             TableId::TaskPlacements => "task_placements",
             TableId::CapacityProviders => "capacity_providers",
+            TableId::DaemonTaskDefinitionFamilies => "daemon_task_definition_families",
+            TableId::DaemonTaskDefinitions => "daemon_task_definitions",
+            TableId::DaemonTaskDefinitionStatus => "daemon_task_definition_status",
+            TableId::Daemons => "daemons",
         }
     }
 }

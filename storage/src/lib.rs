@@ -14,6 +14,8 @@
 //!
 //! Nothing outside this crate sees sled: the engine can change without touching handlers.
 
+mod daemons;
+pub use daemons::{DaemonRevisionState, DaemonState, RunningCount};
 mod derived;
 mod digest;
 mod durability;
@@ -48,6 +50,6 @@ pub use record::{Record, Write, RECORD_SCHEMA_VERSION};
 pub use region::Region;
 pub use store::{Store, StoreOptions};
 pub use table::{KeyPage, Observed, Order, Page, Table};
-pub use task_definitions::{Family, FamilyStatus, Revisioned, TaskDefinitions};
+pub use task_definitions::{Family, FamilyStatus, RevisionTables, Revisioned, TaskDefinitions};
 pub use token::{InvalidPageToken, PageToken};
 pub use transaction::{Committed, Reader, Tx};

@@ -10,7 +10,7 @@ use crate::feed::TableId;
 use crate::key::{AsKey, Key};
 use crate::store::Store;
 use crate::table::Table;
-use crate::task_definitions::{Revisioned, TaskDefinitions};
+use crate::task_definitions::{RevisionTables, Revisioned, TaskDefinitions};
 use crate::transaction::Tx;
 
 /// One region of a store; cheap to clone.
@@ -73,7 +73,7 @@ impl Region {
     /// Task-definition tables with revision values of the caller's choosing (see
     /// [`Region::table`]).
     pub fn task_definitions_of<V: Revisioned>(&self) -> TaskDefinitions<V> {
-        TaskDefinitions::new(self.clone())
+        TaskDefinitions::new(self.clone(), RevisionTables::TASK_DEFINITIONS)
     }
 
     /// Runs `f` as one atomic write: everything it changes through `tx`, in any tables of

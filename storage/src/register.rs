@@ -3,7 +3,6 @@
 //! counts together.
 
 use crate::error::StoreError;
-use crate::feed::TableId;
 use crate::record::{self, Record, RECORD_SCHEMA_VERSION};
 use crate::task_definitions::{encode_status, Family, Revisioned, TaskDefinitions};
 use crate::transaction::Tx;
@@ -23,6 +22,7 @@ impl Tx<'_, '_> {
         V: Revisioned,
         E: From<StoreError>,
     {
+        let ids = tables.ids();
         let families = tables.families_table();
         let old = self.get(families, family)?;
         let generation = old.as_ref().map_or(0, |r| r.generation);
@@ -46,16 +46,16 @@ impl Tx<'_, '_> {
             observed_generation: 0,
             value: meta,
         };
-        let record_bytes = record::encode(TableId::TaskDefinitions.tree_name(), &record)?;
-        let meta_bytes = record::encode(TableId::TaskDefinitionFamilies.tree_name(), &meta)?;
+        let record_bytes = record::encode(ids.revisions.tree_name(), &record)?;
+        let meta_bytes = record::encode(ids.families.tree_name(), &meta)?;
         let revisions = tables.revisions();
         let revision_key = revisions.full_key((family, revision));
         let family_key = families.full_key(family);
         let status = encode_status(record.value.status()).to_vec();
         let raw = self.raw();
-        raw.put(TableId::TaskDefinitions, &revision_key, record_bytes);
-        raw.put(TableId::TaskDefinitionStatus, &revision_key, status);
-        raw.put(TableId::TaskDefinitionFamilies, &family_key, meta_bytes);
+        raw.put(ids.revisions, &revision_key, record_bytes);
+        raw.put(ids.statuses, &revision_key, status);
+        raw.put(ids.families, &family_key, meta_bytes);
         self.announce_revision(tables, &revision_key, &family_key);
         Ok((revision, record))
     }

@@ -61,9 +61,13 @@ pub(crate) fn encode_status(status: &str) -> &[u8] {
 }
 
 /// Reads an index entry written by [`encode_status`].
-pub(crate) fn decode_status<'a>(key: &[u8], bytes: &'a [u8]) -> Result<&'a str, StoreError> {
+pub(crate) fn decode_status<'a>(
+    table: TableId,
+    key: &[u8],
+    bytes: &'a [u8],
+) -> Result<&'a str, StoreError> {
     std::str::from_utf8(bytes).map_err(|e| StoreError::Corrupt {
-        table: TableId::TaskDefinitionStatus.tree_name(),
+        table: table.tree_name(),
         key: printable(key),
         reason: e.to_string(),
     })
@@ -103,9 +107,34 @@ impl FamilyStatus {
     }
 }
 
+/// The three tables a registry of revisions keeps (see the module documentation): task
+/// definitions have theirs, daemon task definitions theirs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RevisionTables {
+    pub families: TableId,
+    pub revisions: TableId,
+    pub statuses: TableId,
+}
+
+impl RevisionTables {
+    /// RegisterTaskDefinition's revisions.
+    pub const TASK_DEFINITIONS: RevisionTables = RevisionTables {
+        families: TableId::TaskDefinitionFamilies,
+        revisions: TableId::TaskDefinitions,
+        statuses: TableId::TaskDefinitionStatus,
+    };
+    /// RegisterDaemonTaskDefinition's revisions.
+    pub const DAEMON_TASK_DEFINITIONS: RevisionTables = RevisionTables {
+        families: TableId::DaemonTaskDefinitionFamilies,
+        revisions: TableId::DaemonTaskDefinitions,
+        statuses: TableId::DaemonTaskDefinitionStatus,
+    };
+}
+
 /// The task-definition tables of a region over revision values `V`.
 pub struct TaskDefinitions<V> {
     region: Region,
+    ids: RevisionTables,
     families: Table<String, Family>,
     revisions: Table<(String, u32), V>,
     /// The status index (see the module documentation); raw values, so a bare tree.
@@ -116,6 +145,7 @@ impl<V> Clone for TaskDefinitions<V> {
     fn clone(&self) -> Self {
         TaskDefinitions {
             region: self.region.clone(),
+            ids: self.ids,
             families: self.families.clone(),
             revisions: self.revisions.clone(),
             statuses: self.statuses.clone(),
@@ -130,13 +160,19 @@ impl<V> std::fmt::Debug for TaskDefinitions<V> {
 }
 
 impl<V: Revisioned> TaskDefinitions<V> {
-    pub(crate) fn new(region: Region) -> Self {
+    pub(crate) fn new(region: Region, ids: RevisionTables) -> Self {
         TaskDefinitions {
-            families: region.table(TableId::TaskDefinitionFamilies),
-            revisions: region.table(TableId::TaskDefinitions),
-            statuses: region.store().tree(TableId::TaskDefinitionStatus),
+            families: region.table(ids.families),
+            revisions: region.table(ids.revisions),
+            statuses: region.store().tree(ids.statuses),
+            ids,
             region,
         }
+    }
+
+    /// Which tables these are.
+    pub(crate) fn ids(&self) -> RevisionTables {
+        self.ids
     }
 
     pub(crate) fn families_table(&self) -> &Table<String, Family> {
@@ -216,11 +252,8 @@ impl<V: Revisioned> TaskDefinitions<V> {
         };
         range.map(|entry| {
             let (k, v) = entry?;
-            let key = decode_key(TableId::TaskDefinitions, self.revisions.strip(&k))?;
-            Ok((
-                key,
-                record::decode(TableId::TaskDefinitions.tree_name(), &k, &v)?,
-            ))
+            let key = decode_key(self.ids.revisions, self.revisions.strip(&k))?;
+            Ok((key, record::decode(self.ids.revisions.tree_name(), &k, &v)?))
         })
     }
 
@@ -245,6 +278,7 @@ impl<V: Revisioned> TaskDefinitions<V> {
         F: FnMut(&str) -> bool,
     {
         let prefix = family.map_or_else(KeyPrefix::all, KeyPrefix::first);
+        let statuses = self.ids.statuses;
         let (items, next_token) = walk_page(
             &self.statuses,
             self.region.scope(),
@@ -253,10 +287,10 @@ impl<V: Revisioned> TaskDefinitions<V> {
             limit,
             order,
             |key, value| {
-                if !accept(decode_status(key, value)?) {
+                if !accept(decode_status(statuses, key, value)?) {
                     return Ok(None);
                 }
-                decode_key(TableId::TaskDefinitionStatus, self.revisions.strip(key)).map(Some)
+                decode_key(statuses, self.revisions.strip(key)).map(Some)
             },
         )?;
         Ok(KeyPage { items, next_token })
@@ -300,8 +334,8 @@ impl Tx<'_, '_> {
     ) {
         let revision = tables.revisions().strip(revision_key).to_vec();
         let family = tables.families_table().strip(family_key).to_vec();
-        self.changed(TableId::TaskDefinitions, revision);
-        self.changed(TableId::TaskDefinitionFamilies, family);
+        self.changed(tables.ids().revisions, revision);
+        self.changed(tables.ids().families, family);
     }
 
     /// Atomically changes one revision (deregister: `Put` it INACTIVE; delete: `Delete`),
@@ -319,15 +353,16 @@ impl Tx<'_, '_> {
         F: FnOnce(Option<&Record<V>>) -> Result<(Write<V>, R), E>,
         E: From<StoreError>,
     {
+        let ids = tables.ids();
         let revisions = tables.revisions();
         let families = tables.families_table();
         let revision_key = revisions.full_key((family, revision));
         let family_key = families.full_key(family);
         let raw = self.raw();
-        let old_bytes = raw.get(TableId::TaskDefinitions, &revision_key)?;
+        let old_bytes = raw.get(ids.revisions, &revision_key)?;
         let old = old_bytes
             .as_ref()
-            .map(|b| record::decode::<V>(TableId::TaskDefinitions.tree_name(), &revision_key, b))
+            .map(|b| record::decode::<V>(ids.revisions.tree_name(), &revision_key, b))
             .transpose()?;
         let (write, result) = f(old.as_ref())?;
         let was_active = old.as_ref().is_some_and(|r| r.value.is_active());
@@ -343,16 +378,16 @@ impl Tx<'_, '_> {
             // one) would break the counter: a later registration would be handed the
             // number and overwrite it, and the family's counts would drift.
             return Err(E::from(StoreError::Corrupt {
-                table: TableId::TaskDefinitions.tree_name(),
+                table: ids.revisions.tree_name(),
                 key: printable(&revision_key),
                 reason: "update_revision may not create revisions; use register_revision".into(),
             }));
         }
         let old_pair = old_bytes.as_deref().zip(old.as_ref());
-        let new = record::apply(TableId::TaskDefinitions.tree_name(), old_pair, write)?;
-        let families_table = TableId::TaskDefinitionFamilies.tree_name();
+        let new = record::apply(ids.revisions.tree_name(), old_pair, write)?;
+        let families_table = ids.families.tree_name();
         let Some(mut meta) = raw
-            .get(TableId::TaskDefinitionFamilies, &family_key)?
+            .get(ids.families, &family_key)?
             .map(|b| record::decode::<Family>(families_table, &family_key, &b))
             .transpose()?
         else {
@@ -373,12 +408,12 @@ impl Tx<'_, '_> {
         match new {
             None => return Ok(result),
             Some(None) => {
-                raw.remove(TableId::TaskDefinitions, &revision_key);
-                raw.remove(TableId::TaskDefinitionStatus, &revision_key);
+                raw.remove(ids.revisions, &revision_key);
+                raw.remove(ids.statuses, &revision_key);
             }
             Some(Some(bytes)) => {
-                raw.put(TableId::TaskDefinitions, &revision_key, bytes);
-                raw.put(TableId::TaskDefinitionStatus, &revision_key, status);
+                raw.put(ids.revisions, &revision_key, bytes);
+                raw.put(ids.statuses, &revision_key, status);
             }
         }
         let was_present = old.is_some();
@@ -396,7 +431,7 @@ impl Tx<'_, '_> {
             .saturating_sub(u32::from(was_active));
         meta.generation += 1;
         raw.put(
-            TableId::TaskDefinitionFamilies,
+            ids.families,
             &family_key,
             record::encode(families_table, &meta)?,
         );

@@ -284,6 +284,16 @@ impl Caches {
             .namespaces
             .get(&ObjectRef::new(&namespace))
             .and_then(|ns| cluster_of_namespace(&ns))?;
+        if let Some(daemon) = object
+            .annotations()
+            .get(crate::convert::ecs_daemon::DAEMON_NAME_ANNOTATION)
+        {
+            return Some(WorkKey::Daemon {
+                region,
+                cluster,
+                daemon: daemon.clone(),
+            });
+        }
         if let Some(task) = object.labels().get(TASK_LABEL) {
             return Some(WorkKey::Task {
                 region,

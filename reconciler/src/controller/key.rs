@@ -1,6 +1,6 @@
 //! What the loop reconciles: an ECS cluster (its namespace), an ECS service (its
-//! workload and status), an ECS task (a standalone task's pod) or a container instance
-//! (a state change asked for its node), each within a region; and which key a
+//! workload and status), an ECS task (a standalone task's pod), a container instance
+//! (a state change asked for its node) or a daemon, each within a region; and which key a
 //! Kubernetes object that kubecs owns belongs to.
 
 use std::fmt;
@@ -32,6 +32,12 @@ pub enum WorkKey {
         cluster: String,
         instance: String,
     },
+    /// A daemon of the ECS Daemons API: its DaemonSet, deployments and running counts.
+    Daemon {
+        region: String,
+        cluster: String,
+        daemon: String,
+    },
 }
 
 impl WorkKey {
@@ -42,6 +48,7 @@ impl WorkKey {
             WorkKey::Service { .. } => "service",
             WorkKey::Task { .. } => "task",
             WorkKey::Instance { .. } => "container_instance",
+            WorkKey::Daemon { .. } => "daemon",
         }
     }
 }
@@ -65,6 +72,11 @@ impl fmt::Display for WorkKey {
                 cluster,
                 instance,
             } => write!(f, "container instance {region}/{cluster}/{instance}"),
+            WorkKey::Daemon {
+                region,
+                cluster,
+                daemon,
+            } => write!(f, "daemon {region}/{cluster}/{daemon}"),
         }
     }
 }

@@ -17,6 +17,7 @@ pub mod caches;
 mod cluster;
 pub mod connect;
 mod daemon;
+mod ecs_daemon;
 pub mod expiry;
 mod instance;
 pub mod key;
@@ -211,6 +212,15 @@ async fn follow_feed(ctx: Arc<Context>, mut feed: kubecs_storage::ChangeReceiver
                             });
                         }
                     }
+                    TableId::Daemons => {
+                        if let Ok((cluster, daemon)) = change.key::<(String, String)>() {
+                            ctx.queue.add(WorkKey::Daemon {
+                                region,
+                                cluster,
+                                daemon,
+                            });
+                        }
+                    }
                     TableId::Clusters => {
                         if let Ok(cluster) = change.key::<String>() {
                             ctx.queue.add(WorkKey::Cluster { region, cluster });
@@ -313,6 +323,16 @@ fn queue_everything(ctx: &Context) {
                 Err(error) => tracing::warn!(%error, "cannot read a service in a full pass"),
             }
         }
+        for entry in tables.daemons().scan_all() {
+            match entry {
+                Ok(((cluster, daemon), _)) => ctx.queue.add(WorkKey::Daemon {
+                    region: region.clone(),
+                    cluster,
+                    daemon,
+                }),
+                Err(error) => tracing::warn!(%error, "cannot read a daemon in a full pass"),
+            }
+        }
         for entry in tables.tasks().scan_all() {
             match entry {
                 Ok(((cluster, task), record))
@@ -375,6 +395,11 @@ async fn work(ctx: Arc<Context>) {
                 cluster,
                 instance,
             } => instance::reconcile(&ctx, region, cluster, instance).await,
+            WorkKey::Daemon {
+                region,
+                cluster,
+                daemon,
+            } => ecs_daemon::reconcile(&ctx, region, cluster, daemon).await,
         };
         let elapsed = started.elapsed();
         match result {

@@ -12,6 +12,7 @@
 
 pub mod container;
 pub mod daemon;
+pub mod ecs_daemon;
 pub mod names;
 pub mod order;
 pub mod pod;

@@ -9,6 +9,7 @@ pub mod capacity_providers;
 pub mod cluster_query;
 pub mod clusters;
 pub mod container_instances;
+pub mod daemons;
 pub mod names;
 pub mod paging;
 pub mod placement;
@@ -35,6 +36,7 @@ const FAMILIES: &[&[Operation]] = &[
     service_deployments::OPERATIONS,
     task_protection::OPERATIONS,
     task_sets::OPERATIONS,
+    daemons::OPERATIONS,
     agent::NOT_APPLICABLE,
 ];
 
@@ -62,6 +64,7 @@ pub fn note(operation: Operation) -> &'static str {
         .or_else(|| service_deployments::note(operation))
         .or_else(|| task_protection::note(operation))
         .or_else(|| task_sets::note(operation))
+        .or_else(|| daemons::note(operation))
         .or_else(|| agent::note(operation))
         .unwrap_or("")
 }

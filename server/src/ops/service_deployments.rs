@@ -124,7 +124,8 @@ fn lookup(
     Ok(found.map(|i| (cluster.to_owned(), state, i)))
 }
 
-fn missing(arn: &str) -> Failure {
+/// The failure a Describe reports for an ARN it does not know.
+pub(crate) fn missing(arn: &str) -> Failure {
     Failure {
         arn: Some(arn.to_owned()),
         reason: Some("MISSING".to_owned()),
@@ -132,7 +133,8 @@ fn missing(arn: &str) -> Failure {
     }
 }
 
-fn check_count(arns: &[String], what: &str) -> Result<(), ApiError> {
+/// The 1 to 20 ARNs a Describe takes.
+pub(crate) fn check_count(arns: &[String], what: &str) -> Result<(), ApiError> {
     if arns.is_empty() || arns.len() > MAX_DESCRIBE {
         return Err(ApiError::invalid_parameter(format!(
             "{what} must have 1 to {MAX_DESCRIBE} items."

@@ -28,7 +28,7 @@ const MAX_TAGS: usize = 50;
 /// What kubecs does with each, for the README's compatibility table.
 pub fn note(operation: Operation) -> Option<&'static str> {
     Some(match operation {
-        Operation::TagResource => "Clusters, services, task definitions and tasks; at most 50 tags; the `aws:` prefix is reserved.",
+        Operation::TagResource => "Clusters, services, task definitions, tasks, container instances, capacity providers, daemons and daemon task definitions; at most 50 tags; the `aws:` prefix is reserved.",
         Operation::UntagResource => "Removes the given keys; unknown keys are ignored.",
         Operation::ListTagsForResource => "Tags of any resource kubecs hands out an ARN for.",
         _ => return None,
@@ -138,6 +138,31 @@ fn ensure_exists(
         "task" => {
             let (cluster, id) = rest.split_once('/').ok_or_else(invalid)?;
             match reader.read(&ctx.store.tasks(), (cluster, id))? {
+                Some(_) => Ok(()),
+                None => Err(missing()),
+            }
+        }
+        "capacity-provider" => match reader.read(&ctx.store.capacity_providers(), rest)? {
+            Some(_) => Ok(()),
+            None if kubecs_reconciler::convert::names::BUILT_IN_CAPACITY_PROVIDERS
+                .contains(&rest) =>
+            {
+                Ok(())
+            }
+            None => Err(missing()),
+        },
+        "daemon" => {
+            let (cluster, name) = rest.split_once('/').ok_or_else(invalid)?;
+            match reader.read(&ctx.store.daemons(), (cluster, name))? {
+                Some(_) => Ok(()),
+                None => Err(missing()),
+            }
+        }
+        "daemon-task-definition" => {
+            let (family, revision) = rest.rsplit_once(':').ok_or_else(invalid)?;
+            let revision: u32 = revision.parse().map_err(|_| invalid())?;
+            let tables = ctx.store.daemon_task_definitions();
+            match reader.read(tables.revisions(), (family, revision))? {
                 Some(_) => Ok(()),
                 None => Err(missing()),
             }

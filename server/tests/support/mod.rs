@@ -87,6 +87,18 @@ impl TestServer {
         .await
     }
 
+    /// Calls an operation that must succeed; its answer's JSON.
+    pub async fn ok(&self, operation: &str, body: serde_json::Value) -> serde_json::Value {
+        let answer = self.call(operation, body.clone()).await;
+        assert_eq!(
+            answer.status,
+            axum::http::StatusCode::OK,
+            "{operation} {body}: {}",
+            answer.text
+        );
+        answer.body
+    }
+
     /// Like [`TestServer::call`], signed for `region`.
     pub async fn call_in(&self, region: &str, operation: &str, body: serde_json::Value) -> Answer {
         self.send(signed_in(

@@ -110,6 +110,18 @@ pub async fn register(
     })
 }
 
+/// ECS's checks of a registration, and the revision it would store (without its ARN,
+/// revision, status and registration). Daemon task definitions are checked as the task
+/// definitions they run as.
+pub fn check_registration(
+    input: &RegisterTaskDefinitionRequest,
+) -> Result<TaskDefinition, ApiError> {
+    validate::check_family(input.family.as_deref().unwrap_or_default())?;
+    tags::check(input.tags.as_ref())?;
+    let size = validate::check_request(input)?;
+    Ok(derive::task_definition(input, size))
+}
+
 /// The tags stored for `arn`.
 fn tags_of(ctx: &Ctx, arn: &str) -> Result<Vec<Tag>, ApiError> {
     Ok(ctx
