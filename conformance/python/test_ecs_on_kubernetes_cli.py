@@ -26,7 +26,7 @@ MANAGED = "app.kubernetes.io/managed-by=kubecs"
 WAIT_TIMEOUT = 300
 EVENT_TIMEOUT = 60
 RUN = uuid.uuid4().hex[:8]
-CLUSTERS = (f"stage01-{RUN}", f"wordpress-{RUN}", f"jobs-{RUN}", f"capacity-{RUN}")
+CLUSTERS = (f"stage01-{RUN}", f"wordpress-{RUN}", f"jobs-{RUN}", f"capacity-{RUN}", f"daemons-{RUN}")
 
 
 @pytest.fixture(scope="module")
@@ -419,3 +419,53 @@ def test_container_instances_are_the_nodes_and_draining_one_moves_the_tasks(aws,
     aws("wait", "services-inactive", "--cluster", cluster, "--services", "web")
     assert aws("delete-cluster", "--cluster", cluster)["cluster"]["status"] == "INACTIVE"
 
+
+
+def test_a_daemon_runs_on_its_capacity_providers_nodes_with_the_cli_waiters(aws, server, kubernetes, tmp_path):
+    """The ECS Daemons API as typed: a daemon task definition from a JSON file, a daemon on
+    the nodes labelled with its capacity provider, `aws ecs wait
+    daemon-deployment-successful`, and DeleteDaemon removing the DaemonSet."""
+    cluster, provider = CLUSTERS[4], f"nodes-{RUN}"
+    label = "ecs.kubecs.io/capacity-provider"
+    kubernetes.kubectl("label", "nodes", "--all", "--overwrite", f"{label}={provider}")
+    try:
+        nodes = len(kubernetes.items("nodes"))
+        aws("create-cluster", "--cluster-name", cluster)
+        asg = "arn:aws:autoscaling:us-east-1:000000000000:autoScalingGroup:1:autoScalingGroupName/nodes"
+        aws("create-capacity-provider", "--name", provider,
+            "--auto-scaling-group-provider", f"autoScalingGroupArn={asg}")
+        aws("put-cluster-capacity-providers", "--cluster", cluster, "--capacity-providers", provider,
+            "--default-capacity-provider-strategy", "[]")
+        definition = aws("register-daemon-task-definition", "--cli-input-json",
+                         f"file://{DATA / 'node-agent-daemon.json'}")["daemonTaskDefinitionArn"]
+        aws("wait", "daemon-task-definition-active", "--daemon-task-definition", definition)
+
+        def create():
+            # Refused until kubecs has seen a node with the provider's label.
+            result = run_aws(server.endpoint, "create-daemon", "--daemon-name", "agent",
+                             "--cluster-arn", cluster, "--daemon-task-definition-arn", definition,
+                             "--capacity-provider-arns", provider, home=tmp_path)
+            return result.json if result.rc == 0 else None
+
+        created = eventually(create, "CreateDaemon accepted")
+        aws("wait", "daemon-deployment-successful", "--daemon-deployment-arns", created["deploymentArn"])
+        daemon = aws("describe-daemon", "--daemon-arn", created["daemonArn"])["daemon"]
+        [revision] = daemon["currentRevisions"]
+        assert revision["totalRunningCount"] == nodes
+        ns = namespace(kubernetes, cluster)
+        [daemon_set] = kubernetes.items("daemonsets", "-n", ns, "-l", MANAGED)
+        assert daemon_set["metadata"]["annotations"]["ecs.kubecs.io/daemon-name"] == "agent"
+        pods = [p for p in kubernetes.items("pods", "-n", ns, "-l", MANAGED) if "deletionTimestamp" not in p["metadata"]]
+        assert {p["spec"]["nodeName"] for p in pods} == {n["metadata"]["name"] for n in kubernetes.items("nodes")}
+
+        aws("delete-daemon", "--daemon-arn", created["daemonArn"])
+
+        def gone():
+            result = run_aws(server.endpoint, "describe-daemon", "--daemon-arn", created["daemonArn"], home=tmp_path)
+            return result.rc != 0 and "DaemonNotFoundException" in result.stderr
+
+        eventually(gone, "the daemon gone", timeout=WAIT_TIMEOUT)
+        assert kubernetes.items("daemonsets", "-n", ns, "-l", MANAGED) == []
+        aws("delete-cluster", "--cluster", cluster)
+    finally:
+        kubernetes.kubectl("label", "nodes", "--all", f"{label}-")

@@ -162,3 +162,35 @@ def test_the_daemons_api_through_boto3_and_its_waiters(ecs):
     expect_error(ecs, "delete_daemon", code="DaemonNotActiveException", daemonArn=arn)
     expect_error(ecs, "describe_daemon", code="DaemonNotFoundException",
                  daemonArn=arn.replace("/agent", "/nothing"))
+
+
+def test_express_gateway_services_through_boto3(ecs):
+    """The four Express operations as boto3 sends them: the service is an ECS service of
+    a registered task definition; update deploys a new revision; delete drains it."""
+    roles = {"executionRoleArn": "arn:aws:iam::000000000000:role/ecsTaskExecutionRole",
+             "infrastructureRoleArn": "arn:aws:iam::000000000000:role/ecsInfrastructureRole"}
+    created = ecs.create_express_gateway_service(serviceName="shop", primaryContainer={"image": "shop:1"},
+                                                 tags=[{"key": "team", "value": "shop"}], **roles)["service"]
+    arn = created["serviceArn"]
+    assert arn.endswith(":service/default/shop")
+    assert created["status"]["statusCode"] == "ACTIVE"
+    [config] = created["activeConfigurations"]
+    assert config["primaryContainer"]["containerPort"] == 80
+    assert config["ingressPaths"][0]["endpoint"].startswith("http://shop-")
+    [service] = ecs.describe_services(cluster="default", services=["shop"])["services"]
+    assert service["taskDefinition"].endswith(":task-definition/default-shop:1")
+    described = ecs.describe_express_gateway_service(serviceArn=arn, include=["TAGS"])["service"]
+    assert described["tags"] == [{"key": "team", "value": "shop"}]
+
+    updated = ecs.update_express_gateway_service(serviceArn=arn, cpu="512", memory="1024",
+                                                 primaryContainer={"image": "shop:2"})["service"]
+    assert updated["targetConfiguration"]["cpu"] == "512"
+    assert updated["targetConfiguration"]["primaryContainer"]["image"] == "shop:2"
+    [service] = ecs.describe_services(cluster="default", services=["shop"])["services"]
+    assert service["taskDefinition"].endswith(":task-definition/default-shop:2")
+
+    deleted = ecs.delete_express_gateway_service(serviceArn=arn)["service"]
+    assert deleted["status"]["statusCode"] == "DRAINING"
+    expect_error(ecs, "delete_express_gateway_service", code="ServiceNotActiveException", serviceArn=arn)
+    expect_error(ecs, "describe_express_gateway_service", code="ResourceNotFoundException",
+                 serviceArn=arn.replace("/shop", "/none"))

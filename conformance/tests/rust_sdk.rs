@@ -123,18 +123,15 @@ async fn service_errors_arrive_as_the_sdks_typed_errors() {
     assert!(bad_name
         .as_service_error()
         .is_some_and(|e| e.is_invalid_parameter_exception()));
-    let unsupported = ecs
+    let no_express = ecs
         .describe_express_gateway_service()
         .service_arn("arn:aws:ecs:us-east-1:000000000000:service/default/web")
         .send()
         .await
         .unwrap_err();
-    let err = unsupported.into_service_error();
-    assert!(err.is_unsupported_feature_exception(), "{err:?}");
-    assert!(err
-        .message()
-        .unwrap_or_default()
-        .contains("DescribeExpressGatewayService"));
+    assert!(no_express
+        .as_service_error()
+        .is_some_and(|e| e.is_resource_not_found_exception()));
     let no_daemon = ecs
         .describe_daemon()
         .daemon_arn("arn:aws:ecs:us-east-1:000000000000:daemon/default/agent")

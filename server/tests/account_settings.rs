@@ -5,31 +5,19 @@
 
 mod support;
 
-use axum::http::StatusCode;
-use serde_json::{json, Value};
+use serde_json::json;
 use support::TestServer;
 
 const ALICE: &str = "arn:aws:iam::000000000000:user/alice";
 
-async fn ok(server: &TestServer, op: &str, body: Value) -> Value {
-    let answer = server.call(op, body.clone()).await;
-    assert_eq!(
-        answer.status,
-        StatusCode::OK,
-        "{op} {body}: {}",
-        answer.text
-    );
-    answer.body
-}
-
 /// The effective value of `name` for `principal`, and its type.
 async fn effective(server: &TestServer, principal: &str, name: &str) -> (String, String) {
-    let listed = ok(
-        server,
-        "ListAccountSettings",
-        json!({"effectiveSettings": true, "name": name, "principalArn": principal}),
-    )
-    .await;
+    let listed = server
+        .ok(
+            "ListAccountSettings",
+            json!({"effectiveSettings": true, "name": name, "principalArn": principal}),
+        )
+        .await;
     let setting = &listed["settings"][0];
     (
         setting["value"].as_str().unwrap().to_owned(),
@@ -44,12 +32,12 @@ async fn own_setting_then_account_default_then_aws_default() {
         effective(&server, ALICE, "containerInsights").await,
         ("disabled".to_owned(), "aws_managed".to_owned())
     );
-    let default = ok(
-        &server,
-        "PutAccountSettingDefault",
-        json!({"name": "containerInsights", "value": "enhanced"}),
-    )
-    .await;
+    let default = server
+        .ok(
+            "PutAccountSettingDefault",
+            json!({"name": "containerInsights", "value": "enhanced"}),
+        )
+        .await;
     assert_eq!(
         default["setting"],
         json!({"name": "containerInsights", "value": "enhanced",
@@ -59,31 +47,28 @@ async fn own_setting_then_account_default_then_aws_default() {
         effective(&server, ALICE, "containerInsights").await.0,
         "enhanced"
     );
-    ok(
-        &server,
-        "PutAccountSetting",
-        json!({"name": "containerInsights", "value": "disabled", "principalArn": ALICE}),
-    )
-    .await;
+    server
+        .ok(
+            "PutAccountSetting",
+            json!({"name": "containerInsights", "value": "disabled", "principalArn": ALICE}),
+        )
+        .await;
     assert_eq!(
         effective(&server, ALICE, "containerInsights").await,
         ("disabled".to_owned(), "user".to_owned())
     );
     // Alice's own settings: just the one.
-    let own = ok(
-        &server,
-        "ListAccountSettings",
-        json!({"principalArn": ALICE}),
-    )
-    .await;
+    let own = server
+        .ok("ListAccountSettings", json!({"principalArn": ALICE}))
+        .await;
     assert_eq!(own["settings"].as_array().unwrap().len(), 1);
 
-    let deleted = ok(
-        &server,
-        "DeleteAccountSetting",
-        json!({"name": "containerInsights", "principalArn": ALICE}),
-    )
-    .await;
+    let deleted = server
+        .ok(
+            "DeleteAccountSetting",
+            json!({"name": "containerInsights", "principalArn": ALICE}),
+        )
+        .await;
     assert_eq!(deleted["setting"]["value"], "disabled");
     assert_eq!(
         effective(&server, ALICE, "containerInsights").await.0,
@@ -94,21 +79,21 @@ async fn own_setting_then_account_default_then_aws_default() {
 #[tokio::test]
 async fn the_container_insights_setting_is_the_default_of_new_clusters() {
     let server = TestServer::new();
-    ok(
-        &server,
-        "PutAccountSettingDefault",
-        json!({"name": "containerInsights", "value": "enabled"}),
-    )
-    .await;
-    let created = ok(&server, "CreateCluster", json!({"clusterName": "insights"})).await;
+    server
+        .ok(
+            "PutAccountSettingDefault",
+            json!({"name": "containerInsights", "value": "enabled"}),
+        )
+        .await;
+    let created = server
+        .ok("CreateCluster", json!({"clusterName": "insights"}))
+        .await;
     assert_eq!(
         created["cluster"]["settings"],
         json!([{"name": "containerInsights", "value": "enabled"}])
     );
     // The request's own setting still wins.
-    let created = ok(
-        &server,
-        "CreateCluster",
+    let created = server.ok("CreateCluster",
         json!({"clusterName": "quiet", "settings": [{"name": "containerInsights", "value": "disabled"}]}),
     )
     .await;
@@ -125,7 +110,7 @@ async fn effective_settings_list_every_setting_in_pages() {
         if let Some(t) = &token {
             body["nextToken"] = json!(t);
         }
-        let page = ok(&server, "ListAccountSettings", body).await;
+        let page = server.ok("ListAccountSettings", body).await;
         for s in page["settings"].as_array().unwrap() {
             names.push(s["name"].as_str().unwrap().to_owned());
         }
@@ -178,13 +163,13 @@ async fn what_ecs_refuses_is_refused_and_nothing_is_stored() {
             "{why}: {body}"
         );
     }
-    let own = ok(&server, "ListAccountSettings", json!({})).await;
+    let own = server.ok("ListAccountSettings", json!({})).await;
     assert_eq!(own["settings"], json!([]));
-    let period = ok(
-        &server,
-        "PutAccountSetting",
-        json!({"name": "fargateTaskRetirementWaitPeriod", "value": "14"}),
-    )
-    .await;
+    let period = server
+        .ok(
+            "PutAccountSetting",
+            json!({"name": "fargateTaskRetirementWaitPeriod", "value": "14"}),
+        )
+        .await;
     assert_eq!(period["setting"]["value"], "14");
 }

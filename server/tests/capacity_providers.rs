@@ -6,32 +6,20 @@
 
 mod support;
 
-use axum::http::StatusCode;
 use serde_json::{json, Value};
 use support::TestServer;
 
 const ASG: &str =
     "arn:aws:autoscaling:us-east-1:000000000000:autoScalingGroup:0b1c:autoScalingGroupName/web";
 
-async fn ok(server: &TestServer, op: &str, body: Value) -> Value {
-    let answer = server.call(op, body.clone()).await;
-    assert_eq!(
-        answer.status,
-        StatusCode::OK,
-        "{op} {body}: {}",
-        answer.text
-    );
-    answer.body
-}
-
 async fn create(server: &TestServer, name: &str) -> Value {
-    ok(
-        server,
-        "CreateCapacityProvider",
-        json!({"name": name, "autoScalingGroupProvider": {"autoScalingGroupArn": ASG},
+    server
+        .ok(
+            "CreateCapacityProvider",
+            json!({"name": name, "autoScalingGroupProvider": {"autoScalingGroupArn": ASG},
                "tags": [{"key": "team", "value": "web"}]}),
-    )
-    .await
+        )
+        .await
 }
 
 #[tokio::test]
@@ -56,7 +44,7 @@ async fn an_auto_scaling_group_provider_gets_ecs_defaults_and_is_listed_with_the
             "tags": [{"key": "team", "value": "web"}],
         })
     );
-    let all = ok(&server, "DescribeCapacityProviders", json!({})).await;
+    let all = server.ok("DescribeCapacityProviders", json!({})).await;
     let names: Vec<&str> = all["capacityProviders"]
         .as_array()
         .unwrap()
@@ -64,23 +52,23 @@ async fn an_auto_scaling_group_provider_gets_ecs_defaults_and_is_listed_with_the
         .map(|p| p["name"].as_str().unwrap())
         .collect();
     assert_eq!(names, ["FARGATE", "FARGATE_SPOT", "web-nodes"]);
-    let some = ok(
-        &server,
-        "DescribeCapacityProviders",
-        json!({"capacityProviders": ["web-nodes", "nope"], "include": ["TAGS"]}),
-    )
-    .await;
+    let some = server
+        .ok(
+            "DescribeCapacityProviders",
+            json!({"capacityProviders": ["web-nodes", "nope"], "include": ["TAGS"]}),
+        )
+        .await;
     assert_eq!(some["capacityProviders"][0]["tags"][0]["key"], "team");
     assert_eq!(some["failures"][0]["reason"], "MISSING");
 
-    let updated = ok(
-        &server,
-        "UpdateCapacityProvider",
-        json!({"name": "web-nodes", "autoScalingGroupProvider": {
+    let updated = server
+        .ok(
+            "UpdateCapacityProvider",
+            json!({"name": "web-nodes", "autoScalingGroupProvider": {
             "managedScaling": {"status": "ENABLED", "targetCapacity": 80},
             "managedTerminationProtection": "ENABLED"}}),
-    )
-    .await;
+        )
+        .await;
     let provider = &updated["capacityProvider"];
     assert_eq!(provider["updateStatus"], "UPDATE_COMPLETE");
     assert_eq!(
@@ -151,7 +139,9 @@ async fn what_ecs_refuses_about_providers_is_refused() {
 async fn clusters_use_their_providers_and_default_strategy() {
     let server = TestServer::new();
     create(&server, "web-nodes").await;
-    ok(&server, "CreateCluster", json!({"clusterName": "default"})).await;
+    server
+        .ok("CreateCluster", json!({"clusterName": "default"}))
+        .await;
     let mixed = server
         .call(
             "PutClusterCapacityProviders",
@@ -174,9 +164,7 @@ async fn clusters_use_their_providers_and_default_strategy() {
         )
         .await;
     assert_eq!(unknown.error_type(), "InvalidParameterException");
-    let put = ok(
-        &server,
-        "PutClusterCapacityProviders",
+    let put = server.ok("PutClusterCapacityProviders",
         json!({"cluster": "default", "capacityProviders": ["web-nodes", "FARGATE"],
                "defaultCapacityProviderStrategy": [{"capacityProvider": "web-nodes", "base": 1, "weight": 1}]}),
     )
@@ -196,18 +184,16 @@ async fn clusters_use_their_providers_and_default_strategy() {
     assert_eq!(in_use.error_type(), "ResourceInUseException");
 
     // A service with neither launch type nor strategy uses the cluster's default.
-    ok(
-        &server,
-        "RegisterTaskDefinition",
+    server.ok("RegisterTaskDefinition",
         json!({"family": "web", "containerDefinitions": [{"name": "app", "image": "nginx", "memory": 32}]}),
     )
     .await;
-    let service = ok(
-        &server,
-        "CreateService",
-        json!({"serviceName": "web", "taskDefinition": "web", "desiredCount": 1}),
-    )
-    .await;
+    let service = server
+        .ok(
+            "CreateService",
+            json!({"serviceName": "web", "taskDefinition": "web", "desiredCount": 1}),
+        )
+        .await;
     assert_eq!(
         service["service"]["capacityProviderStrategy"],
         json!([{"capacityProvider": "web-nodes", "base": 1, "weight": 1}])
@@ -223,7 +209,7 @@ async fn clusters_use_their_providers_and_default_strategy() {
     assert_eq!(outside.error_type(), "InvalidParameterException");
 
     // A task run with the default strategy is placed on its provider's nodes.
-    let ran = ok(&server, "RunTask", json!({"taskDefinition": "web"})).await;
+    let ran = server.ok("RunTask", json!({"taskDefinition": "web"})).await;
     let task = &ran["tasks"][0];
     assert_eq!(task["capacityProviderName"], "web-nodes");
     let id = task["taskArn"]
@@ -247,15 +233,11 @@ async fn clusters_use_their_providers_and_default_strategy() {
     );
 
     // Released by the cluster, the provider can go.
-    ok(
-        &server,
-        "PutClusterCapacityProviders",
+    server.ok("PutClusterCapacityProviders",
         json!({"cluster": "default", "capacityProviders": [], "defaultCapacityProviderStrategy": []}),
     )
     .await;
-    let deleted = ok(
-        &server,
-        "DeleteCapacityProvider",
+    let deleted = server.ok("DeleteCapacityProvider",
         json!({"capacityProvider": "arn:aws:ecs:us-east-1:000000000000:capacity-provider/web-nodes"}),
     )
     .await;

@@ -5,7 +5,8 @@
 //! that cannot be placed; everything converges after the API server was unreachable
 //! for 30 s and after kubecs was killed mid-rollout; nodes are container instances, and
 //! draining one moves a service's tasks to another; a daemon of the ECS Daemons API runs
-//! on its capacity provider's nodes, rolls out a new revision and goes.
+//! on its capacity provider's nodes, rolls out a new revision and goes; an Express gateway
+//! service runs with an Ingress routing its endpoint host to its container port.
 //!
 //! The reconciler acts as the service account of deploy/kubernetes/rbac.yaml, so the
 //! manifests' permissions are proven enough. One reconciler at a time on the cluster:
@@ -214,6 +215,7 @@ async fn services_run_roll_out_scale_and_drain_on_kubernetes() {
     task_sets_run_as_deployments_of_their_own(&env).await;
     a_daemon_service_runs_a_task_on_every_node(&env).await;
     a_daemon_runs_on_its_capacity_providers_nodes_and_rolls_out_revisions(&env).await;
+    an_express_gateway_service_runs_with_an_ingress_to_its_port(&env).await;
     the_circuit_breaker_fails_an_unplaceable_revision_and_rolls_back(&env).await;
     everything_converges_after_the_api_server_was_away(&env, &mut proxy).await;
     container_instances_are_the_nodes_and_draining_moves_tasks(&env).await;
@@ -1607,4 +1609,110 @@ async fn a_daemon_runs_on_its_capacity_providers_nodes_and_rolls_out_revisions(e
             "ecs.kubecs.io/capacity-provider-",
         ])
         .expect("unlabel the nodes");
+}
+
+/// An Express gateway service is an ECS service with an Ingress (the cluster has an
+/// ingress class): its host routed to its container port; an update rolls out a new
+/// revision; deleting it drains the service and the Ingress goes with its Deployment.
+async fn an_express_gateway_service_runs_with_an_ingress_to_its_port(env: &Env) {
+    let cluster = kubecs_test_cluster::unique_name("express");
+    let class = kubecs_test_cluster::unique_name("ingress");
+    let namespace = namespace_name(&ClusterScope {
+        region: REGION,
+        cluster: &cluster,
+    });
+    env.kube
+        .kubectl_stdin(
+            &["apply", "-f", "-"],
+            &json!({"apiVersion": "networking.k8s.io/v1", "kind": "IngressClass",
+                    "metadata": {"name": class},
+                    "spec": {"controller": "example.com/no-controller"}})
+            .to_string(),
+        )
+        .expect("an ingress class");
+    env.ok("CreateCluster", json!({"clusterName": cluster}))
+        .await;
+    let created = env
+        .ok(
+            "CreateExpressGatewayService",
+            json!({"cluster": cluster, "serviceName": "web",
+                   "executionRoleArn": "arn:aws:iam::000000000000:role/ecsTaskExecutionRole",
+                   "infrastructureRoleArn": "arn:aws:iam::000000000000:role/ecsInfrastructureRole",
+                   "primaryContainer": {"image": "web:1", "containerPort": 8080}}),
+        )
+        .await;
+    let arn = created["service"]["serviceArn"].clone();
+    let endpoint = created["service"]["activeConfigurations"][0]["ingressPaths"][0]["endpoint"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let host = endpoint
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned();
+    env.until(&cluster, "web", "the Express service's task running", |s| {
+        s["runningCount"] == 1 && s["deployments"][0]["rolloutState"] == "COMPLETED"
+    })
+    .await;
+    let ingresses = env.kubectl_json(&["get", "ingresses", "-n", &namespace]);
+    let rule = &ingresses["items"][0]["spec"]["rules"][0];
+    assert_eq!(rule["host"], host, "{ingresses:#}");
+    let backend = &rule["http"]["paths"][0]["backend"]["service"];
+    assert_eq!(backend["port"]["number"], 8080);
+    assert_eq!(
+        backend["name"].as_str().unwrap(),
+        workload_name("web"),
+        "the Ingress routes to the service's ClusterIP Service"
+    );
+    let services = env.kubectl_json(&["get", "services", "-n", &namespace]);
+    assert!(
+        services["items"].as_array().unwrap().iter().any(|s| {
+            s["metadata"]["name"] == backend["name"] && s["spec"]["ports"][0]["port"] == 8080
+        }),
+        "{services:#}"
+    );
+
+    env.ok(
+        "UpdateExpressGatewayService",
+        json!({"serviceArn": arn, "primaryContainer": {"image": "web:2"}}),
+    )
+    .await;
+    let rolled = env
+        .until(&cluster, "web", "the update rolled out", |s| {
+            s["deployments"].as_array().unwrap().len() == 1
+                && s["deployments"][0]["rolloutState"] == "COMPLETED"
+                && s["runningCount"] == 1
+                && s["taskDefinition"].as_str().unwrap().ends_with(":2")
+        })
+        .await;
+    assert!(rolled["taskDefinition"]
+        .as_str()
+        .unwrap()
+        .contains(&format!("{cluster}-web")));
+    let described = env
+        .ok("DescribeExpressGatewayService", json!({"serviceArn": arn}))
+        .await;
+    let configs = described["service"]["activeConfigurations"]
+        .as_array()
+        .unwrap();
+    assert_eq!(configs.len(), 1, "{described:#}");
+    assert_eq!(configs[0]["primaryContainer"]["image"], "web:2");
+
+    env.ok("DeleteExpressGatewayService", json!({"serviceArn": arn}))
+        .await;
+    env.until(&cluster, "web", "INACTIVE", |s| s["status"] == "INACTIVE")
+        .await;
+    let deadline = Instant::now() + CONVERGE;
+    while !env.names("ingresses", &namespace).is_empty() {
+        assert!(Instant::now() < deadline, "the Ingress stays");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let gone = env
+        .ok("DescribeExpressGatewayService", json!({"serviceArn": arn}))
+        .await;
+    assert_eq!(gone["service"]["status"]["statusCode"], "INACTIVE");
+    env.ok("DeleteCluster", json!({"cluster": cluster})).await;
+    env.kube
+        .kubectl(&["delete", "ingressclass", &class])
+        .expect("delete the ingress class");
 }

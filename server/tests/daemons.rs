@@ -292,6 +292,10 @@ async fn a_daemon_records_its_revision_and_deployment_and_is_described_and_liste
     assert_eq!(other_provider["daemonSummariesList"], json!([]));
     let default_cluster = server.call("ListDaemons", json!({})).await;
     assert_eq!(default_cluster.error_type(), "ClusterNotFoundException");
+    let refused = server
+        .call("DeleteCluster", json!({"cluster": "prod"}))
+        .await;
+    assert_eq!(refused.error_type(), "ClusterContainsServicesException");
 }
 
 #[tokio::test]

@@ -6,44 +6,30 @@
 
 mod support;
 
-use axum::http::StatusCode;
 use kubecs_storage::{CompletedDeployment, ServiceState, StoreError, Write};
 use serde_json::{json, Value};
 use support::TestServer;
 
-async fn ok(server: &TestServer, op: &str, body: Value) -> Value {
-    let answer = server.call(op, body.clone()).await;
-    assert_eq!(
-        answer.status,
-        StatusCode::OK,
-        "{op} {body}: {}",
-        answer.text
-    );
-    answer.body
-}
-
 async fn setup() -> TestServer {
     let server = TestServer::new();
-    ok(&server, "CreateCluster", json!({})).await;
+    server.ok("CreateCluster", json!({})).await;
     for image in ["web:1", "web:2"] {
-        ok(
-            &server,
-            "RegisterTaskDefinition",
+        server.ok("RegisterTaskDefinition",
             json!({"family": "web", "containerDefinitions": [{"name": "app", "image": image, "memory": 32}]}),
         )
         .await;
     }
-    ok(
-        &server,
-        "CreateService",
-        json!({"serviceName": "web", "taskDefinition": "web:1", "desiredCount": 2}),
-    )
-    .await;
+    server
+        .ok(
+            "CreateService",
+            json!({"serviceName": "web", "taskDefinition": "web:1", "desiredCount": 2}),
+        )
+        .await;
     server
 }
 
 async fn list(server: &TestServer, body: Value) -> Vec<Value> {
-    ok(server, "ListServiceDeployments", body).await["serviceDeployments"]
+    server.ok("ListServiceDeployments", body).await["serviceDeployments"]
         .as_array()
         .unwrap()
         .clone()
@@ -66,9 +52,7 @@ async fn each_deployment_is_listed_with_its_revision() {
         .as_str()
         .unwrap()
         .to_owned();
-    let revisions = ok(
-        &server,
-        "DescribeServiceRevisions",
+    let revisions = server.ok("DescribeServiceRevisions",
         json!({"serviceRevisionArns": [revision, "arn:aws:ecs:us-east-1:000000000000:service-revision/default/web/1"]}),
     )
     .await;
@@ -83,40 +67,40 @@ async fn each_deployment_is_listed_with_its_revision() {
     );
     assert_eq!(revisions["failures"][0]["reason"], "MISSING");
 
-    ok(
-        &server,
-        "UpdateService",
-        json!({"service": "web", "taskDefinition": "web:2"}),
-    )
-    .await;
+    server
+        .ok(
+            "UpdateService",
+            json!({"service": "web", "taskDefinition": "web:2"}),
+        )
+        .await;
     // Scaling alone is no deployment.
-    ok(
-        &server,
-        "UpdateService",
-        json!({"service": "web", "desiredCount": 3}),
-    )
-    .await;
+    server
+        .ok(
+            "UpdateService",
+            json!({"service": "web", "desiredCount": 3}),
+        )
+        .await;
     let both = list(&server, json!({"service": "web"})).await;
     assert_eq!(both.len(), 2);
     assert_eq!(both[1]["serviceDeploymentArn"], first_arn.as_str());
     assert_eq!(both[1]["status"], "STOPPED", "superseded while in progress");
     let stopped = list(&server, json!({"service": "web", "status": ["STOPPED"]})).await;
     assert_eq!(stopped.len(), 1);
-    let paged = ok(
-        &server,
-        "ListServiceDeployments",
-        json!({"service": "web", "maxResults": 1}),
-    )
-    .await;
+    let paged = server
+        .ok(
+            "ListServiceDeployments",
+            json!({"service": "web", "maxResults": 1}),
+        )
+        .await;
     assert_eq!(paged["serviceDeployments"].as_array().unwrap().len(), 1);
     assert!(paged["nextToken"].is_string());
 
-    let described = ok(
-        &server,
-        "DescribeServiceDeployments",
-        json!({"serviceDeploymentArns": [both[0]["serviceDeploymentArn"]]}),
-    )
-    .await;
+    let described = server
+        .ok(
+            "DescribeServiceDeployments",
+            json!({"serviceDeploymentArns": [both[0]["serviceDeploymentArn"]]}),
+        )
+        .await;
     let deployment = &described["serviceDeployments"][0];
     assert_eq!(
         deployment["sourceServiceRevisions"][0]["arn"],
@@ -135,12 +119,12 @@ async fn each_deployment_is_listed_with_its_revision() {
 async fn stopping_a_deployment_rolls_it_back_to_the_last_completed_one() {
     let server = setup().await;
     let first = list(&server, json!({"service": "web"})).await;
-    ok(
-        &server,
-        "UpdateService",
-        json!({"service": "web", "taskDefinition": "web:2"}),
-    )
-    .await;
+    server
+        .ok(
+            "UpdateService",
+            json!({"service": "web", "taskDefinition": "web:2"}),
+        )
+        .await;
     let current = list(&server, json!({"service": "web"})).await;
     let arn = current[0]["serviceDeploymentArn"]
         .as_str()
@@ -188,27 +172,29 @@ async fn stopping_a_deployment_rolls_it_back_to_the_last_completed_one() {
         )
         .await;
     assert_eq!(abort.error_type(), "InvalidParameterException");
-    let stopped = ok(
-        &server,
-        "StopServiceDeployment",
-        json!({"serviceDeploymentArn": arn, "stopType": "ROLLBACK"}),
-    )
-    .await;
+    let stopped = server
+        .ok(
+            "StopServiceDeployment",
+            json!({"serviceDeploymentArn": arn, "stopType": "ROLLBACK"}),
+        )
+        .await;
     assert_eq!(stopped["serviceDeploymentArn"], arn.as_str());
     let after = list(&server, json!({"service": "web"})).await;
     assert_eq!(after.len(), 2, "a rollback is no new service deployment");
     assert_eq!(after[0]["status"], "ROLLBACK_IN_PROGRESS");
-    let service = ok(&server, "DescribeServices", json!({"services": ["web"]})).await;
+    let service = server
+        .ok("DescribeServices", json!({"services": ["web"]}))
+        .await;
     assert_eq!(
         service["services"][0]["deployments"][0]["taskDefinition"],
         "arn:aws:ecs:us-east-1:000000000000:task-definition/web:1"
     );
-    let described = ok(
-        &server,
-        "DescribeServiceDeployments",
-        json!({"serviceDeploymentArns": [arn]}),
-    )
-    .await;
+    let described = server
+        .ok(
+            "DescribeServiceDeployments",
+            json!({"serviceDeploymentArns": [arn]}),
+        )
+        .await;
     assert_eq!(
         described["serviceDeployments"][0]["rollback"]["serviceRevisionArn"],
         first[0]["targetServiceRevisionArn"]

@@ -5,38 +5,24 @@
 
 mod support;
 
-use axum::http::StatusCode;
 use kubecs_api_models::Task;
 use kubecs_storage::{StoreError, Write};
-use serde_json::{json, Value};
+use serde_json::json;
 use support::TestServer;
-
-async fn ok(server: &TestServer, op: &str, body: Value) -> Value {
-    let answer = server.call(op, body.clone()).await;
-    assert_eq!(
-        answer.status,
-        StatusCode::OK,
-        "{op} {body}: {}",
-        answer.text
-    );
-    answer.body
-}
 
 async fn setup() -> TestServer {
     let server = TestServer::new();
-    ok(&server, "CreateCluster", json!({})).await;
-    ok(
-        &server,
-        "RegisterTaskDefinition",
+    server.ok("CreateCluster", json!({})).await;
+    server.ok("RegisterTaskDefinition",
         json!({"family": "web", "containerDefinitions": [{"name": "app", "image": "web", "memory": 32}]}),
     )
     .await;
-    ok(
-        &server,
-        "CreateService",
-        json!({"serviceName": "web", "taskDefinition": "web", "desiredCount": 2}),
-    )
-    .await;
+    server
+        .ok(
+            "CreateService",
+            json!({"serviceName": "web", "taskDefinition": "web", "desiredCount": 2}),
+        )
+        .await;
     let tasks = server.state.store.region("us-east-1").tasks();
     for (id, group, desired) in [
         ("a1", "service:web", "RUNNING"),
@@ -65,9 +51,7 @@ async fn setup() -> TestServer {
 #[tokio::test]
 async fn service_tasks_are_protected_until_the_protection_is_removed() {
     let server = setup().await;
-    let updated = ok(
-        &server,
-        "UpdateTaskProtection",
+    let updated = server.ok("UpdateTaskProtection",
         json!({"cluster": "default", "tasks": ["a1", "r1", "s1", "zz"], "protectionEnabled": true, "expiresInMinutes": 60}),
     )
     .await;
@@ -100,25 +84,25 @@ async fn service_tasks_are_protected_until_the_protection_is_removed() {
         "desired state for the reconciler"
     );
 
-    let got = ok(
-        &server,
-        "GetTaskProtection",
-        json!({"cluster": "default", "tasks": ["a1"]}),
-    )
-    .await;
+    let got = server
+        .ok(
+            "GetTaskProtection",
+            json!({"cluster": "default", "tasks": ["a1"]}),
+        )
+        .await;
     assert_eq!(got["protectedTasks"][0]["protectionEnabled"], true);
-    ok(
-        &server,
-        "UpdateTaskProtection",
-        json!({"cluster": "default", "tasks": ["a1"], "protectionEnabled": false}),
-    )
-    .await;
-    let got = ok(
-        &server,
-        "GetTaskProtection",
-        json!({"cluster": "default", "tasks": ["a1"]}),
-    )
-    .await;
+    server
+        .ok(
+            "UpdateTaskProtection",
+            json!({"cluster": "default", "tasks": ["a1"], "protectionEnabled": false}),
+        )
+        .await;
+    let got = server
+        .ok(
+            "GetTaskProtection",
+            json!({"cluster": "default", "tasks": ["a1"]}),
+        )
+        .await;
     assert_eq!(got["protectedTasks"][0]["protectionEnabled"], false);
     assert!(got["protectedTasks"][0].get("expirationDate").is_none());
 

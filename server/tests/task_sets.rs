@@ -5,33 +5,17 @@
 
 mod support;
 
-use axum::http::StatusCode;
 use serde_json::{json, Value};
 use support::TestServer;
 
-async fn ok(server: &TestServer, op: &str, body: Value) -> Value {
-    let answer = server.call(op, body.clone()).await;
-    assert_eq!(
-        answer.status,
-        StatusCode::OK,
-        "{op} {body}: {}",
-        answer.text
-    );
-    answer.body
-}
-
 async fn setup() -> TestServer {
     let server = TestServer::new();
-    ok(&server, "CreateCluster", json!({})).await;
-    ok(
-        &server,
-        "RegisterTaskDefinition",
+    server.ok("CreateCluster", json!({})).await;
+    server.ok("RegisterTaskDefinition",
         json!({"family": "web", "containerDefinitions": [{"name": "app", "image": "web", "memory": 32}]}),
     )
     .await;
-    ok(
-        &server,
-        "CreateService",
+    server.ok("CreateService",
         json!({"serviceName": "web", "desiredCount": 4, "deploymentController": {"type": "EXTERNAL"}}),
     )
     .await;
@@ -39,9 +23,7 @@ async fn setup() -> TestServer {
 }
 
 async fn create(server: &TestServer, external: &str, percent: f64) -> Value {
-    ok(
-        server,
-        "CreateTaskSet",
+    server.ok("CreateTaskSet",
         json!({"cluster": "default", "service": "web", "taskDefinition": "web:1", "externalId": external,
                "scale": {"value": percent, "unit": "PERCENT"}}),
     )
@@ -50,12 +32,12 @@ async fn create(server: &TestServer, external: &str, percent: f64) -> Value {
 }
 
 async fn sets(server: &TestServer) -> Vec<Value> {
-    ok(
-        server,
-        "DescribeTaskSets",
-        json!({"cluster": "default", "service": "web"}),
-    )
-    .await["taskSets"]
+    server
+        .ok(
+            "DescribeTaskSets",
+            json!({"cluster": "default", "service": "web"}),
+        )
+        .await["taskSets"]
         .as_array()
         .unwrap()
         .clone()
@@ -78,12 +60,12 @@ async fn task_sets_scale_with_the_service_and_change_places() {
     assert_eq!(green["status"], "ACTIVE");
     let green_id = green["id"].as_str().unwrap().to_owned();
 
-    ok(
-        &server,
-        "UpdateServicePrimaryTaskSet",
-        json!({"cluster": "default", "service": "web", "primaryTaskSet": green["taskSetArn"]}),
-    )
-    .await;
+    server
+        .ok(
+            "UpdateServicePrimaryTaskSet",
+            json!({"cluster": "default", "service": "web", "primaryTaskSet": green["taskSetArn"]}),
+        )
+        .await;
     let now = sets(&server).await;
     let status = |id: &str| {
         now.iter()
@@ -94,19 +76,17 @@ async fn task_sets_scale_with_the_service_and_change_places() {
     assert_eq!(status(&green_id), "PRIMARY");
     assert_eq!(status(&blue_id), "ACTIVE");
 
-    let scaled = ok(
-        &server,
-        "UpdateTaskSet",
+    let scaled = server.ok("UpdateTaskSet",
         json!({"cluster": "default", "service": "web", "taskSet": blue_id, "scale": {"value": 25, "unit": "PERCENT"}}),
     )
     .await;
     assert_eq!(scaled["taskSet"]["computedDesiredCount"], 1);
-    ok(
-        &server,
-        "UpdateService",
-        json!({"cluster": "default", "service": "web", "desiredCount": 8}),
-    )
-    .await;
+    server
+        .ok(
+            "UpdateService",
+            json!({"cluster": "default", "service": "web", "desiredCount": 8}),
+        )
+        .await;
     let counts: Vec<i64> = sets(&server)
         .await
         .iter()
@@ -121,12 +101,12 @@ async fn task_sets_scale_with_the_service_and_change_places() {
         )
         .await;
     assert_eq!(primary.error_type(), "InvalidParameterException");
-    let deleted = ok(
-        &server,
-        "DeleteTaskSet",
-        json!({"cluster": "default", "service": "web", "taskSet": blue_id}),
-    )
-    .await;
+    let deleted = server
+        .ok(
+            "DeleteTaskSet",
+            json!({"cluster": "default", "service": "web", "taskSet": blue_id}),
+        )
+        .await;
     assert_eq!(deleted["taskSet"]["status"], "DRAINING");
     assert_eq!(deleted["taskSet"]["computedDesiredCount"], 0);
 }
@@ -134,12 +114,12 @@ async fn task_sets_scale_with_the_service_and_change_places() {
 #[tokio::test]
 async fn task_sets_need_an_external_service_and_a_known_task_set() {
     let server = setup().await;
-    ok(
-        &server,
-        "CreateService",
-        json!({"serviceName": "ecs", "taskDefinition": "web", "desiredCount": 1}),
-    )
-    .await;
+    server
+        .ok(
+            "CreateService",
+            json!({"serviceName": "ecs", "taskDefinition": "web", "desiredCount": 1}),
+        )
+        .await;
     let refused = server
         .call(
             "CreateTaskSet",
@@ -159,12 +139,12 @@ async fn task_sets_need_an_external_service_and_a_known_task_set() {
         )
         .await;
     assert_eq!(missing.error_type(), "TaskSetNotFoundException");
-    let described = ok(
-        &server,
-        "DescribeTaskSets",
-        json!({"cluster": "default", "service": "web", "taskSets": ["ecs-svc/1"]}),
-    )
-    .await;
+    let described = server
+        .ok(
+            "DescribeTaskSets",
+            json!({"cluster": "default", "service": "web", "taskSets": ["ecs-svc/1"]}),
+        )
+        .await;
     assert_eq!(described["failures"][0]["reason"], "MISSING");
     let bad_scale = server
         .call(

@@ -97,6 +97,28 @@ pub struct ServiceState {
     /// deletion cost until then.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub protected: std::collections::BTreeMap<String, kubecs_api_models::Timestamp>,
+    /// What an Express gateway service (CreateExpressGatewayService) adds to its service:
+    /// the reconciler routes an Ingress to it, the Express operations describe it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub express: Option<ExpressState>,
+}
+
+/// An Express gateway service's own settings, beside the ECS service it runs as.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ExpressState {
+    pub infrastructure_role_arn: String,
+    /// The host its Ingress routes (and its endpoint names).
+    pub host: String,
+    /// Its configurations, newest first (one per Create and Update, bounded), each with
+    /// the task definition it registered.
+    pub configurations: Vec<ExpressConfiguration>,
+}
+
+/// One configuration of an Express gateway service.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ExpressConfiguration {
+    pub configuration: kubecs_api_models::ExpressGatewayServiceConfiguration,
+    pub task_definition_arn: String,
 }
 
 /// One service deployment: what it is and how it went, the service revision it deploys,

@@ -22,8 +22,9 @@ mod durability;
 mod ecs;
 pub use ecs::{
     add_statistic, count_service_move, count_tasks_in, count_tasks_move, has_live_services,
-    is_fargate, launch_kind, statistic, CapacityProviderState, CompletedDeployment, HistoryEntry,
-    InstanceState, ServiceMemory, ServiceState, TaskCounts, TaskPlacement, CLUSTER_STATISTICS,
+    is_fargate, launch_kind, statistic, CapacityProviderState, CompletedDeployment,
+    ExpressConfiguration, ExpressState, HistoryEntry, InstanceState, ServiceMemory, ServiceState,
+    TaskCounts, TaskPlacement, CLUSTER_STATISTICS,
 };
 mod error;
 mod feed;

@@ -4,18 +4,16 @@
 //! running and pending counts come from its pods, and its PRIMARY deployment is
 //! COMPLETED once every node runs the current task definition.
 
-use std::collections::BTreeSet;
-
 use k8s_openapi::api::apps::v1::DaemonSet;
-use k8s_openapi::api::core::v1::{Pod, Service as KubeService};
+use k8s_openapi::api::core::v1::Pod;
 use kube::runtime::reflector::ObjectRef;
 use kube::{Api, ResourceExt};
 use kubecs_api_models::{DeploymentRolloutState, TaskDefinition, Timestamp};
 use kubecs_storage::{Record, Region, ServiceState};
 
-use super::apply::{apply, delete, is_current, stamp};
+use super::apply::{apply, is_current, stamp};
 use super::cluster::ensure_namespace;
-use super::service::{write_observed, Place};
+use super::service::{apply_services, write_observed, Place};
 use super::{Context, Next, ReconcileError};
 use crate::convert::{daemon_set, ClusterScope};
 use crate::observe::tasks::{state as task_state, TaskState};
@@ -48,8 +46,6 @@ pub(super) async fn run(
         Some(seen) if is_current(Some(seen), &hash) => seen.uid(),
         _ => apply(&sets, &set).await?.uid(),
     };
-    let kube_services: Api<KubeService> = Api::namespaced(ctx.client.clone(), &at.namespace);
-    let mut wanted = BTreeSet::new();
     for object in &mut services {
         if let Some(uid) = &uid {
             object.metadata.owner_references = Some(vec![
@@ -63,26 +59,8 @@ pub(super) async fn run(
                 },
             ]);
         }
-        let hash = stamp(object)?;
-        let name = object.name_any();
-        let seen = ctx
-            .caches
-            .services
-            .get(&ObjectRef::new(&name).within(&at.namespace));
-        if !is_current(seen.as_deref(), &hash) {
-            apply(&kube_services, &*object).await?;
-        }
-        wanted.insert(name);
     }
-    for old in ctx
-        .caches
-        .of_service(&ctx.caches.services, &at.namespace, &at.label)
-    {
-        let name = old.name_any();
-        if !wanted.contains(&name) {
-            delete(&kube_services, &name).await?;
-        }
-    }
+    apply_services(ctx, at, &mut services).await?;
     write_status(ctx, store, scope.cluster, at, record).await
 }
 

@@ -55,7 +55,13 @@ pub async fn reconcile(
         delete(&sets, &at.set).await?;
         return Ok(Next::Done);
     };
-    if record.value.status != DaemonStatus::Active {
+    // A daemon whose cluster is gone goes with it (DeleteCluster refuses while daemons
+    // exist; one created in the same moment can still win).
+    let cluster_active = store
+        .clusters()
+        .get(cluster)?
+        .is_some_and(|c| c.value.status.as_deref() == Some(kubecs_api_models::status::ACTIVE));
+    if record.value.status != DaemonStatus::Active || !cluster_active {
         return remove(ctx, &store, &at, &sets, (cluster, name), &record).await;
     }
     let state = &record.value;

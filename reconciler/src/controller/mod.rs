@@ -19,6 +19,7 @@ pub mod connect;
 mod daemon;
 mod ecs_daemon;
 pub mod expiry;
+mod express;
 mod instance;
 pub mod key;
 pub mod metrics;

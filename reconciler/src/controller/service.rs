@@ -147,13 +147,38 @@ async fn run(
         Some(seen) if is_current(Some(seen), &hash) => seen.uid(),
         _ => apply(&deployments, &workload.deployment).await?.uid(),
     };
-    if let Some(uid) = uid {
-        workload.set_owner(&uid);
+    if let Some(uid) = &uid {
+        workload.set_owner(uid);
     }
 
+    apply_services(ctx, at, &mut workload.services).await?;
+    if let Some(express) = &record.value.express {
+        let name = service.service_name.as_deref().unwrap_or_default();
+        super::express::route(ctx, scope, at, name, express, uid.as_deref()).await?;
+    }
+    let pod_api: Api<Pod> = Api::namespaced(ctx.client.clone(), &at.namespace);
+    for name in &evacuation.stop {
+        delete(&pod_api, name).await?;
+    }
+    let protection_ends = protect(&pod_api, &pods, &record.value).await?;
+    let next = write_status(ctx, store, scope.cluster, at, record).await?;
+    Ok(match (next, protection_ends) {
+        (Next::After(a), Some(b)) => Next::After(a.min(b)),
+        (Next::Done, Some(b)) => Next::After(b),
+        (next, None) => next,
+    })
+}
+
+/// Applies a service's Kubernetes Services (those not already as wanted) and deletes
+/// those of its label it no longer has.
+pub(super) async fn apply_services(
+    ctx: &Context,
+    at: &Place,
+    objects: &mut [KubeService],
+) -> Result<(), ReconcileError> {
     let services: Api<KubeService> = Api::namespaced(ctx.client.clone(), &at.namespace);
     let mut wanted = BTreeSet::new();
-    for object in &mut workload.services {
+    for object in objects {
         let hash = stamp(object)?;
         let name = object.name_any();
         let seen = ctx
@@ -174,17 +199,7 @@ async fn run(
             delete(&services, &name).await?;
         }
     }
-    let pod_api: Api<Pod> = Api::namespaced(ctx.client.clone(), &at.namespace);
-    for name in &evacuation.stop {
-        delete(&pod_api, name).await?;
-    }
-    let protection_ends = protect(&pod_api, &pods, &record.value).await?;
-    let next = write_status(ctx, store, scope.cluster, at, record).await?;
-    Ok(match (next, protection_ends) {
-        (Next::After(a), Some(b)) => Next::After(a.min(b)),
-        (Next::Done, Some(b)) => Next::After(b),
-        (next, None) => next,
-    })
+    Ok(())
 }
 
 /// The deletion cost of a pod protected from scale-in (UpdateTaskProtection): the

@@ -13,6 +13,7 @@
 pub mod container;
 pub mod daemon;
 pub mod ecs_daemon;
+pub mod express;
 pub mod names;
 pub mod order;
 pub mod pod;

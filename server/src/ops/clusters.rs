@@ -411,6 +411,16 @@ pub async fn delete(
     // INACTIVE: CreateService counts a service in the same write that creates it, so a
     // racing CreateService is either counted here (and DeleteCluster refused) or sees
     // the cluster INACTIVE (and is refused itself).
+    // Daemons keep no count on the cluster: they are looked for before the write. One
+    // created meanwhile is refused by its own write (the cluster is INACTIVE) or, if it
+    // won, removed by the reconciler with its cluster.
+    let prefix = kubecs_storage::KeyPrefix::first(name);
+    if !ctx.store.daemons().page(&prefix, None, 1)?.items.is_empty() {
+        return Err(ApiError::new(
+            ErrorCode::ClusterContainsServicesException,
+            "The Cluster cannot be deleted while Daemons are active.",
+        ));
+    }
     let table = clusters(&ctx);
     let cluster = ctx
         .store

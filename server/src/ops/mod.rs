@@ -10,6 +10,7 @@ pub mod cluster_query;
 pub mod clusters;
 pub mod container_instances;
 pub mod daemons;
+pub mod express;
 pub mod names;
 pub mod paging;
 pub mod placement;
@@ -37,6 +38,7 @@ const FAMILIES: &[&[Operation]] = &[
     task_protection::OPERATIONS,
     task_sets::OPERATIONS,
     daemons::OPERATIONS,
+    express::OPERATIONS,
     agent::NOT_APPLICABLE,
 ];
 
@@ -65,6 +67,7 @@ pub fn note(operation: Operation) -> &'static str {
         .or_else(|| task_protection::note(operation))
         .or_else(|| task_sets::note(operation))
         .or_else(|| daemons::note(operation))
+        .or_else(|| express::note(operation))
         .or_else(|| agent::note(operation))
         .unwrap_or("")
 }

@@ -248,6 +248,16 @@ pub async fn create(
     ctx: Ctx,
     input: CreateServiceRequest,
 ) -> Result<CreateServiceResponse, ApiError> {
+    create_with(ctx, input, None).await
+}
+
+/// CreateService, with the settings of the Express gateway service it is (if it is one)
+/// stored in the same write.
+pub async fn create_with(
+    ctx: Ctx,
+    input: CreateServiceRequest,
+    express: Option<kubecs_storage::ExpressState>,
+) -> Result<CreateServiceResponse, ApiError> {
     let name = input.service_name.clone().unwrap_or_default();
     check_name(&name)?;
     tags::check(input.tags.as_ref())?;
@@ -378,6 +388,7 @@ pub async fn create(
             let mut fresh = ServiceState {
                 service,
                 client_token: token.clone(),
+                express: express.clone(),
                 ..ServiceState::default()
             };
             history::started(&mut fresh, td.as_ref(), ctx.now);
@@ -592,6 +603,16 @@ pub async fn update(
     ctx: Ctx,
     input: UpdateServiceRequest,
 ) -> Result<UpdateServiceResponse, ApiError> {
+    update_with(ctx, input, |_| Ok(())).await
+}
+
+/// UpdateService, with `edit` changing the rest of the service's state in the same write
+/// (an Express gateway service's configuration), after the update applied.
+pub async fn update_with(
+    ctx: Ctx,
+    input: UpdateServiceRequest,
+    edit: impl FnOnce(&mut ServiceState) -> Result<(), ApiError>,
+) -> Result<UpdateServiceResponse, ApiError> {
     limits::check(&limits::limited!(input))?;
     if let Some(count) = input.desired_count {
         if count < 0 {
@@ -656,6 +677,7 @@ pub async fn update(
                 if starts_deployment(&input) {
                     history::started(&mut state, td.as_ref().or(running_td.as_ref()), now);
                 }
+                edit(&mut state)?;
                 Ok((Write::Put(state.clone()), state.service))
             })
         })
