@@ -1514,7 +1514,7 @@ async fn a_daemon_runs_on_its_capacity_providers_nodes_and_rolls_out_revisions(e
         tokio::time::sleep(Duration::from_millis(300)).await;
     };
     let daemon_arn = created["daemonArn"].clone();
-    let succeeded = |deployment: Value| async move {
+    let reaches = |deployment: Value, status: &'static str| async move {
         let deadline = Instant::now() + CONVERGE;
         loop {
             let described = env
@@ -1524,17 +1524,17 @@ async fn a_daemon_runs_on_its_capacity_providers_nodes_and_rolls_out_revisions(e
                 )
                 .await;
             let d = described["daemonDeployments"][0].clone();
-            if d["status"] == "SUCCESSFUL" {
+            if d["status"] == status {
                 return d;
             }
             assert!(
                 Instant::now() < deadline,
-                "the daemon deployment did not succeed within {CONVERGE:?}: {described:#}"
+                "the daemon deployment is not {status} within {CONVERGE:?}: {described:#}"
             );
             tokio::time::sleep(Duration::from_millis(300)).await;
         }
     };
-    let first = succeeded(created["deploymentArn"].clone()).await;
+    let first = reaches(created["deploymentArn"].clone(), "SUCCESSFUL").await;
     assert_eq!(
         first["targetDaemonRevision"]["totalRunningInstanceCount"],
         nodes
@@ -1561,7 +1561,7 @@ async fn a_daemon_runs_on_its_capacity_providers_nodes_and_rolls_out_revisions(e
                    "capacityProviderArns": [provider]}),
         )
         .await;
-    let second = succeeded(updated["deploymentArn"].clone()).await;
+    let second = reaches(updated["deploymentArn"].clone(), "SUCCESSFUL").await;
     assert_eq!(
         second["targetDaemonRevision"]["totalRunningInstanceCount"],
         nodes
@@ -1575,6 +1575,38 @@ async fn a_daemon_runs_on_its_capacity_providers_nodes_and_rolls_out_revisions(e
         .map(|p| p["spec"]["containers"][0]["image"].as_str().unwrap())
         .collect();
     assert_eq!(images, vec!["agent:2"; nodes], "{pods:#}");
+
+    // A revision no node can place trips the circuit breaker: the daemon goes back to
+    // the revision before it.
+    let greedy = env
+        .ok(
+            "RegisterDaemonTaskDefinition",
+            json!({"family": "node-agent",
+                   "containerDefinitions": [{"name": "agent", "image": "agent:3",
+                                             "cpu": 102_400, "memory": 32}]}),
+        )
+        .await["daemonTaskDefinitionArn"]
+        .clone();
+    let failing = env
+        .ok(
+            "UpdateDaemon",
+            json!({"daemonArn": daemon_arn, "daemonTaskDefinitionArn": greedy,
+                   "capacityProviderArns": [provider]}),
+        )
+        .await;
+    let rolled_back = reaches(failing["deploymentArn"].clone(), "ROLLBACK_SUCCESSFUL").await;
+    assert_eq!(rolled_back["circuitBreaker"]["status"], "TRIGGERED");
+    assert_eq!(
+        rolled_back["rollback"]["rollbackTargetDaemonRevisionArn"],
+        second["targetDaemonRevision"]["arn"]
+    );
+    let described = env
+        .ok("DescribeDaemon", json!({"daemonArn": daemon_arn}))
+        .await;
+    let revisions = described["daemon"]["currentRevisions"].as_array().unwrap();
+    assert_eq!(revisions.len(), 1, "{described:#}");
+    assert_eq!(revisions[0]["arn"], second["targetDaemonRevision"]["arn"]);
+    assert_eq!(revisions[0]["totalRunningCount"], nodes);
 
     env.ok("DeleteDaemon", json!({"daemonArn": daemon_arn}))
         .await;

@@ -10,9 +10,7 @@ use k8s_openapi::api::apps::v1::DaemonSet;
 use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::runtime::reflector::ObjectRef;
 use kube::{Api, ResourceExt};
-use kubecs_api_models::{
-    DaemonDeploymentRevisionDetail, DaemonDeploymentStatus, DaemonStatus, Timestamp,
-};
+use kubecs_api_models::{DaemonDeploymentStatus, DaemonStatus, Timestamp};
 use kubecs_storage::{DaemonState, Observed, Record, Region, RunningCount, Write};
 
 use super::apply::{apply, delete, is_current, stamp};
@@ -24,7 +22,7 @@ use crate::convert::ecs_daemon::{
 };
 use crate::convert::names::{label_value, CAPACITY_PROVIDER_LABEL};
 use crate::convert::{namespace_name, workload_name, ClusterScope};
-use crate::observe::tasks::{state as task_state, TaskState};
+use crate::observe::tasks::{failures, state as task_state, TaskState};
 
 /// How often a daemon is looked at while a deployment or a deletion is under way (its
 /// pods' and DaemonSet's changes queue it too).
@@ -134,37 +132,38 @@ pub async fn reconcile(
     let running = running_counts(ctx, &pods, state);
     let mut next = state.clone();
     next.running = running;
-    let now = Timestamp::now();
     let done = rolled_out(set.as_deref(), &pods, &revision_arn);
-    if let Some(deployment) = next.deployments.first_mut() {
-        if deployment.status == Some(DaemonDeploymentStatus::Pending) {
-            deployment.status = Some(DaemonDeploymentStatus::InProgress);
-            deployment.started_at = Some(now);
-        }
-        if done && deployment.status == Some(DaemonDeploymentStatus::InProgress) {
-            deployment.status = Some(DaemonDeploymentStatus::Successful);
-            deployment.status_reason = Some("The deployment completed successfully.".to_owned());
-            deployment.finished_at = Some(now);
-        }
-        let counts = next.running.clone();
-        let count_into = |detail: &mut DaemonDeploymentRevisionDetail| {
-            count_revision(detail, &counts);
-        };
-        deployment
-            .target_daemon_revision
-            .iter_mut()
-            .for_each(count_into);
-        deployment
-            .source_daemon_revisions
-            .iter_mut()
-            .flatten()
-            .for_each(|d| count_revision(d, &counts));
-    }
+    let events = ctx.caches.events_in(&at.namespace);
+    let failed = pods
+        .iter()
+        .filter(|p| of_revision(p, &revision_arn))
+        .map(|p| failures(p, &events))
+        .fold(0, i32::saturating_add);
+    let desired = set
+        .as_ref()
+        .and_then(|s| s.status.as_ref())
+        .map_or(0, |s| s.desired_number_scheduled);
+    crate::daemon_deployment::follow(&mut next, done, failed, desired, Timestamp::now());
+    // A rollback changed the revision to run: apply it at once.
+    let rolled_back = next
+        .current_revision()
+        .map(|r| &r.revision.daemon_revision_arn)
+        != state
+            .current_revision()
+            .map(|r| &r.revision.daemon_revision_arn);
+    let moving = next.deployments.first().is_some_and(|d| {
+        matches!(
+            d.status,
+            Some(DaemonDeploymentStatus::InProgress | DaemonDeploymentStatus::RollbackInProgress)
+        )
+    });
     write(&store, (cluster, name), &record, next).await?;
-    Ok(if done {
-        Next::Done
-    } else {
+    Ok(if rolled_back {
+        Next::After(Duration::ZERO)
+    } else if moving && !done {
         Next::After(WHILE_MOVING)
+    } else {
+        Next::Done
     })
 }
 
@@ -204,18 +203,7 @@ async fn remove(
     }
     let mut next = record.value.clone();
     next.running = running_counts(ctx, &pods, &record.value);
-    if let Some(deployment) = next.deployments.first_mut() {
-        if deployment.status == Some(DaemonDeploymentStatus::Pending) {
-            deployment.status = Some(DaemonDeploymentStatus::InProgress);
-            deployment.started_at = Some(Timestamp::now());
-        }
-        let counts = next.running.clone();
-        deployment
-            .source_daemon_revisions
-            .iter_mut()
-            .flatten()
-            .for_each(|d| count_revision(d, &counts));
-    }
+    crate::daemon_deployment::follow(&mut next, false, 0, 0, Timestamp::now());
     write(store, key, record, next).await?;
     Ok(Next::After(WHILE_MOVING))
 }
@@ -287,25 +275,6 @@ fn running_counts(ctx: &Context, pods: &[Pod], state: &DaemonState) -> Vec<Runni
     counts
 }
 
-/// A deployment's revision with the instances running it, per capacity provider.
-fn count_revision(detail: &mut DaemonDeploymentRevisionDetail, counts: &[RunningCount]) {
-    let arn = detail.arn.clone().unwrap_or_default();
-    let mut total = 0;
-    for provider in detail.capacity_providers.iter_mut().flatten() {
-        let running: i32 = counts
-            .iter()
-            .filter(|c| {
-                c.revision_arn == arn
-                    && Some(c.capacity_provider_arn.as_str()) == provider.arn.as_deref()
-            })
-            .map(|c| c.count)
-            .sum();
-        provider.running_instance_count = Some(running);
-        total += running;
-    }
-    detail.total_running_instance_count = Some(total);
-}
-
 /// Whether every node the DaemonSet should run on runs the current revision, Running,
 /// and no pod of another revision is left.
 fn rolled_out(set: Option<&DaemonSet>, pods: &[Pod], revision_arn: &str) -> bool {
@@ -318,20 +287,25 @@ fn rolled_out(set: Option<&DaemonSet>, pods: &[Pod], revision_arn: &str) -> bool
         .generation
         .is_some_and(|g| status.observed_generation == Some(g));
     let desired = status.desired_number_scheduled;
-    let of_revision = |p: &&Pod| {
-        p.annotations()
-            .get(DAEMON_REVISION_ANNOTATION)
-            .map(String::as_str)
-            == Some(revision_arn)
-    };
     let running = pods
         .iter()
-        .filter(of_revision)
+        .filter(|p| of_revision(p, revision_arn))
         .filter(|p| task_state(p) == TaskState::Running)
         .count() as i32;
-    let others = pods.iter().filter(|p| !of_revision(p)).count();
+    let others = pods
+        .iter()
+        .filter(|p| !of_revision(p, revision_arn))
+        .count();
     current_generation
         && status.updated_number_scheduled.unwrap_or(0) == desired
         && running == desired
         && others == 0
+}
+
+/// Whether a pod runs the daemon revision `arn`.
+fn of_revision(pod: &Pod, arn: &str) -> bool {
+    pod.annotations()
+        .get(DAEMON_REVISION_ANNOTATION)
+        .map(String::as_str)
+        == Some(arn)
 }

@@ -47,11 +47,11 @@ pub const OPERATIONS: &[Operation] = &[
 pub fn note(operation: Operation) -> Option<&'static str> {
     Some(match operation {
         Operation::CreateDaemon => "A DaemonSet running the daemon task definition on every node of its capacity providers (Auto Scaling group providers associated with the cluster, whose nodes carry `ecs.kubecs.io/capacity-provider=<name>`; Fargate is refused); `drainPercent` is the share of nodes updated at a time; `clientToken`, tags. Its first revision and deployment are recorded.",
-        Operation::UpdateDaemon => "A new revision and deployment (the DaemonSet rolls out, even for the same task definition); a deployment still in progress is STOPPED.",
+        Operation::UpdateDaemon => "A new revision and deployment (the DaemonSet rolls out, even for the same task definition); a deployment still in progress is STOPPED. Once as many of the new revision's tasks failed as ECS's circuit-breaker threshold, the daemon rolls back to the revision before (ROLLBACK_IN_PROGRESS, then ROLLBACK_SUCCESSFUL).",
         Operation::DeleteDaemon => "DELETE_IN_PROGRESS with a deployment that removes the DaemonSet; once its pods are gone the daemon is gone (DaemonNotFoundException).",
         Operation::DescribeDaemon => "Status, latest deployment, and each revision with running tasks counted per capacity provider from the pods.",
         Operation::ListDaemons => "The cluster's daemons (the default cluster when none is named), by name, optionally of given capacity providers; paginated.",
-        Operation::DescribeDaemonDeployments => "Status and reason, start and end, target and source revisions with instance counts per capacity provider; up to 20. Alarms are not watched (`DISABLED`).",
+        Operation::DescribeDaemonDeployments => "Status and reason, start and end, target and source revisions with instance counts per capacity provider, the circuit breaker (failed tasks against ECS's threshold) and its rollback to the revision before; up to 20. Alarms are not watched (`DISABLED`).",
         Operation::ListDaemonDeployments => "The daemon's last 20 deployments, newest first; `status` and `createdAt` filters; paginated (20 by default).",
         Operation::DescribeDaemonRevisions => "Task definition, container images, tag settings of each revision; up to 20.",
         Operation::RegisterDaemonTaskDefinition => "Checked as the task definition it runs as (names, containers, sizes), and refused when Kubernetes cannot run it; revisions atomic and never reused; tags.",
