@@ -243,3 +243,31 @@ async fn clusters_use_their_providers_and_default_strategy() {
     .await;
     assert_eq!(deleted["capacityProvider"]["status"], "INACTIVE");
 }
+
+#[tokio::test]
+async fn capacity_providers_are_tagged_by_arn_and_unknown_ones_are_not_found() {
+    let server = TestServer::new();
+    create(&server, "web-nodes").await;
+    let arn = "arn:aws:ecs:us-east-1:000000000000:capacity-provider/web-nodes";
+    server
+        .ok(
+            "TagResource",
+            json!({"resourceArn": arn, "tags": [{"key": "tier", "value": "front"}]}),
+        )
+        .await;
+    let tags = server
+        .ok("ListTagsForResource", json!({"resourceArn": arn}))
+        .await;
+    assert_eq!(
+        tags["tags"],
+        json!([{"key": "team", "value": "web"}, {"key": "tier", "value": "front"}])
+    );
+    let missing = server
+        .call(
+            "TagResource",
+            json!({"resourceArn": "arn:aws:ecs:us-east-1:000000000000:capacity-provider/none",
+                   "tags": [{"key": "k", "value": "v"}]}),
+        )
+        .await;
+    assert_eq!(missing.error_type(), "ResourceNotFoundException");
+}

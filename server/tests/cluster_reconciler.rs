@@ -1643,9 +1643,10 @@ async fn a_daemon_runs_on_its_capacity_providers_nodes_and_rolls_out_revisions(e
         .expect("unlabel the nodes");
 }
 
-/// An Express gateway service is an ECS service with an Ingress (the cluster has an
-/// ingress class): its host routed to its container port; an update rolls out a new
-/// revision; deleting it drains the service and the Ingress goes with its Deployment.
+/// An Express gateway service is an ECS service with an Ingress where the cluster has an
+/// ingress class (none before there is one): its host routed to its container port; an
+/// update rolls out a new revision; deleting it drains the service and the Ingress goes
+/// with its Deployment.
 async fn an_express_gateway_service_runs_with_an_ingress_to_its_port(env: &Env) {
     let cluster = kubecs_test_cluster::unique_name("express");
     let class = kubecs_test_cluster::unique_name("ingress");
@@ -1653,15 +1654,6 @@ async fn an_express_gateway_service_runs_with_an_ingress_to_its_port(env: &Env) 
         region: REGION,
         cluster: &cluster,
     });
-    env.kube
-        .kubectl_stdin(
-            &["apply", "-f", "-"],
-            &json!({"apiVersion": "networking.k8s.io/v1", "kind": "IngressClass",
-                    "metadata": {"name": class},
-                    "spec": {"controller": "example.com/no-controller"}})
-            .to_string(),
-        )
-        .expect("an ingress class");
     env.ok("CreateCluster", json!({"clusterName": cluster}))
         .await;
     let created = env
@@ -1686,6 +1678,31 @@ async fn an_express_gateway_service_runs_with_an_ingress_to_its_port(env: &Env) 
         s["runningCount"] == 1 && s["deployments"][0]["rolloutState"] == "COMPLETED"
     })
     .await;
+    // Without an ingress class nothing would route an Ingress: none is made.
+    assert!(env.names("ingresses", &namespace).is_empty());
+    env.kube
+        .kubectl_stdin(
+            &["apply", "-f", "-"],
+            &json!({"apiVersion": "networking.k8s.io/v1", "kind": "IngressClass",
+                    "metadata": {"name": class},
+                    "spec": {"controller": "example.com/no-controller"}})
+            .to_string(),
+        )
+        .expect("an ingress class");
+    // The next reconcile (the update's) routes the endpoint.
+    env.ok(
+        "UpdateExpressGatewayService",
+        json!({"serviceArn": arn, "primaryContainer": {"image": "web:2"}}),
+    )
+    .await;
+    let rolled = env
+        .until(&cluster, "web", "the update rolled out", |s| {
+            s["deployments"].as_array().unwrap().len() == 1
+                && s["deployments"][0]["rolloutState"] == "COMPLETED"
+                && s["runningCount"] == 1
+                && s["taskDefinition"].as_str().unwrap().ends_with(":2")
+        })
+        .await;
     let ingresses = env.kubectl_json(&["get", "ingresses", "-n", &namespace]);
     let rule = &ingresses["items"][0]["spec"]["rules"][0];
     assert_eq!(rule["host"], host, "{ingresses:#}");
@@ -1704,19 +1721,6 @@ async fn an_express_gateway_service_runs_with_an_ingress_to_its_port(env: &Env) 
         "{services:#}"
     );
 
-    env.ok(
-        "UpdateExpressGatewayService",
-        json!({"serviceArn": arn, "primaryContainer": {"image": "web:2"}}),
-    )
-    .await;
-    let rolled = env
-        .until(&cluster, "web", "the update rolled out", |s| {
-            s["deployments"].as_array().unwrap().len() == 1
-                && s["deployments"][0]["rolloutState"] == "COMPLETED"
-                && s["runningCount"] == 1
-                && s["taskDefinition"].as_str().unwrap().ends_with(":2")
-        })
-        .await;
     assert!(rolled["taskDefinition"]
         .as_str()
         .unwrap()

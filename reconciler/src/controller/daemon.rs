@@ -15,6 +15,7 @@ use super::apply::{apply, is_current, stamp};
 use super::cluster::ensure_namespace;
 use super::service::{apply_services, write_observed, Place};
 use super::{Context, Next, ReconcileError};
+use crate::convert::workload::owned_by;
 use crate::convert::{daemon_set, ClusterScope};
 use crate::observe::tasks::{state as task_state, TaskState};
 
@@ -46,18 +47,10 @@ pub(super) async fn run(
         Some(seen) if is_current(Some(seen), &hash) => seen.uid(),
         _ => apply(&sets, &set).await?.uid(),
     };
-    for object in &mut services {
-        if let Some(uid) = &uid {
-            object.metadata.owner_references = Some(vec![
-                k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference {
-                    api_version: "apps/v1".to_owned(),
-                    kind: "DaemonSet".to_owned(),
-                    name: at.deployment.clone(),
-                    uid: uid.clone(),
-                    controller: Some(true),
-                    block_owner_deletion: Some(true),
-                },
-            ]);
+    if let Some(uid) = &uid {
+        let owner = owned_by("DaemonSet", &at.deployment, uid);
+        for object in &mut services {
+            object.metadata.owner_references = Some(vec![owner.clone()]);
         }
     }
     apply_services(ctx, at, &mut services).await?;

@@ -15,6 +15,7 @@ use kubecs_storage::{DaemonState, Observed, Record, Region, RunningCount, Write}
 
 use super::apply::{apply, delete, is_current, stamp};
 use super::cluster::ensure_namespace;
+use super::service::Place;
 use super::{Context, Next, ReconcileError};
 use crate::convert::ecs_daemon::{
     as_task_definition, capacity_provider_name, ecs_daemon_set, service_name, DaemonSpec,
@@ -28,13 +29,6 @@ use crate::observe::tasks::{failures, state as task_state, TaskState};
 /// pods' and DaemonSet's changes queue it too).
 const WHILE_MOVING: Duration = Duration::from_secs(2);
 
-/// Where a daemon's objects are.
-struct Place {
-    namespace: String,
-    set: String,
-    label: String,
-}
-
 pub async fn reconcile(
     ctx: &Context,
     region: &str,
@@ -43,14 +37,15 @@ pub async fn reconcile(
 ) -> Result<Next, ReconcileError> {
     let store = ctx.store.region(region);
     let scope = ClusterScope { region, cluster };
+    // A daemon's objects are where those of the DAEMON service `daemon/<name>` would be.
     let at = Place {
         namespace: namespace_name(&scope),
-        set: workload_name(&service_name(name)),
         label: label_value(&service_name(name)),
+        deployment: workload_name(&service_name(name)),
     };
     let sets: Api<DaemonSet> = Api::namespaced(ctx.client.clone(), &at.namespace);
     let Some(record) = store.daemons().get((cluster, name))? else {
-        delete(&sets, &at.set).await?;
+        delete(&sets, &at.deployment).await?;
         return Ok(Next::Done);
     };
     // A daemon whose cluster is gone goes with it (DeleteCluster refuses while daemons
@@ -118,14 +113,14 @@ pub async fn reconcile(
     let seen = ctx
         .caches
         .daemon_sets
-        .get(&ObjectRef::new(&at.set).within(&at.namespace));
+        .get(&ObjectRef::new(&at.deployment).within(&at.namespace));
     if !is_current(seen.as_deref(), &hash) {
         apply(&sets, &set).await?;
     }
     let set = ctx
         .caches
         .daemon_sets
-        .get(&ObjectRef::new(&at.set).within(&at.namespace));
+        .get(&ObjectRef::new(&at.deployment).within(&at.namespace));
     let pods = ctx
         .caches
         .of_service(&ctx.caches.pods, &at.namespace, &at.label);
@@ -177,7 +172,7 @@ async fn remove(
     key: (&str, &str),
     record: &Record<DaemonState>,
 ) -> Result<Next, ReconcileError> {
-    delete(sets, &at.set).await?;
+    delete(sets, &at.deployment).await?;
     let pods = ctx
         .caches
         .of_service(&ctx.caches.pods, &at.namespace, &at.label);

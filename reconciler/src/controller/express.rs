@@ -3,7 +3,6 @@
 //! it has none.
 
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::api::ListParams;
 use kube::Api;
 use kubecs_storage::ExpressState;
@@ -11,6 +10,7 @@ use kubecs_storage::ExpressState;
 use super::apply::{apply, delete};
 use super::service::Place;
 use super::{Context, ReconcileError};
+use crate::convert::workload::owned_by;
 use crate::convert::{express, ClusterScope};
 
 /// ECS's default container port, for a configuration stored without one.
@@ -42,14 +42,7 @@ pub(super) async fn route(
         .unwrap_or(DEFAULT_PORT);
     let mut ingress = express::ingress(scope, service, &state.host, port);
     if let Some(uid) = deployment_uid {
-        ingress.metadata.owner_references = Some(vec![OwnerReference {
-            api_version: "apps/v1".to_owned(),
-            kind: "Deployment".to_owned(),
-            name: at.deployment.clone(),
-            uid: uid.to_owned(),
-            controller: None,
-            block_owner_deletion: None,
-        }]);
+        ingress.metadata.owner_references = Some(vec![owned_by("Deployment", &at.deployment, uid)]);
     }
     apply(&ingresses, &ingress).await?;
     Ok(())

@@ -62,17 +62,24 @@ pub struct Workload {
     pub services: Vec<KubeService>,
 }
 
+/// An owner reference to an `apps/v1` workload (`Deployment`, `DaemonSet`): Kubernetes
+/// deletes what it owns when it goes.
+pub fn owned_by(kind: &str, name: &str, uid: &str) -> OwnerReference {
+    OwnerReference {
+        api_version: "apps/v1".to_owned(),
+        kind: kind.to_owned(),
+        name: name.to_owned(),
+        uid: uid.to_owned(),
+        controller: None,
+        block_owner_deletion: None,
+    }
+}
+
 impl Workload {
     /// Makes the Deployment (with this UID) the owner of every Service.
     pub fn set_owner(&mut self, deployment_uid: &str) {
-        let owner = OwnerReference {
-            api_version: "apps/v1".to_owned(),
-            kind: "Deployment".to_owned(),
-            name: self.deployment.metadata.name.clone().unwrap_or_default(),
-            uid: deployment_uid.to_owned(),
-            controller: None,
-            block_owner_deletion: None,
-        };
+        let name = self.deployment.metadata.name.clone().unwrap_or_default();
+        let owner = owned_by("Deployment", &name, deployment_uid);
         for service in &mut self.services {
             service.metadata.owner_references = Some(vec![owner.clone()]);
         }

@@ -125,7 +125,7 @@ fn lookup(
 }
 
 /// The failure a Describe reports for an ARN it does not know.
-pub(crate) fn missing(arn: &str) -> Failure {
+fn missing(arn: &str) -> Failure {
     Failure {
         arn: Some(arn.to_owned()),
         reason: Some("MISSING".to_owned()),
@@ -134,7 +134,7 @@ pub(crate) fn missing(arn: &str) -> Failure {
 }
 
 /// The 1 to 20 ARNs a Describe takes.
-pub(crate) fn check_count(arns: &[String], what: &str) -> Result<(), ApiError> {
+fn check_count(arns: &[String], what: &str) -> Result<(), ApiError> {
     if arns.is_empty() || arns.len() > MAX_DESCRIBE {
         return Err(ApiError::invalid_parameter(format!(
             "{what} must have 1 to {MAX_DESCRIBE} items."
@@ -143,20 +143,34 @@ pub(crate) fn check_count(arns: &[String], what: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// What a Describe of the 1 to 20 ARNs in `member` answers: what `find` finds for each,
+/// and a MISSING failure for the others.
+pub(crate) fn describe_each<T>(
+    arns: &[String],
+    member: &str,
+    mut find: impl FnMut(&str) -> Result<Option<T>, ApiError>,
+) -> Result<(Vec<T>, Vec<Failure>), ApiError> {
+    check_count(arns, member)?;
+    let mut found = Vec::new();
+    let mut failures = Vec::new();
+    for arn in arns {
+        match find(arn)? {
+            Some(item) => found.push(item),
+            None => failures.push(missing(arn)),
+        }
+    }
+    Ok((found, failures))
+}
+
 pub async fn describe(
     ctx: Ctx,
     input: DescribeServiceDeploymentsRequest,
 ) -> Result<DescribeServiceDeploymentsResponse, ApiError> {
     let arns = input.service_deployment_arns.unwrap_or_default();
-    check_count(&arns, "serviceDeploymentArns")?;
-    let mut found = Vec::new();
-    let mut failures = Vec::new();
-    for arn in &arns {
-        match lookup(&ctx, "service-deployment", arn)? {
-            Some((_, state, i)) => found.push(history::with_counts(&state.history[i], &state)),
-            None => failures.push(missing(arn)),
-        }
-    }
+    let (found, failures) = describe_each(&arns, "serviceDeploymentArns", |arn| {
+        Ok(lookup(&ctx, "service-deployment", arn)?
+            .map(|(_, state, i)| history::with_counts(&state.history[i], &state)))
+    })?;
     Ok(DescribeServiceDeploymentsResponse {
         service_deployments: Some(found),
         failures: Some(failures),
@@ -168,15 +182,10 @@ pub async fn describe_revisions(
     input: DescribeServiceRevisionsRequest,
 ) -> Result<DescribeServiceRevisionsResponse, ApiError> {
     let arns = input.service_revision_arns.unwrap_or_default();
-    check_count(&arns, "serviceRevisionArns")?;
-    let mut found = Vec::new();
-    let mut failures = Vec::new();
-    for arn in &arns {
-        match lookup(&ctx, "service-revision", arn)? {
-            Some((_, state, i)) => found.push(state.history[i].revision.clone()),
-            None => failures.push(missing(arn)),
-        }
-    }
+    let (found, failures) = describe_each(&arns, "serviceRevisionArns", |arn| {
+        Ok(lookup(&ctx, "service-revision", arn)?
+            .map(|(_, mut state, i)| state.history.swap_remove(i).revision))
+    })?;
     Ok(DescribeServiceRevisionsResponse {
         service_revisions: Some(found),
         failures: Some(failures),

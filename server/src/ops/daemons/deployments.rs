@@ -11,7 +11,7 @@ use kubecs_storage::DaemonState;
 use crate::context::Ctx;
 use crate::error::ApiError;
 use crate::ops::paging;
-use crate::ops::service_deployments::{check_count, missing};
+use crate::ops::service_deployments::describe_each;
 
 /// ECS: ListDaemonDeployments pages of 1 to 100, 20 by default.
 const MAX_PAGE: i32 = 100;
@@ -41,21 +41,16 @@ pub async fn describe(
     input: DescribeDaemonDeploymentsRequest,
 ) -> Result<DescribeDaemonDeploymentsResponse, ApiError> {
     let arns = input.daemon_deployment_arns.unwrap_or_default();
-    check_count(&arns, "daemonDeploymentArns")?;
-    let mut found = Vec::new();
-    let mut failures = Vec::new();
-    for arn in &arns {
-        let deployment = daemon_of(&ctx, "daemon-deployment", arn)?.and_then(|state| {
-            state
-                .deployments
-                .into_iter()
-                .find(|d| d.daemon_deployment_arn.as_deref() == Some(arn.as_str()))
-        });
-        match deployment {
-            Some(d) => found.push(d),
-            None => failures.push(missing(arn)),
-        }
-    }
+    let (found, failures) = describe_each(&arns, "daemonDeploymentArns", |arn| {
+        Ok(
+            daemon_of(&ctx, "daemon-deployment", arn)?.and_then(|state| {
+                state
+                    .deployments
+                    .into_iter()
+                    .find(|d| d.daemon_deployment_arn.as_deref() == Some(arn))
+            }),
+        )
+    })?;
     Ok(DescribeDaemonDeploymentsResponse {
         daemon_deployments: Some(found),
         failures: Some(failures),
@@ -67,21 +62,15 @@ pub async fn describe_revisions(
     input: DescribeDaemonRevisionsRequest,
 ) -> Result<DescribeDaemonRevisionsResponse, ApiError> {
     let arns = input.daemon_revision_arns.unwrap_or_default();
-    check_count(&arns, "daemonRevisionArns")?;
-    let mut found = Vec::new();
-    let mut failures = Vec::new();
-    for arn in &arns {
-        let revision = daemon_of(&ctx, "daemon-revision", arn)?.and_then(|state| {
+    let (found, failures) = describe_each(&arns, "daemonRevisionArns", |arn| {
+        Ok(daemon_of(&ctx, "daemon-revision", arn)?.and_then(|state| {
             state
                 .revisions
                 .into_iter()
-                .find(|r| r.revision.daemon_revision_arn.as_deref() == Some(arn.as_str()))
-        });
-        match revision {
-            Some(r) => found.push(r.revision),
-            None => failures.push(missing(arn)),
-        }
-    }
+                .find(|r| r.revision.daemon_revision_arn.as_deref() == Some(arn))
+                .map(|r| r.revision)
+        }))
+    })?;
     Ok(DescribeDaemonRevisionsResponse {
         daemon_revisions: Some(found),
         failures: Some(failures),
