@@ -424,7 +424,8 @@ def test_container_instances_are_the_nodes_and_draining_one_moves_the_tasks(aws,
 def test_a_daemon_runs_on_its_capacity_providers_nodes_with_the_cli_waiters(aws, server, kubernetes, tmp_path):
     """The ECS Daemons API as typed: a daemon task definition from a JSON file, a daemon on
     the nodes labelled with its capacity provider, `aws ecs wait
-    daemon-deployment-successful`, and DeleteDaemon removing the DaemonSet."""
+    daemon-deployment-successful`, its tasks by `list-tasks --daemon-name`, and DeleteDaemon
+    removing the DaemonSet."""
     cluster, provider = CLUSTERS[4], f"nodes-{RUN}"
     label = "ecs.kubecs.io/capacity-provider"
     kubernetes.kubectl("label", "nodes", "--all", "--overwrite", f"{label}={provider}")
@@ -457,6 +458,12 @@ def test_a_daemon_runs_on_its_capacity_providers_nodes_with_the_cli_waiters(aws,
         assert daemon_set["metadata"]["annotations"]["ecs.kubecs.io/daemon-name"] == "agent"
         pods = [p for p in kubernetes.items("pods", "-n", ns, "-l", MANAGED) if "deletionTimestamp" not in p["metadata"]]
         assert {p["spec"]["nodeName"] for p in pods} == {n["metadata"]["name"] for n in kubernetes.items("nodes")}
+        # Its tasks, one per node, as `aws ecs list-tasks --daemon-name` lists them.
+        task_arns = aws("list-tasks", "--cluster", cluster, "--daemon-name", "agent")["taskArns"]
+        assert len(task_arns) == nodes
+        tasks = aws("describe-tasks", "--cluster", cluster, "--tasks", *task_arns)["tasks"]
+        assert {t["group"] for t in tasks} == {"daemon:agent"}
+        assert {t["taskDefinitionArn"] for t in tasks} == {definition}
 
         aws("delete-daemon", "--daemon-arn", created["daemonArn"])
 

@@ -197,6 +197,7 @@ mod tests {
                 capacity_provider_arn: EDGE.to_owned(),
                 count: 2,
             }],
+            task_records: Default::default(),
         }
     }
 

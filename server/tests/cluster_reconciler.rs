@@ -318,6 +318,8 @@ async fn tutorial_flow(env: &Env) {
             "cluster": cluster, "serviceName": "auth", "taskDefinition": "auth",
             "desiredCount": 2,
             "deploymentConfiguration": {"maximumPercent": 200, "minimumHealthyPercent": 50},
+            "placementStrategy": [{"type": "spread", "field": "attribute:ecs.availability-zone"},
+                                  {"type": "spread", "field": "instanceId"}],
         }),
     )
     .await;
@@ -373,6 +375,21 @@ async fn tutorial_flow(env: &Env) {
     assert_eq!(labels["ecs.kubecs.io/family"], "auth");
     assert_eq!(labels["ecs.kubecs.io/revision"], "1");
     assert_eq!(deployment["spec"]["replicas"], 2);
+    // Its spread strategies, as the API server keeps them: over zones, then nodes.
+    let spread = &deployment["spec"]["template"]["spec"]["topologySpreadConstraints"];
+    assert_eq!(
+        spread[0]["topologyKey"], "topology.kubernetes.io/zone",
+        "{spread:#}"
+    );
+    assert_eq!(
+        spread[1]["topologyKey"], "kubernetes.io/hostname",
+        "{spread:#}"
+    );
+    assert_eq!(spread[1]["whenUnsatisfiable"], "ScheduleAnyway");
+    assert_eq!(
+        spread[1]["labelSelector"]["matchLabels"]["ecs.kubecs.io/service"],
+        "auth"
+    );
     let rolling = &deployment["spec"]["strategy"]["rollingUpdate"];
     assert_eq!(rolling["maxUnavailable"], "50%");
     assert_eq!(rolling["maxSurge"], 2);
@@ -1548,6 +1565,50 @@ async fn a_daemon_runs_on_its_capacity_providers_nodes_and_rolls_out_revisions(e
     assert_eq!(revisions[0]["totalRunningCount"], nodes);
     assert_eq!(revisions[0]["capacityProviders"][0]["runningCount"], nodes);
     assert_eq!(env.names("daemonsets", &namespace).len(), 1);
+    // Its pods are its tasks: listed by daemonName, described with the daemon's group,
+    // revision, deployment and capacity provider.
+    let daemon_tasks = |status: &'static str| {
+        let cluster = cluster.clone();
+        async move {
+            env.ok(
+                "ListTasks",
+                json!({"cluster": cluster, "daemonName": "agent", "desiredStatus": status}),
+            )
+            .await["taskArns"]
+                .as_array()
+                .unwrap()
+                .clone()
+        }
+    };
+    let running = daemon_tasks("RUNNING").await;
+    assert_eq!(running.len(), nodes);
+    let described = env
+        .ok(
+            "DescribeTasks",
+            json!({"cluster": cluster, "tasks": running}),
+        )
+        .await;
+    let deployment_id = first["daemonDeploymentArn"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap();
+    for task in described["tasks"].as_array().unwrap() {
+        assert_eq!(task["group"], "daemon:agent", "{task:#}");
+        assert_eq!(task["lastStatus"], "RUNNING", "{task:#}");
+        assert_eq!(task["taskDefinitionArn"], v1);
+        assert_eq!(task["startedBy"], deployment_id);
+        assert_eq!(task["capacityProviderName"], provider.as_str());
+    }
+    let of_service = env
+        .server
+        .call(
+            "ListTasks",
+            json!({"cluster": cluster, "serviceName": "daemon/agent"}),
+        )
+        .await;
+    assert_eq!(of_service.error_type(), "ServiceNotFoundException");
 
     // A new revision rolls every node's task over.
     let v2 = env
@@ -1627,6 +1688,19 @@ async fn a_daemon_runs_on_its_capacity_providers_nodes_and_rolls_out_revisions(e
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
     assert!(env.names("daemonsets", &namespace).is_empty());
+    // Its tasks' records stay, STOPPED.
+    assert!(daemon_tasks("RUNNING").await.is_empty());
+    let stopped = daemon_tasks("STOPPED").await;
+    assert!(stopped.len() >= 2 * nodes, "{stopped:?}");
+    let described = env
+        .ok(
+            "DescribeTasks",
+            json!({"cluster": cluster, "tasks": stopped}),
+        )
+        .await;
+    for task in described["tasks"].as_array().unwrap() {
+        assert_eq!(task["lastStatus"], "STOPPED", "{task:#}");
+    }
     env.ok("DeleteCluster", json!({"cluster": cluster})).await;
     env.ok(
         "DeleteCapacityProvider",

@@ -284,37 +284,12 @@ async fn delete_cluster_never_strands_a_service_created_concurrently() {
     for run in 0..20 {
         let cluster = format!("race{run}");
         create(&server, json!({"clusterName": cluster})).await;
-        let mut creates = Vec::new();
-        for i in 0..8 {
-            let (server, cluster) = (server.clone(), cluster.clone());
-            creates.push(tokio::spawn(async move {
-                server
-                    .call(
-                        "CreateService",
-                        json!({"cluster": cluster, "serviceName": format!("s{i}"),
-                               "taskDefinition": "web", "desiredCount": 0}),
-                    )
-                    .await
-                    .status
-                    == StatusCode::OK
-            }));
-            if i == 3 {
-                tokio::task::yield_now().await;
-            }
-        }
-        let delete = {
-            let (server, cluster) = (server.clone(), cluster.clone());
-            tokio::spawn(async move {
-                server
-                    .call("DeleteCluster", json!({"cluster": cluster}))
-                    .await
+        let (delete, created) =
+            support::delete_cluster_racing(&server, &cluster, "CreateService", 8, |i| {
+                json!({"cluster": cluster, "serviceName": format!("s{i}"),
+                       "taskDefinition": "web", "desiredCount": 0})
             })
-        };
-        let mut created = 0;
-        for c in creates {
-            created += usize::from(c.await.unwrap());
-        }
-        let delete = delete.await.unwrap();
+            .await;
         if delete.status == StatusCode::OK {
             deleted_runs += 1;
             assert_eq!(

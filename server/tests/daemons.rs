@@ -482,3 +482,62 @@ async fn update_starts_a_new_deployment_and_delete_stops_what_is_in_progress() {
         .await;
     assert_eq!(malformed.error_type(), "InvalidParameterException");
 }
+
+/// DeleteCluster racing CreateDaemon: either the cluster is deleted and no daemon was
+/// acknowledged into it, or the delete is refused and every acknowledged daemon is
+/// there. The daemons table is read inside the delete's write.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn delete_cluster_never_strands_a_daemon_created_concurrently() {
+    let server = std::sync::Arc::new(TestServer::new());
+    server
+        .ok("RegisterDaemonTaskDefinition", agent_definition("agent:1"))
+        .await;
+    let mut deleted_runs = 0;
+    for run in 0..20 {
+        let (cluster, provider) = (format!("race{run}"), format!("edge{run}"));
+        server
+            .ok("CreateCluster", json!({"clusterName": cluster}))
+            .await;
+        server
+            .ok(
+                "CreateCapacityProvider",
+                json!({"name": provider, "autoScalingGroupProvider":
+                       {"autoScalingGroupArn": format!("{ASG}{run}")}}),
+            )
+            .await;
+        server
+            .ok(
+                "PutClusterCapacityProviders",
+                json!({"cluster": cluster, "capacityProviders": [provider],
+                       "defaultCapacityProviderStrategy": []}),
+            )
+            .await;
+        let (delete, created) =
+            support::delete_cluster_racing(&server, &cluster, "CreateDaemon", 4, |i| {
+                json!({"daemonName": format!("d{i}"),
+                       "clusterArn": format!("{ACCOUNT}:cluster/{cluster}"),
+                       "daemonTaskDefinitionArn": "monitoring-agent",
+                       "capacityProviderArns": [format!("{ACCOUNT}:capacity-provider/{provider}")]})
+            })
+            .await;
+        if delete.status == StatusCode::OK {
+            deleted_runs += 1;
+            assert_eq!(
+                created, 0,
+                "run {run}: daemons acknowledged into a deleted cluster"
+            );
+        } else {
+            assert_eq!(delete.error_type(), "ClusterContainsServicesException");
+            assert!(delete.message().contains("Daemons"), "{}", delete.text);
+            let listed = server
+                .ok("ListDaemons", json!({"clusterArn": cluster}))
+                .await;
+            assert_eq!(
+                listed["daemonSummariesList"].as_array().unwrap().len(),
+                created,
+                "run {run}"
+            );
+        }
+    }
+    eprintln!("{deleted_runs} of 20 runs deleted the cluster first");
+}

@@ -5,6 +5,8 @@ use kubecs_api_models::{
     DaemonDeployment, DaemonDeploymentConfiguration, DaemonRevision, DaemonStatus,
     DaemonTaskDefinition, DaemonTaskDefinitionStatus, Timestamp,
 };
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::feed::TableId;
@@ -22,9 +24,9 @@ impl Revisioned for DaemonTaskDefinition {
 
 /// One daemon: its identity and status, the revisions its deployments deployed and the
 /// deployments (both newest first, bounded), and the reconciler's count of its running
-/// tasks. The API writes the desired part (a new revision and deployment per CreateDaemon,
-/// UpdateDaemon and DeleteDaemon); the reconciler writes `running` and the deployments'
-/// progress.
+/// tasks. The API writes the desired part (a new revision and deployment per
+/// CreateDaemon, UpdateDaemon and DeleteDaemon); the reconciler writes `running`,
+/// `task_records` and the deployments' progress.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DaemonState {
     pub daemon_arn: String,
@@ -40,6 +42,11 @@ pub struct DaemonState {
     /// Running tasks by (revision ARN, capacity provider ARN), as last observed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub running: Vec<RunningCount>,
+    /// The reconciler's memory: a digest of each task record it wrote, by task id, so
+    /// that unchanged records are not written again and a task whose pod is gone is
+    /// marked STOPPED.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub task_records: BTreeMap<String, u64>,
 }
 
 /// A daemon revision, with what it deploys beyond the `DaemonRevision` shape.

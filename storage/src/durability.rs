@@ -174,6 +174,41 @@ impl WriteTx<'_> {
         })
     }
 
+    /// Whether any key under `prefix` holds a value as this write sees it: its own ops
+    /// first, then pending writes, then sled (a key removed by either is not counted).
+    pub(crate) fn any_under(&self, table: TableId, prefix: &[u8]) -> Result<bool, StoreError> {
+        let own = |key: &[u8]| {
+            self.index
+                .get(&(table, key.to_vec()))
+                .map(|&i| &self.ops[i])
+        };
+        if self
+            .ops
+            .iter()
+            .any(|op| op.table == table && op.key.starts_with(prefix) && op.value.is_some())
+        {
+            return Ok(true);
+        }
+        let overlay = &self.state.overlay[table as usize];
+        if overlay
+            .iter()
+            .any(|(key, p)| key.starts_with(prefix) && p.value.is_some() && own(key).is_none())
+        {
+            return Ok(true);
+        }
+        for entry in self.trees[table as usize].scan_prefix(prefix) {
+            let (key, _) = entry.map_err(|e| {
+                *self.sled_error.borrow_mut() = Some(format!("reading sled: {e}"));
+                StoreError::from(e)
+            })?;
+            // Removed by this write or a pending one: look further.
+            if own(&key).is_none() && !overlay.contains_key(&key[..]) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
     pub(crate) fn put(&mut self, table: TableId, key: &[u8], value: impl Into<IVec>) {
         self.set(table, key, Some(value.into()));
     }

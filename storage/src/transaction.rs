@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::durability::WriteTx;
 use crate::error::StoreError;
 use crate::feed::Change;
-use crate::key::{AsKey, Key};
+use crate::key::{AsKey, Key, KeyPrefix};
 use crate::record::{self, Record, Write};
 use crate::region::Region;
 use crate::table::{Observed, Table};
@@ -109,6 +109,22 @@ impl<'a, 'b> Tx<'a, 'b> {
             .get(table.id(), &key)?
             .map(|bytes| record::decode(table.id().tree_name(), &key, &bytes))
             .transpose()
+    }
+
+    /// Whether `table` holds any record under `prefix` as this write sees it, so that a
+    /// write can be refused on what another table holds (a cluster with daemons).
+    pub fn any_under<K, V>(
+        &self,
+        table: &Table<K, V>,
+        prefix: &KeyPrefix,
+    ) -> Result<bool, StoreError>
+    where
+        K: Key,
+        V: Serialize + DeserializeOwned,
+    {
+        self.check_region(table)?;
+        let prefix = prefix.within(table.region().scope());
+        self.write.any_under(table.id(), prefix.as_bytes())
     }
 
     /// Reads the record at `key`, lets `f` decide, and applies its `Write`. `Put` bumps

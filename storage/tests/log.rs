@@ -9,7 +9,7 @@ mod common;
 use std::path::Path;
 
 use common::{clusters, services, task_definitions, TestError, Thing};
-use kubecs_storage::{Store, StoreOptions, Write};
+use kubecs_storage::{KeyPrefix, Store, StoreOptions, Write};
 
 /// The log segments in the data directory `dir`, with their lengths.
 fn segments(dir: &Path) -> Vec<(String, u64)> {
@@ -59,6 +59,46 @@ async fn a_transaction_writes_several_tables_at_once() {
         services.get(("c", "s")).unwrap().unwrap().value,
         Thing::active(2)
     );
+}
+
+/// `any_under` answers for the state the write sees: what is stored, less what this write
+/// removed, plus what it added; a prefix is a whole first component ("c" is not "cc").
+#[tokio::test]
+async fn a_transaction_sees_whether_a_table_holds_records_under_a_prefix() {
+    let (_dir, store) = common::open();
+    let services = services(&store);
+    for key in [("c", "s"), ("cc", "s")] {
+        services
+            .update(key, |_| {
+                Ok::<_, TestError>((Write::Put(Thing::active(1)), ()))
+            })
+            .await
+            .unwrap();
+    }
+    let (c, d) = (KeyPrefix::first("c"), KeyPrefix::first("d"));
+    let seen = common::region(&store)
+        .transaction(|tx| {
+            let stored = (tx.any_under(&services, &c)?, tx.any_under(&services, &d)?);
+            tx.update(&services, ("c", "s"), |_| {
+                Ok::<_, TestError>((Write::Delete, ()))
+            })?;
+            tx.update(&services, ("d", "s"), |_| {
+                Ok::<_, TestError>((Write::Put(Thing::active(2)), ()))
+            })?;
+            let written = (tx.any_under(&services, &c)?, tx.any_under(&services, &d)?);
+            Ok::<_, TestError>((stored, written))
+        })
+        .await
+        .unwrap();
+    assert_eq!(seen, ((true, false), (false, true)));
+    // The next write sees the same as the last one left it.
+    let after = common::region(&store)
+        .transaction(|tx| {
+            Ok::<_, TestError>((tx.any_under(&services, &c)?, tx.any_under(&services, &d)?))
+        })
+        .await
+        .unwrap();
+    assert_eq!(after, (false, true));
 }
 
 /// A transaction whose closure fails writes nothing, not even what it changed before

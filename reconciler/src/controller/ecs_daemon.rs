@@ -2,7 +2,8 @@
 //! its newest revision, and its deployment followed (PENDING, IN_PROGRESS, SUCCESSFUL
 //! once every node of its capacity providers runs that revision); a DELETE_IN_PROGRESS
 //! one's DaemonSet deleted and, once its pods are gone, the daemon removed with its tags.
-//! Every pass writes the running tasks per revision and capacity provider back.
+//! Every pass writes the running tasks per revision and capacity provider back, and the
+//! daemon's task records (ListTasks' `daemonName`, DescribeTasks).
 
 use std::time::Duration;
 
@@ -10,12 +11,14 @@ use k8s_openapi::api::apps::v1::DaemonSet;
 use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::runtime::reflector::ObjectRef;
 use kube::{Api, ResourceExt};
-use kubecs_api_models::{DaemonDeploymentStatus, DaemonStatus, Timestamp};
-use kubecs_storage::{DaemonState, Observed, Record, Region, RunningCount, Write};
+use kubecs_api_models::{
+    DaemonDeploymentStatus, DaemonPropagateTags, DaemonStatus, Tag, Timestamp,
+};
+use kubecs_storage::{DaemonState, Observed, Record, Region, RunningCount, StoreError, Tx, Write};
 
 use super::apply::{apply, delete, is_current, stamp};
 use super::cluster::ensure_namespace;
-use super::service::Place;
+use super::service::{write_tasks, Place};
 use super::{Context, Next, ReconcileError};
 use crate::convert::ecs_daemon::{
     as_task_definition, capacity_provider_name, ecs_daemon_set, service_name, DaemonSpec,
@@ -23,6 +26,7 @@ use crate::convert::ecs_daemon::{
 };
 use crate::convert::names::{label_value, CAPACITY_PROVIDER_LABEL};
 use crate::convert::{namespace_name, workload_name, ClusterScope};
+use crate::observe::records::{self, DaemonTasks, TaskWrites};
 use crate::observe::tasks::{failures, state as task_state, TaskState};
 
 /// How often a daemon is looked at while a deployment or a deletion is under way (its
@@ -138,7 +142,9 @@ pub async fn reconcile(
         .as_ref()
         .and_then(|s| s.status.as_ref())
         .map_or(0, |s| s.desired_number_scheduled);
-    crate::daemon_deployment::follow(&mut next, done, failed, desired, Timestamp::now());
+    let now = Timestamp::now();
+    crate::daemon_deployment::follow(&mut next, done, failed, desired, now);
+    let tasks = task_records(ctx, name, &mut next, &pods);
     // A rollback changed the revision to run: apply it at once.
     let rolled_back = next
         .current_revision()
@@ -152,7 +158,7 @@ pub async fn reconcile(
             Some(DaemonDeploymentStatus::InProgress | DaemonDeploymentStatus::RollbackInProgress)
         )
     });
-    write(&store, (cluster, name), &record, next).await?;
+    write(&store, (cluster, name), &record, next, &tasks, now).await?;
     Ok(if rolled_back {
         Next::After(Duration::ZERO)
     } else if moving && !done {
@@ -176,7 +182,11 @@ async fn remove(
     let pods = ctx
         .caches
         .of_service(&ctx.caches.pods, &at.namespace, &at.label);
+    let now = Timestamp::now();
+    let mut next = record.value.clone();
+    let tasks = task_records(ctx, key.1, &mut next, &pods);
     if pods.is_empty() {
+        // The daemon goes with its tags; its tasks' records stay, STOPPED.
         let table = store.daemons();
         let arn = record.value.daemon_arn.clone();
         let generation = record.generation;
@@ -184,43 +194,134 @@ async fn remove(
             .transaction(|tx| {
                 let current = tx.get(&table, key)?;
                 if current.is_some_and(|c| c.generation == generation) {
-                    tx.update(&table, key, |_| {
-                        Ok::<_, kubecs_storage::StoreError>((Write::Delete, ()))
-                    })?;
+                    tx.update(&table, key, |_| Ok::<_, StoreError>((Write::Delete, ())))?;
                     tx.update(&store.tags(), arn.as_str(), |_| {
-                        Ok::<_, kubecs_storage::StoreError>((Write::Delete, ()))
+                        Ok::<_, StoreError>((Write::Delete, ()))
                     })?;
+                    write_tasks(tx, store, key.0, &tasks, now, |_, _| Ok(Vec::new()))?;
                 }
-                Ok::<_, kubecs_storage::StoreError>(())
+                Ok::<_, StoreError>(())
             })
             .await?;
         return Ok(Next::Done);
     }
-    let mut next = record.value.clone();
     next.running = running_counts(ctx, &pods, &record.value);
-    crate::daemon_deployment::follow(&mut next, false, 0, 0, Timestamp::now());
-    write(store, key, record, next).await?;
+    crate::daemon_deployment::follow(&mut next, false, 0, 0, now);
+    write(store, key, record, next, &tasks, now).await?;
     Ok(Next::After(WHILE_MOVING))
 }
 
-/// Writes the observed part of a daemon when it changed; a daemon changed meanwhile by
-/// the API is left for the next pass (its change queued it).
+/// Writes the observed part of a daemon when it changed, with its task records, in one
+/// write; a daemon changed meanwhile by the API is left for the next pass (its change
+/// queued it).
 async fn write(
     store: &Region,
     key: (&str, &str),
     record: &Record<DaemonState>,
     next: DaemonState,
+    tasks: &TaskWrites,
+    now: Timestamp,
 ) -> Result<(), ReconcileError> {
     if next == record.value {
         return Ok(());
     }
-    let _: Observed<DaemonState> = store
-        .daemons()
-        .compare_and_set_observed(key, record.generation, |_| {
-            Ok::<_, kubecs_storage::StoreError>(Some(next))
+    let daemons = store.daemons();
+    store
+        .transaction(|tx| {
+            let outcome = tx.set_observed(&daemons, key, record.generation, |_| {
+                Ok::<_, StoreError>(Some(next.clone()))
+            })?;
+            if let Observed::Applied(_) = outcome {
+                write_tasks(tx, store, key.0, tasks, now, |tx, _| {
+                    propagated_tags(tx, store, key.0, &next)
+                })?;
+            }
+            Ok::<_, StoreError>(())
         })
         .await?;
     Ok(())
+}
+
+/// The task records of the daemon's pods that changed since the last pass (and the
+/// tasks whose pods are gone); `state` remembers what was written.
+fn task_records(ctx: &Context, name: &str, state: &mut DaemonState, pods: &[Pod]) -> TaskWrites {
+    let providers = pods
+        .iter()
+        .filter_map(|p| p.spec.as_ref()?.node_name.clone())
+        .filter_map(|node| {
+            let labels = ctx
+                .caches
+                .nodes
+                .get(&ObjectRef::new(&node))?
+                .labels()
+                .clone();
+            Some((node, labels.get(CAPACITY_PROVIDER_LABEL)?.clone()))
+        })
+        .collect();
+    let owner = DaemonTasks {
+        name,
+        daemon_arn: &state.daemon_arn,
+        cluster_arn: &state.cluster_arn,
+        revision_annotation: DAEMON_REVISION_ANNOTATION,
+        task_definitions: state
+            .revisions
+            .iter()
+            .filter_map(|r| {
+                let r = &r.revision;
+                Some((
+                    r.daemon_revision_arn.clone()?,
+                    r.daemon_task_definition_arn.clone()?,
+                ))
+            })
+            .collect(),
+        deployments: state
+            .deployments
+            .iter()
+            .filter_map(|d| {
+                let target = d.target_daemon_revision.as_ref()?.arn.clone()?;
+                let id = d.daemon_deployment_arn.as_deref()?.rsplit('/').next()?;
+                Some((target, id.to_owned()))
+            })
+            .collect(),
+        providers,
+        enable_execute_command: state
+            .current_revision()
+            .and_then(|r| r.revision.enable_execute_command)
+            .unwrap_or(false),
+    };
+    let zones = ctx.caches.zones();
+    let (writes, written) = records::changes(&state.task_records, pods, |pod| {
+        records::of_daemon_pod(pod, &owner, &zones)
+    });
+    state.task_records = written;
+    writes
+}
+
+/// The tags a new task of the daemon gets: the daemon's (`propagateTags: DAEMON`) and
+/// ECS's own (`enableECSManagedTags`), as its current revision says.
+fn propagated_tags(
+    tx: &Tx<'_, '_>,
+    store: &Region,
+    cluster: &str,
+    state: &DaemonState,
+) -> Result<Vec<Tag>, StoreError> {
+    let Some(revision) = state.current_revision().map(|r| &r.revision) else {
+        return Ok(Vec::new());
+    };
+    let mut tags = if revision.propagate_tags == Some(DaemonPropagateTags::Daemon) {
+        tx.get(&store.tags(), state.daemon_arn.as_str())?
+            .map(|r| r.value)
+            .unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    if revision.enable_ecs_managed_tags == Some(true) {
+        tags.push(Tag {
+            key: Some("aws:ecs:clusterName".to_owned()),
+            value: Some(cluster.to_owned()),
+        });
+    }
+    Ok(tags)
 }
 
 /// Running tasks by revision and capacity provider: each Running pod counts for the

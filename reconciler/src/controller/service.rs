@@ -374,7 +374,9 @@ async fn write_status(
                 })?;
             if let Observed::Applied(_) = &outcome {
                 let service = &observation.state.service;
-                write_tasks(tx, store, cluster, service, &observation.tasks, now)?;
+                write_tasks(tx, store, cluster, &observation.tasks, now, |tx, task| {
+                    propagated_tags(tx, store, cluster, service, task)
+                })?;
             }
             if let (Observed::Applied(_), Some(before)) = (&outcome, before) {
                 let after = TaskCounts::of(&observation.state.service);
@@ -420,8 +422,9 @@ pub(super) async fn write_observed(
     now: Timestamp,
 ) -> Result<Next, ReconcileError> {
     let zones = ctx.caches.zones();
-    let (writes, written) =
-        records::changes(&next.memory.task_records, pods, &next.service, &zones);
+    let (writes, written) = records::changes(&next.memory.task_records, pods, |pod| {
+        records::of_pod(pod, &next.service, &zones)
+    });
     next.memory.task_records = written;
     if next == record.value && record.observed_generation == record.generation {
         return Ok(Next::Done);
@@ -439,7 +442,9 @@ pub(super) async fn write_observed(
                 |_| Ok::<_, StoreError>(Some(next.clone())),
             )?;
             if let Observed::Applied(_) = &outcome {
-                write_tasks(tx, store, cluster, &next.service, &writes, now)?;
+                write_tasks(tx, store, cluster, &writes, now, |tx, task| {
+                    propagated_tags(tx, store, cluster, &next.service, task)
+                })?;
                 count_tasks_in(tx, store, cluster, before, after)?;
             }
             Ok::<_, StoreError>(outcome)
@@ -452,14 +457,15 @@ pub(super) async fn write_observed(
 }
 
 /// Writes the observation's task records: new and changed ones (a new task gets the
-/// tags the service propagates), and the records of tasks whose pods are gone, stopped.
-fn write_tasks(
+/// tags `tags_of_new` gives it: what its service or daemon propagates), and the records
+/// of tasks whose pods are gone, stopped.
+pub(super) fn write_tasks(
     tx: &mut Tx<'_, '_>,
     store: &Region,
     cluster: &str,
-    service: &Service,
     writes: &TaskWrites,
     now: Timestamp,
+    tags_of_new: impl Fn(&Tx<'_, '_>, &EcsTask) -> Result<Vec<Tag>, StoreError>,
 ) -> Result<(), StoreError> {
     let table = &store.tasks();
     for record in &writes.put {
@@ -471,7 +477,7 @@ fn write_tasks(
             continue;
         };
         if tx.get(table, (cluster, id))?.is_none() {
-            let tags = propagated_tags(tx, store, cluster, service, record)?;
+            let tags = tags_of_new(tx, record)?;
             if !tags.is_empty() {
                 let arn = record.task_arn.clone().unwrap_or_default();
                 tx.update(&store.tags(), arn, |_| {

@@ -22,18 +22,12 @@ const RUNNING: &str = "RUNNING";
 const PROVISIONING: &str = "PROVISIONING";
 
 /// Whether a task record needs its own reconcile: a standalone task's always; a
-/// service's task (whose record the service's reconcile writes on every change of its
-/// pod) only while StopTask wants its pod gone.
+/// service's or daemon's task (whose record its workload's reconcile writes on every
+/// change of its pod) only while StopTask wants its pod gone.
 pub fn wants_reconcile(task: &EcsTask) -> bool {
-    !is_of_service(task)
+    !records::is_scheduled(task)
         || (task.stop_code == Some(TaskStopCode::UserInitiated)
             && task.last_status.as_deref() != Some("STOPPED"))
-}
-
-fn is_of_service(task: &EcsTask) -> bool {
-    task.group
-        .as_deref()
-        .is_some_and(|g| g.starts_with("service:"))
 }
 
 pub async fn reconcile(
@@ -60,8 +54,8 @@ pub async fn reconcile(
         return Ok(Next::Done);
     };
     let task = &record.value;
-    if is_of_service(task) {
-        stop_service_task(ctx, &pods, &namespace, id, task).await?;
+    if records::is_scheduled(task) {
+        stop_scheduled_task(ctx, &pods, &namespace, id, task).await?;
         return Ok(Next::Done);
     }
 
@@ -206,8 +200,9 @@ async fn create(
     Ok(())
 }
 
-/// StopTask of a service's task: its pod is deleted (the service starts another).
-async fn stop_service_task(
+/// StopTask of a service's or daemon's task: its pod is deleted (its ReplicaSet or
+/// DaemonSet starts another).
+async fn stop_scheduled_task(
     ctx: &Context,
     pods: &Api<Pod>,
     namespace: &str,

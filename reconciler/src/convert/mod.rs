@@ -6,7 +6,8 @@
 //! - [`names`]: namespaces, object names, labels and annotations.
 //! - [`pod`]: a task definition as a pod template (with [`container`], [`resources`],
 //!   [`probe`], [`volumes`], [`references`], [`order`]).
-//! - [`workload`]: a service as a Deployment and its Services (with [`services`]).
+//! - [`workload`]: a service as a Deployment and its Services (with [`services`] and
+//!   [`placement`]).
 //! - [`task`]: a standalone task (RunTask) as a pod.
 //! - [`validate`]: what Kubernetes cannot run, as ECS errors.
 
@@ -16,6 +17,7 @@ pub mod ecs_daemon;
 pub mod express;
 pub mod names;
 pub mod order;
+pub mod placement;
 pub mod pod;
 pub mod probe;
 pub mod references;

@@ -7,7 +7,8 @@
 //!   [`PROGRESS_DEADLINE_SECONDS`]. The deployment circuit breaker has no Kubernetes field:
 //!   the control loop reads the Deployment's Progressing condition and failed pods.
 //! - A service placement constraint `distinctInstance` is a required pod anti-affinity on
-//!   `kubernetes.io/hostname`.
+//!   `kubernetes.io/hostname`; a `spread` placement strategy on a node field is a
+//!   topology spread constraint ([`super::placement`]).
 //! - Owner references need the Deployment's UID, which only the API server knows: the
 //!   loop applies the Deployment, then calls [`Workload::set_owner`] before applying the
 //!   Services, so that deleting the Deployment deletes them.
@@ -34,6 +35,7 @@ use super::names::{
     REVISION_LABEL, SERVICE_ARN_ANNOTATION, SERVICE_NAME_ANNOTATION,
     TASK_DEFINITION_ARN_ANNOTATION,
 };
+use super::placement::spread_constraints;
 use super::pod::pod_template;
 use super::services::{
     cluster_ip_service, exposed_ports, load_balancer_services, service_connect_services,
@@ -262,6 +264,13 @@ pub fn workload(
                 ..PodAntiAffinity::default()
             });
         }
+    }
+    let spread = spread_constraints(
+        service.placement_strategy.as_deref().unwrap_or_default(),
+        &selector,
+    );
+    if let Some(spec) = template.spec.as_mut().filter(|_| !spread.is_empty()) {
+        spec.topology_spread_constraints = Some(spread);
     }
 
     let mut deployment_labels = labels.clone();

@@ -118,12 +118,12 @@ pub fn observe(state: &ServiceState, snapshot: &Snapshot<'_>, now: Timestamp) ->
     }
     reports::steady_state(&mut next, &name, &tasks, !draining, now);
     crate::history::follow(&mut next, now);
-    let (task_writes, written) = records::changes(
-        &state.memory.task_records,
-        snapshot.pods,
-        &next.service,
-        snapshot.zones.unwrap_or(&records::Zones::new()),
-    );
+    let no_zones = records::Zones::new();
+    let zones = snapshot.zones.unwrap_or(&no_zones);
+    let (task_writes, written) =
+        records::changes(&state.memory.task_records, snapshot.pods, |pod| {
+            records::of_pod(pod, &next.service, zones)
+        });
     next.memory.task_records = written;
     Observation {
         state: next,

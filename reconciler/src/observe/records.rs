@@ -32,19 +32,7 @@ use crate::convert::names::{FAMILY_LABEL, REVISION_LABEL};
 /// The record of one placed pod of `service`; `None` for a pod never placed or without
 /// a UID.
 pub fn of_pod(pod: &Pod, service: &Service, zones: &Zones) -> Option<EcsTask> {
-    if state(pod) == TaskState::Unplaced {
-        return None;
-    }
-    let id = task_id(pod)?;
-    let arn = task_arn(service.service_arn.as_deref()?, &id)?;
-    let names: Vec<String> = pod
-        .spec
-        .iter()
-        .flat_map(|s| &s.containers)
-        .map(|c| c.name.clone())
-        .collect();
-    let identity = EcsTask {
-        task_arn: Some(arn),
+    let owner = EcsTask {
         cluster_arn: service.cluster_arn.clone(),
         task_definition_arn: task_definition_arn(pod, service),
         group: service
@@ -53,6 +41,100 @@ pub fn of_pod(pod: &Pod, service: &Service, zones: &Zones) -> Option<EcsTask> {
             .map(|n| format!("service:{n}")),
         started_by: deployment_of_pod(pod).map(str::to_owned),
         launch_type: Some(service.launch_type.clone().unwrap_or(LaunchType::Ec2)),
+        enable_execute_command: service.enable_execute_command.or(Some(false)),
+        ..EcsTask::default()
+    };
+    of_owned_pod(pod, service.service_arn.as_deref()?, owner, zones)
+}
+
+/// The record of one placed pod of a daemon of the ECS Daemons API. ECS documents no
+/// `group` or `startedBy` for daemon tasks; kubecs uses `daemon:<name>` (as a service's
+/// tasks have `service:<name>`, and ListTasks' `daemonName` filters on it) and the id of
+/// the newest deployment of the pod's revision. `taskDefinitionArn` is the revision's
+/// daemon task definition, and `capacityProviderName` the provider of the pod's node.
+pub fn of_daemon_pod(pod: &Pod, daemon: &DaemonTasks<'_>, zones: &Zones) -> Option<EcsTask> {
+    let revision = pod
+        .metadata
+        .annotations
+        .as_ref()?
+        .get(daemon.revision_annotation)?;
+    let owner = EcsTask {
+        cluster_arn: Some(daemon.cluster_arn.to_owned()),
+        task_definition_arn: daemon.task_definition_of(revision),
+        group: Some(format!("daemon:{}", daemon.name)),
+        started_by: daemon.deployment_of(revision),
+        launch_type: Some(LaunchType::Ec2),
+        capacity_provider_name: daemon.provider_of(pod),
+        enable_execute_command: Some(daemon.enable_execute_command),
+        ..EcsTask::default()
+    };
+    of_owned_pod(pod, daemon.daemon_arn, owner, zones)
+}
+
+/// Whether a task belongs to a scheduler (a service or a daemon, by its `group`): its
+/// pod is its workload's, named by Kubernetes and replaced when deleted, and its record
+/// is written by its workload's reconcile. Otherwise it is a standalone task (RunTask).
+pub fn is_scheduled(task: &EcsTask) -> bool {
+    task.group
+        .as_deref()
+        .is_some_and(|g| g.starts_with("service:") || g.starts_with("daemon:"))
+}
+
+/// What a daemon's task records are made of, beyond its pods.
+pub struct DaemonTasks<'a> {
+    pub name: &'a str,
+    /// `arn:aws:ecs:<region>:<account>:daemon/<cluster>/<name>`.
+    pub daemon_arn: &'a str,
+    pub cluster_arn: &'a str,
+    /// The pod annotation naming the daemon revision a pod runs.
+    pub revision_annotation: &'a str,
+    /// (revision ARN, daemon task definition ARN), per revision.
+    pub task_definitions: Vec<(String, String)>,
+    /// (target revision ARN, deployment id), newest first.
+    pub deployments: Vec<(String, String)>,
+    /// Capacity provider name per node name.
+    pub providers: BTreeMap<String, String>,
+    pub enable_execute_command: bool,
+}
+
+impl DaemonTasks<'_> {
+    fn task_definition_of(&self, revision: &str) -> Option<String> {
+        self.task_definitions
+            .iter()
+            .find(|(r, _)| r == revision)
+            .map(|(_, td)| td.clone())
+    }
+
+    fn deployment_of(&self, revision: &str) -> Option<String> {
+        self.deployments
+            .iter()
+            .find(|(r, _)| r == revision)
+            .map(|(_, id)| id.clone())
+    }
+
+    fn provider_of(&self, pod: &Pod) -> Option<String> {
+        let node = pod.spec.as_ref()?.node_name.as_deref()?;
+        self.providers.get(node).cloned()
+    }
+}
+
+/// The record of a placed pod, from `owner` (cluster, group, task definition... of the
+/// service or daemon it belongs to); its task ARN is in the account, region and cluster
+/// of `owner_arn` (a service's or a daemon's).
+fn of_owned_pod(pod: &Pod, owner_arn: &str, owner: EcsTask, zones: &Zones) -> Option<EcsTask> {
+    if state(pod) == TaskState::Unplaced {
+        return None;
+    }
+    let id = task_id(pod)?;
+    let arn = task_arn(owner_arn, &id)?;
+    let names: Vec<String> = pod
+        .spec
+        .iter()
+        .flat_map(|s| &s.containers)
+        .map(|c| c.name.clone())
+        .collect();
+    let identity = EcsTask {
+        task_arn: Some(arn),
         overrides: Some(TaskOverride {
             container_overrides: Some(
                 names
@@ -67,8 +149,7 @@ pub fn of_pod(pod: &Pod, service: &Service, zones: &Zones) -> Option<EcsTask> {
             ..TaskOverride::default()
         }),
         attachments: Some(Vec::new()),
-        enable_execute_command: service.enable_execute_command.or(Some(false)),
-        ..EcsTask::default()
+        ..owner
     };
     Some(observed(&identity, pod, zones))
 }
@@ -294,18 +375,18 @@ pub struct TaskWrites {
     pub stop: Vec<String>,
 }
 
-/// The records to write for `pods`, given the digests of the records `written` last
+/// The records to write for `pods` (`record_of` makes a pod's), given the digests of the
+/// records `written` last
 /// time (by task id); returns them with the digests to remember.
 pub fn changes(
     written: &BTreeMap<String, u64>,
     pods: &[Pod],
-    service: &Service,
-    zones: &Zones,
+    record_of: impl Fn(&Pod) -> Option<EcsTask>,
 ) -> (TaskWrites, BTreeMap<String, u64>) {
     let mut writes = TaskWrites::default();
     let mut now_written = BTreeMap::new();
     for pod in pods {
-        let (Some(id), Some(record)) = (task_id(pod), of_pod(pod, service, zones)) else {
+        let (Some(id), Some(record)) = (task_id(pod), record_of(pod)) else {
             continue;
         };
         let digest = digest(&record);
@@ -490,6 +571,67 @@ mod tests {
     }
 
     #[test]
+    fn a_daemon_pod_is_a_task_of_its_daemon_revision_deployment_and_provider() {
+        const REVISION: &str = "arn:aws:ecs:us-east-1:123456789012:daemon-revision/prod/agent/1";
+        const ANNOTATION: &str = "test/daemon-revision";
+        let mut pod = placed(1, Phase::Running);
+        pod.metadata.annotations = Some(BTreeMap::from([(
+            ANNOTATION.to_owned(),
+            REVISION.to_owned(),
+        )]));
+        pod.spec.as_mut().unwrap().node_name = Some("node-a".to_owned());
+        let daemon = DaemonTasks {
+            name: "agent",
+            daemon_arn: "arn:aws:ecs:us-east-1:123456789012:daemon/prod/agent",
+            cluster_arn: "arn:aws:ecs:us-east-1:123456789012:cluster/prod",
+            revision_annotation: ANNOTATION,
+            task_definitions: vec![(
+                REVISION.to_owned(),
+                "arn:aws:ecs:us-east-1:123456789012:daemon-task-definition/agent:3".to_owned(),
+            )],
+            deployments: vec![
+                ("other".to_owned(), "newer".to_owned()),
+                (REVISION.to_owned(), "d1".to_owned()),
+            ],
+            providers: BTreeMap::from([("node-a".to_owned(), "edge".to_owned())]),
+            enable_execute_command: true,
+        };
+        let record = of_daemon_pod(&pod, &daemon, &Zones::new()).unwrap();
+        assert_eq!(
+            record.task_arn,
+            Some(format!(
+                "arn:aws:ecs:us-east-1:123456789012:task/prod/{}",
+                task(1)
+            ))
+        );
+        assert_eq!(record.group.as_deref(), Some("daemon:agent"));
+        assert!(is_scheduled(&record));
+        assert_eq!(record.started_by.as_deref(), Some("d1"));
+        assert_eq!(
+            record.task_definition_arn.as_deref(),
+            Some("arn:aws:ecs:us-east-1:123456789012:daemon-task-definition/agent:3")
+        );
+        assert_eq!(record.capacity_provider_name.as_deref(), Some("edge"));
+        assert_eq!(record.enable_execute_command, Some(true));
+        assert_eq!(record.last_status.as_deref(), Some("RUNNING"));
+        assert!(record
+            .container_instance_arn
+            .unwrap()
+            .contains(":container-instance/prod/"));
+        // A pod without the revision annotation is not the daemon's.
+        assert_eq!(
+            of_daemon_pod(&placed(2, Phase::Running), &daemon, &Zones::new()),
+            None
+        );
+        // A standalone task is nobody's.
+        let standalone = EcsTask {
+            group: Some("family:web".to_owned()),
+            ..EcsTask::default()
+        };
+        assert!(!is_scheduled(&standalone));
+    }
+
+    #[test]
     fn a_task_is_on_its_node_as_a_container_instance_of_its_cluster() {
         let mut pod = placed(1, Phase::Running);
         pod.spec.as_mut().unwrap().node_name = Some("node-a".to_owned());
@@ -594,21 +736,17 @@ mod tests {
     #[test]
     fn only_changed_records_are_written_and_gone_pods_are_stopped() {
         let service = web();
+        let of = |pod: &Pod| of_pod(pod, &service, &Zones::new());
         let pods = [placed(1, Phase::Running), placed(2, Phase::Pending)];
-        let (first, written) = changes(&BTreeMap::new(), &pods, &service, &Zones::new());
+        let (first, written) = changes(&BTreeMap::new(), &pods, of);
         assert_eq!(first.put.len(), 2);
         assert!(first.stop.is_empty());
 
-        let (same, again) = changes(&written, &pods, &service, &Zones::new());
+        let (same, again) = changes(&written, &pods, of);
         assert_eq!(same, TaskWrites::default());
         assert_eq!(again, written);
 
-        let (next, _) = changes(
-            &written,
-            &[placed(2, Phase::Running)],
-            &service,
-            &Zones::new(),
-        );
+        let (next, _) = changes(&written, &[placed(2, Phase::Running)], of);
         assert_eq!(next.put.len(), 1, "pod 2 changed");
         assert_eq!(next.stop, vec![task(1)]);
 

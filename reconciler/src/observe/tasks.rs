@@ -80,12 +80,14 @@ pub fn task_id(pod: &Pod) -> Option<String> {
     Some(uid.replace('-', ""))
 }
 
-/// The ARN of task `task_id` of the service `service_arn`
-/// (`arn:aws:ecs:<region>:<account>:service/<cluster>/<service>`):
+/// The ARN of task `task_id` of the service or daemon `owner_arn`
+/// (`arn:aws:ecs:<region>:<account>:service/<cluster>/<service>`, or `daemon/...`):
 /// `arn:aws:ecs:<region>:<account>:task/<cluster>/<task id>`. `None` for an ARN not of
 /// that form.
-pub fn task_arn(service_arn: &str, task_id: &str) -> Option<String> {
-    let (prefix, resource) = service_arn.split_once(":service/")?;
+pub fn task_arn(owner_arn: &str, task_id: &str) -> Option<String> {
+    let (prefix, resource) = owner_arn
+        .split_once(":service/")
+        .or_else(|| owner_arn.split_once(":daemon/"))?;
     let (cluster, _service) = resource.split_once('/')?;
     Some(format!("{prefix}:task/{cluster}/{task_id}"))
 }

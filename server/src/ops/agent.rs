@@ -20,6 +20,7 @@ use kubecs_api_models::{
 };
 use kubecs_reconciler::convert::task::pod_name;
 use kubecs_reconciler::convert::{namespace_name, ClusterScope};
+use kubecs_reconciler::observe::records;
 
 use crate::context::Ctx;
 use crate::error::ApiError;
@@ -167,12 +168,9 @@ pub async fn execute_command(
         region: &ctx.region,
         cluster: &cluster,
     });
-    let of_service = task
-        .group
-        .as_deref()
-        .is_some_and(|g| g.starts_with("service:"));
-    // A service's pod is named by its ReplicaSet: found by its UID (the task id).
-    let pod = if of_service {
+    // A service's or daemon's pod is named by its ReplicaSet or DaemonSet: found by its
+    // UID (the task id).
+    let pod = if records::is_scheduled(&task) {
         format!(
             "\"$(kubectl get pods -n {namespace} -o jsonpath='{{.items[?(@.metadata.uid==\"{}\")].metadata.name}}')\"",
             uid_of(id)

@@ -407,29 +407,29 @@ pub async fn delete(
     input: DeleteClusterRequest,
 ) -> Result<DeleteClusterResponse, ApiError> {
     let name = resolve(&ctx, input.cluster.as_deref())?.ok_or_else(not_found)?;
-    // Emptiness is decided on the cluster's own counters, in the write that marks it
-    // INACTIVE: CreateService counts a service in the same write that creates it, so a
-    // racing CreateService is either counted here (and DeleteCluster refused) or sees
-    // the cluster INACTIVE (and is refused itself).
-    // Daemons keep no count on the cluster: they are looked for before the write. One
-    // created meanwhile is refused by its own write (the cluster is INACTIVE) or, if it
-    // won, removed by the reconciler with its cluster.
-    let prefix = kubecs_storage::KeyPrefix::first(name);
-    if !ctx.store.daemons().page(&prefix, None, 1)?.items.is_empty() {
-        return Err(ApiError::new(
-            ErrorCode::ClusterContainsServicesException,
-            "The Cluster cannot be deleted while Daemons are active.",
-        ));
-    }
+    // Emptiness is decided inside the write that marks the cluster INACTIVE: on the
+    // cluster's own counters (CreateService counts a service in the same write that
+    // creates it), and on the daemons table. A racing CreateService or CreateDaemon is
+    // either seen here (and DeleteCluster refused) or sees the cluster INACTIVE (and is
+    // refused itself).
+    let daemons = ctx.store.daemons();
+    let daemons_of = kubecs_storage::KeyPrefix::first(name);
     let table = clusters(&ctx);
     let cluster = ctx
         .store
         .transaction(|tx| {
+            let has_daemons = tx.any_under(&daemons, &daemons_of)?;
             let cluster = tx.update(&table, name, |current| {
                 let Some(record) = current.filter(|r| is_active(&r.value)) else {
                     return Err(not_found());
                 };
                 ensure_empty(&record.value)?;
+                if has_daemons {
+                    return Err(ApiError::new(
+                        ErrorCode::ClusterContainsServicesException,
+                        "The Cluster cannot be deleted while Daemons are active.",
+                    ));
+                }
                 let mut cluster = record.value.clone();
                 cluster.status = Some(INACTIVE.to_owned());
                 Ok((Write::Put(cluster.clone()), cluster))

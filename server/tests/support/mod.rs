@@ -178,3 +178,38 @@ pub fn signed_in(
     }
     builder.body(Body::from(body)).unwrap()
 }
+
+/// DeleteCluster on `cluster` racing `creates` calls of `operation` (the `i`th with
+/// `body(i)`), the delete sent while they are under way: the delete's answer and how many
+/// creates were acknowledged.
+pub async fn delete_cluster_racing(
+    server: &Arc<TestServer>,
+    cluster: &str,
+    operation: &'static str,
+    creates: usize,
+    body: impl Fn(usize) -> serde_json::Value,
+) -> (Answer, usize) {
+    let mut pending = Vec::new();
+    for i in 0..creates {
+        let (server, body) = (server.clone(), body(i));
+        pending.push(tokio::spawn(async move {
+            server.call(operation, body).await.status == StatusCode::OK
+        }));
+        if i == creates / 2 {
+            tokio::task::yield_now().await;
+        }
+    }
+    let delete = {
+        let (server, cluster) = (server.clone(), cluster.to_owned());
+        tokio::spawn(async move {
+            server
+                .call("DeleteCluster", serde_json::json!({"cluster": cluster}))
+                .await
+        })
+    };
+    let mut created = 0;
+    for c in pending {
+        created += usize::from(c.await.unwrap());
+    }
+    (delete.await.unwrap(), created)
+}

@@ -422,6 +422,7 @@ pub async fn create(
                 revisions: Vec::new(),
                 deployments: Vec::new(),
                 running: Vec::new(),
+                task_records: Default::default(),
             };
             deploy(
                 &ctx,

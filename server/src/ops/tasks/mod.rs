@@ -29,11 +29,11 @@ pub const OPERATIONS: &[Operation] = &[
 
 pub fn note(operation: Operation) -> Option<&'static str> {
     Some(match operation {
-        Operation::ListTasks => "The tasks of services, one per pod; stopped ones for an hour; filters `serviceName`, `family`, `startedBy`, `desiredStatus`, `launchType` and `containerInstance` (the task's node); paginated (default and at most 100).",
+        Operation::ListTasks => "The tasks of services and daemons, one per pod; stopped ones for an hour; filters `serviceName`, `daemonName`, `family`, `startedBy`, `desiredStatus`, `launchType` and `containerInstance` (the task's node); paginated (default and at most 100).",
         Operation::RunTask => "1 to 10 pods (never restarted) of the task definition with `overrides` (container command, environment, cpu, memory; task cpu and memory), `startedBy`, `group` (default `family:<family>`), tags (`propagateTags` TASK_DEFINITION, `enableECSManagedTags`) and `clientToken`; answers at once with PROVISIONING tasks. Placement constraints: `memberOf` (the request's and the task definition's) chooses the nodes that satisfy it now, `distinctInstance` puts the tasks on different nodes. What Kubernetes cannot run is refused. Not mapped: placement strategies, capacity providers.",
         Operation::StartTask => "One pod per container instance named, bound to that node; an instance whose agent never connected is a failure (`AGENT`), an unknown one `MISSING`. Otherwise as RunTask.",
-        Operation::StopTask => "Deletes the task's pod (with the task definition's stop timeout as grace period); the task is STOPPED with stopCode UserInitiated and the reason given. A service's task is replaced by its service.",
-        Operation::DescribeTasks => "Tasks of services as the reconciler last saw their pods: status, health, times, stop code and reason, containers with exit codes and host ports; up to 100 per call; unknown ids in `failures` as MISSING; `include: [\"TAGS\"]`; `containerInstanceArn` (the node) and `availabilityZone` (its zone label). A service task has no task-level cpu/memory.",
+        Operation::StopTask => "Deletes the task's pod (with the task definition's stop timeout as grace period); the task is STOPPED with stopCode UserInitiated and the reason given. A service's or daemon's task is replaced by its service or daemon.",
+        Operation::DescribeTasks => "Tasks of services and daemons as the reconciler last saw their pods: status, health, times, stop code and reason, containers with exit codes and host ports; up to 100 per call; unknown ids in `failures` as MISSING; `include: [\"TAGS\"]`; `containerInstanceArn` (the node) and `availabilityZone` (its zone label). A service task has no task-level cpu/memory.",
         _ => return None,
     })
 }
@@ -77,13 +77,10 @@ pub async fn list(ctx: Ctx, input: ListTasksRequest) -> Result<ListTasksResponse
         },
         None => None,
     };
-    // No daemons yet: that filter matches none.
-    if input.daemon_name.is_some() {
-        return Ok(ListTasksResponse {
-            task_arns: Some(Vec::new()),
-            next_token: None,
-        });
-    }
+    // A daemon's tasks have the group `daemon:<name>` (the reconciler's records); a
+    // daemon that has none, or does not exist, lists none (the operation declares no
+    // daemon error).
+    let daemon_group = input.daemon_name.as_deref().map(|n| format!("daemon:{n}"));
     let desired = input
         .desired_status
         .clone()
@@ -96,9 +93,10 @@ pub async fn list(ctx: Ctx, input: ListTasksRequest) -> Result<ListTasksResponse
         |_, record| {
             let task = &record.value;
             task.desired_status.as_deref() == Some(desired.as_str())
-                && group
-                    .as_ref()
-                    .is_none_or(|g| task.group.as_ref() == Some(g))
+                && [&group, &daemon_group]
+                    .into_iter()
+                    .flatten()
+                    .all(|g| task.group.as_ref() == Some(g))
                 && input.family.as_deref().is_none_or(|f| {
                     task.task_definition_arn
                         .as_deref()
