@@ -1609,6 +1609,37 @@ async fn a_daemon_runs_on_its_capacity_providers_nodes_and_rolls_out_revisions(e
         )
         .await;
     assert_eq!(of_service.error_type(), "ServiceNotFoundException");
+    // StopTask stops one: its DaemonSet starts another on the node.
+    let victim = running[0].clone();
+    env.ok(
+        "StopTask",
+        json!({"cluster": cluster, "task": victim, "reason": "rotating the agent"}),
+    )
+    .await;
+    let deadline = Instant::now() + CONVERGE;
+    loop {
+        let stopped = env
+            .ok(
+                "DescribeTasks",
+                json!({"cluster": cluster, "tasks": [victim]}),
+            )
+            .await["tasks"][0]
+            .clone();
+        let now_running = daemon_tasks("RUNNING").await;
+        if stopped["lastStatus"] == "STOPPED"
+            && now_running.len() == nodes
+            && !now_running.contains(&victim)
+        {
+            assert_eq!(stopped["stopCode"], "UserInitiated");
+            assert_eq!(stopped["stoppedReason"], "rotating the agent");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the stopped daemon task is not replaced: {stopped:#} {now_running:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
 
     // A new revision rolls every node's task over.
     let v2 = env
