@@ -198,6 +198,7 @@ mod tests {
                 count: 2,
             }],
             task_records: Default::default(),
+            pending_count: 0,
         }
     }
 

@@ -1609,6 +1609,12 @@ async fn a_daemon_runs_on_its_capacity_providers_nodes_and_rolls_out_revisions(e
         )
         .await;
     assert_eq!(of_service.error_type(), "ServiceNotFoundException");
+    // The cluster counts them.
+    let counted = env
+        .ok("DescribeClusters", json!({"clusters": [cluster]}))
+        .await["clusters"][0]
+        .clone();
+    assert_eq!(counted["runningTasksCount"], nodes, "{counted:#}");
     // StopTask stops one: its DaemonSet starts another on the node.
     let victim = running[0].clone();
     env.ok(
@@ -1732,6 +1738,12 @@ async fn a_daemon_runs_on_its_capacity_providers_nodes_and_rolls_out_revisions(e
     for task in described["tasks"].as_array().unwrap() {
         assert_eq!(task["lastStatus"], "STOPPED", "{task:#}");
     }
+    let counted = env
+        .ok("DescribeClusters", json!({"clusters": [cluster]}))
+        .await["clusters"][0]
+        .clone();
+    assert_eq!(counted["runningTasksCount"], 0, "{counted:#}");
+    assert_eq!(counted["pendingTasksCount"], 0, "{counted:#}");
     env.ok("DeleteCluster", json!({"cluster": cluster})).await;
     env.ok(
         "DeleteCapacityProvider",

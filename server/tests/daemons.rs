@@ -158,6 +158,18 @@ async fn daemon_task_definitions_are_revisions_with_ecs_arns_statuses_and_listin
         )
         .await;
     assert_eq!(arns(&prefixed), ["monitoring-agent:2"]);
+    let family = server
+        .ok(
+            "ListDaemonTaskDefinitions",
+            json!({"family": "monitoring-agent", "status": "ALL"}),
+        )
+        .await;
+    assert_eq!(arns(&family), ["monitoring-agent:1", "monitoring-agent:2"]);
+    // `family` is exact: a prefix of a family names none.
+    let partial = server
+        .ok("ListDaemonTaskDefinitions", json!({"family": "monitoring"}))
+        .await;
+    assert_eq!(arns(&partial), Vec::<String>::new());
     let first = server
         .ok(
             "ListDaemonTaskDefinitions",

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::ecs::TaskCounts;
 use crate::feed::TableId;
 use crate::region::Region;
 use crate::table::Table;
@@ -47,6 +48,13 @@ pub struct DaemonState {
     /// marked STOPPED.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub task_records: BTreeMap<String, u64>,
+    /// Tasks placed and not yet running, as last observed.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub pending_count: i32,
+}
+
+fn is_zero(n: &i32) -> bool {
+    *n == 0
 }
 
 /// A daemon revision, with what it deploys beyond the `DaemonRevision` shape.
@@ -70,6 +78,16 @@ impl DaemonState {
     /// The newest deployment (the one `deploymentArn` names).
     pub fn current_deployment(&self) -> Option<&DaemonDeployment> {
         self.deployments.first()
+    }
+
+    /// Its share of its cluster's task counts: its running and pending tasks, on EC2
+    /// (the nodes of Auto Scaling group providers).
+    pub fn task_counts(&self) -> TaskCounts {
+        TaskCounts {
+            kind: "EC2",
+            running: self.running.iter().map(|c| i64::from(c.count.max(0))).sum(),
+            pending: i64::from(self.pending_count.max(0)),
+        }
     }
 
     /// The newest revision (what an ACTIVE daemon runs, or is rolling out).

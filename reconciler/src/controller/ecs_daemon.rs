@@ -2,8 +2,9 @@
 //! its newest revision, and its deployment followed (PENDING, IN_PROGRESS, SUCCESSFUL
 //! once every node of its capacity providers runs that revision); a DELETE_IN_PROGRESS
 //! one's DaemonSet deleted and, once its pods are gone, the daemon removed with its tags.
-//! Every pass writes the running tasks per revision and capacity provider back, and the
-//! daemon's task records (ListTasks' `daemonName`, DescribeTasks).
+//! Every pass writes the running tasks per revision and capacity provider back, the
+//! daemon's task records (ListTasks' `daemonName`, DescribeTasks) and its share of the
+//! cluster's task counts.
 
 use std::time::Duration;
 
@@ -14,7 +15,10 @@ use kube::{Api, ResourceExt};
 use kubecs_api_models::{
     DaemonDeploymentStatus, DaemonPropagateTags, DaemonStatus, Tag, Timestamp,
 };
-use kubecs_storage::{DaemonState, Observed, Record, Region, RunningCount, StoreError, Tx, Write};
+use kubecs_storage::{
+    count_tasks_in, DaemonState, Observed, Record, Region, RunningCount, StoreError, TaskCounts,
+    Tx, Write,
+};
 
 use super::apply::{apply, delete, is_current, stamp};
 use super::cluster::ensure_namespace;
@@ -52,8 +56,9 @@ pub async fn reconcile(
         delete(&sets, &at.deployment).await?;
         return Ok(Next::Done);
     };
-    // A daemon whose cluster is gone goes with it (DeleteCluster refuses while daemons
-    // exist; one created in the same moment can still win).
+    // A daemon whose cluster is gone goes with it. (DeleteCluster refuses while daemons
+    // exist, and CreateDaemon refuses an INACTIVE cluster, each inside its write: this
+    // only cleans up after a store written by an older kubecs.)
     let cluster_active = store
         .clusters()
         .get(cluster)?
@@ -131,6 +136,7 @@ pub async fn reconcile(
     let running = running_counts(ctx, &pods, state);
     let mut next = state.clone();
     next.running = running;
+    next.pending_count = pending_count(&pods);
     let done = rolled_out(set.as_deref(), &pods, &revision_arn);
     let events = ctx.caches.events_in(&at.namespace);
     let failed = pods
@@ -193,7 +199,13 @@ async fn remove(
         store
             .transaction(|tx| {
                 let current = tx.get(&table, key)?;
-                if current.is_some_and(|c| c.generation == generation) {
+                if let Some(current) = current.filter(|c| c.generation == generation) {
+                    let zero = TaskCounts {
+                        running: 0,
+                        pending: 0,
+                        ..current.value.task_counts()
+                    };
+                    count_tasks_in(tx, store, key.0, current.value.task_counts(), zero)?;
                     tx.update(&table, key, |_| Ok::<_, StoreError>((Write::Delete, ())))?;
                     tx.update(&store.tags(), arn.as_str(), |_| {
                         Ok::<_, StoreError>((Write::Delete, ()))
@@ -206,6 +218,7 @@ async fn remove(
         return Ok(Next::Done);
     }
     next.running = running_counts(ctx, &pods, &record.value);
+    next.pending_count = pending_count(&pods);
     crate::daemon_deployment::follow(&mut next, false, 0, 0, now);
     write(store, key, record, next, &tasks, now).await?;
     Ok(Next::After(WHILE_MOVING))
@@ -228,13 +241,16 @@ async fn write(
     let daemons = store.daemons();
     store
         .transaction(|tx| {
-            let outcome = tx.set_observed(&daemons, key, record.generation, |_| {
+            let mut before = None;
+            let outcome = tx.set_observed(&daemons, key, record.generation, |current| {
+                before = Some(current.task_counts());
                 Ok::<_, StoreError>(Some(next.clone()))
             })?;
-            if let Observed::Applied(_) = outcome {
+            if let (Observed::Applied(_), Some(before)) = (outcome, before) {
                 write_tasks(tx, store, key.0, tasks, now, |tx, _| {
                     propagated_tags(tx, store, key.0, &next)
                 })?;
+                count_tasks_in(tx, store, key.0, before, next.task_counts())?;
             }
             Ok::<_, StoreError>(())
         })
@@ -322,6 +338,12 @@ fn propagated_tags(
         });
     }
     Ok(tags)
+}
+
+/// The daemon's tasks placed and not yet running.
+fn pending_count(pods: &[Pod]) -> i32 {
+    let pending = pods.iter().filter(|p| task_state(p) == TaskState::Pending);
+    i32::try_from(pending.count()).unwrap_or(i32::MAX)
 }
 
 /// Running tasks by revision and capacity provider: each Running pod counts for the

@@ -423,13 +423,14 @@ pub async fn delete(
                 let Some(record) = current.filter(|r| is_active(&r.value)) else {
                     return Err(not_found());
                 };
-                ensure_empty(&record.value)?;
+                // Daemons first: their tasks count as the cluster's too.
                 if has_daemons {
                     return Err(ApiError::new(
                         ErrorCode::ClusterContainsServicesException,
                         "The Cluster cannot be deleted while Daemons are active.",
                     ));
                 }
+                ensure_empty(&record.value)?;
                 let mut cluster = record.value.clone();
                 cluster.status = Some(INACTIVE.to_owned());
                 Ok((Write::Put(cluster.clone()), cluster))

@@ -423,6 +423,7 @@ pub async fn create(
                 deployments: Vec::new(),
                 running: Vec::new(),
                 task_records: Default::default(),
+                pending_count: 0,
             };
             deploy(
                 &ctx,

@@ -16,7 +16,7 @@ use kubecs_api_models::{
     RegisterDaemonTaskDefinitionRequest, RegisterDaemonTaskDefinitionResponse, SortOrder,
 };
 use kubecs_reconciler::convert::ecs_daemon::{as_registration, check_ecs_daemon};
-use kubecs_storage::{Committed, Reader, Record, Write};
+use kubecs_storage::{Committed, KeyPrefix, Reader, Record, Write};
 
 use crate::context::Ctx;
 use crate::error::ApiError;
@@ -205,8 +205,19 @@ pub async fn list(
         DaemonTaskDefinitionStatusFilter::All => true,
         filter => td.status.as_ref().map(|s| s.as_str()) == Some(filter.as_str()),
     };
+    // Only the revisions under the family (or the family prefix) asked for are read.
+    let under = match (input.family.as_deref(), input.family_prefix.as_deref()) {
+        (Some(family), _) => KeyPrefix::first(family),
+        (None, Some(prefix)) => KeyPrefix::starts_with(prefix),
+        (None, None) => KeyPrefix::all(),
+    };
     let mut found: Vec<DaemonTaskDefinition> = Vec::new();
-    for entry in ctx.store.daemon_task_definitions().revisions().scan_all() {
+    for entry in ctx
+        .store
+        .daemon_task_definitions()
+        .revisions()
+        .scan_prefix(&under)
+    {
         let ((family, _), record) = entry?;
         let family_matches = input.family.as_deref().is_none_or(|f| f == family)
             && input
