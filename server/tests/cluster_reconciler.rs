@@ -1761,7 +1761,8 @@ async fn a_daemon_runs_on_its_capacity_providers_nodes_and_rolls_out_revisions(e
 }
 
 /// An Express gateway service is an ECS service with an Ingress where the cluster has an
-/// ingress class (none before there is one): its host routed to its container port; an
+/// ingress class (none before there is one, and one as soon as there is): its host routed
+/// to its container port; an
 /// update rolls out a new revision; deleting it drains the service and the Ingress goes
 /// with its Deployment.
 async fn an_express_gateway_service_runs_with_an_ingress_to_its_port(env: &Env) {
@@ -1806,7 +1807,16 @@ async fn an_express_gateway_service_runs_with_an_ingress_to_its_port(env: &Env) 
             .to_string(),
         )
         .expect("an ingress class");
-    // The next reconcile (the update's) routes the endpoint.
+    // The classes are watched: the endpoint is routed without another change of the
+    // service.
+    let deadline = Instant::now() + CONVERGE;
+    while env.names("ingresses", &namespace).is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "no Ingress within {CONVERGE:?} of the ingress class"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
     env.ok(
         "UpdateExpressGatewayService",
         json!({"serviceArn": arn, "primaryContainer": {"image": "web:2"}}),

@@ -11,6 +11,7 @@ use futures::StreamExt;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet};
 use k8s_openapi::api::core::v1::{Namespace, Node, Pod, PodSpec, PodStatus, Service};
 use k8s_openapi::api::events::v1::Event;
+use k8s_openapi::api::networking::v1::IngressClass;
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{watcher, WatchStreamExt};
 use kube::{Api, Client, Resource, ResourceExt};
@@ -34,6 +35,9 @@ pub struct Caches {
     pub services: Store<Service>,
     pub events: Store<Event>,
     pub nodes: Store<Node>,
+    /// The cluster's ingress classes: an Express gateway service gets its Ingress only
+    /// where there is one.
+    pub ingress_classes: Store<IngressClass>,
     /// Every pod of the cluster, stripped to what a node's capacity needs
     /// ([`strip_for_capacity`]).
     pub all_pods: Store<Pod>,
@@ -61,6 +65,7 @@ impl Caches {
         let (services, svc_writer) = reflector::store();
         let (events, event_writer) = reflector::store();
         let (nodes, node_writer) = reflector::store();
+        let (ingress_classes, class_writer) = reflector::store();
         let (all_pods, all_pods_writer) = reflector::store();
         let (listed_tx, listed) = tokio::sync::watch::channel(false);
         let caches = Caches {
@@ -72,6 +77,7 @@ impl Caches {
             services,
             events,
             nodes,
+            ingress_classes,
             all_pods,
             listed,
         };
@@ -90,6 +96,7 @@ impl Caches {
                 let _ = caches.services.wait_until_ready().await;
                 let _ = caches.events.wait_until_ready().await;
                 let _ = caches.nodes.wait_until_ready().await;
+                let _ = caches.ingress_classes.wait_until_ready().await;
                 let _ = caches.all_pods.wait_until_ready().await;
                 let _ = listed_tx.send(true);
             }
@@ -181,6 +188,24 @@ impl Caches {
                     if changed {
                         for key in caches.keys_on_node(&name) {
                             queue.add_urgent(key);
+                        }
+                    }
+                }
+            },
+        ));
+        tasks.spawn(watch(
+            Api::<IngressClass>::all(client.clone()),
+            watcher::Config::default(),
+            class_writer,
+            {
+                let caches = caches.clone();
+                let queue = Arc::clone(queue);
+                // A class added or removed routes or unroutes every Express service:
+                // each service is queued (a rare event; the others' passes are no-ops).
+                move |_: &IngressClass| {
+                    for deployment in caches.deployments.state() {
+                        if let Some(key) = caches.key_of(&*deployment) {
+                            queue.add(key);
                         }
                     }
                 }

@@ -1,9 +1,9 @@
 //! The route of an Express gateway service: its Ingress applied where the cluster has an
 //! ingress class (owned by the service's Deployment, so it goes with it), removed where
-//! it has none.
+//! it has none. The classes are watched ([`super::caches::Caches::ingress_classes`]): a
+//! class added or removed queues every service.
 
-use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
-use kube::api::ListParams;
+use k8s_openapi::api::networking::v1::Ingress;
 use kube::Api;
 use kubecs_storage::ExpressState;
 
@@ -25,13 +25,7 @@ pub(super) async fn route(
     deployment_uid: Option<&str>,
 ) -> Result<(), ReconcileError> {
     let ingresses: Api<Ingress> = Api::namespaced(ctx.client.clone(), &at.namespace);
-    let classes: Api<IngressClass> = Api::all(ctx.client.clone());
-    let has_class = !classes
-        .list(&ListParams::default().limit(1))
-        .await?
-        .items
-        .is_empty();
-    if !has_class {
+    if ctx.caches.ingress_classes.state().is_empty() {
         return Ok(delete(&ingresses, &at.deployment).await?);
     }
     let port = state
