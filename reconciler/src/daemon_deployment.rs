@@ -171,6 +171,15 @@ mod tests {
         }
     }
 
+    /// The revision the daemon runs.
+    fn current(state: &DaemonState) -> Option<&str> {
+        state
+            .current_revision()?
+            .revision
+            .daemon_revision_arn
+            .as_deref()
+    }
+
     /// A daemon deploying revision `new` over `old` (or its first revision).
     fn deploying(new: &str, old: Option<&str>) -> DaemonState {
         let now = Timestamp::now();
@@ -255,15 +264,7 @@ mod tests {
             Some(vec![EDGE.to_owned()])
         );
         // The DaemonSet is made of r1 again.
-        assert_eq!(
-            state
-                .current_revision()
-                .unwrap()
-                .revision
-                .daemon_revision_arn
-                .as_deref(),
-            Some("r1")
-        );
+        assert_eq!(current(&state), Some("r1"));
         // Failures of r2's tasks no longer matter; r1 running everywhere ends it.
         follow(&mut state, true, 0, 2, now);
         assert_eq!(
@@ -284,14 +285,6 @@ mod tests {
             .as_deref()
             .unwrap()
             .contains("no earlier revision"));
-        assert_eq!(
-            state
-                .current_revision()
-                .unwrap()
-                .revision
-                .daemon_revision_arn
-                .as_deref(),
-            Some("r1")
-        );
+        assert_eq!(current(&state), Some("r1"));
     }
 }

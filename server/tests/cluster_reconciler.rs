@@ -34,6 +34,25 @@ const REGION: &str = "us-east-1";
 /// Generous: the local cluster's pods start in seconds, a loaded CI machine is slower.
 const CONVERGE: Duration = Duration::from_secs(120);
 
+/// Polls `probe` every 300 ms until it gives `Ok`; fails after [`CONVERGE`] naming
+/// `what` and the last thing `probe` saw (its `Err`).
+async fn eventually<T, F>(what: &str, mut probe: impl FnMut() -> F) -> T
+where
+    F: std::future::Future<Output = Result<T, String>>,
+{
+    let deadline = Instant::now() + CONVERGE;
+    loop {
+        match probe().await {
+            Ok(value) => return value,
+            Err(seen) => assert!(
+                Instant::now() < deadline,
+                "{what}: not within {CONVERGE:?}; seen: {seen}"
+            ),
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
 struct Env {
     server: TestServer,
     kube: &'static kubecs_test_cluster::Cluster,
@@ -1622,8 +1641,7 @@ async fn a_daemon_runs_on_its_capacity_providers_nodes_and_rolls_out_revisions(e
         json!({"cluster": cluster, "task": victim, "reason": "rotating the agent"}),
     )
     .await;
-    let deadline = Instant::now() + CONVERGE;
-    loop {
+    let stopped = eventually("the stopped daemon task replaced", || async {
         let stopped = env
             .ok(
                 "DescribeTasks",
@@ -1636,16 +1654,14 @@ async fn a_daemon_runs_on_its_capacity_providers_nodes_and_rolls_out_revisions(e
             && now_running.len() == nodes
             && !now_running.contains(&victim)
         {
-            assert_eq!(stopped["stopCode"], "UserInitiated");
-            assert_eq!(stopped["stoppedReason"], "rotating the agent");
-            break;
+            Ok(stopped)
+        } else {
+            Err(format!("{stopped:#} {now_running:?}"))
         }
-        assert!(
-            Instant::now() < deadline,
-            "the stopped daemon task is not replaced: {stopped:#} {now_running:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
+    })
+    .await;
+    assert_eq!(stopped["stopCode"], "UserInitiated");
+    assert_eq!(stopped["stoppedReason"], "rotating the agent");
 
     // A new revision rolls every node's task over.
     let v2 = env
@@ -1708,22 +1724,17 @@ async fn a_daemon_runs_on_its_capacity_providers_nodes_and_rolls_out_revisions(e
 
     env.ok("DeleteDaemon", json!({"daemonArn": daemon_arn}))
         .await;
-    let deadline = Instant::now() + CONVERGE;
-    loop {
+    eventually("the daemon gone", || async {
         let answer = env
             .server
             .call("DescribeDaemon", json!({"daemonArn": daemon_arn}))
             .await;
-        if answer.error_type() == "DaemonNotFoundException" {
-            break;
+        match answer.error_type() {
+            "DaemonNotFoundException" => Ok(()),
+            _ => Err(answer.text),
         }
-        assert!(
-            Instant::now() < deadline,
-            "the daemon is not gone: {}",
-            answer.text
-        );
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
+    })
+    .await;
     assert!(env.names("daemonsets", &namespace).is_empty());
     // Its tasks' records stay, STOPPED.
     assert!(daemon_tasks("RUNNING").await.is_empty());
@@ -1809,14 +1820,13 @@ async fn an_express_gateway_service_runs_with_an_ingress_to_its_port(env: &Env) 
         .expect("an ingress class");
     // The classes are watched: the endpoint is routed without another change of the
     // service.
-    let deadline = Instant::now() + CONVERGE;
-    while env.names("ingresses", &namespace).is_empty() {
-        assert!(
-            Instant::now() < deadline,
-            "no Ingress within {CONVERGE:?} of the ingress class"
-        );
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
+    eventually("an Ingress once the class exists", || async {
+        match env.names("ingresses", &namespace).is_empty() {
+            true => Err("no Ingress".to_owned()),
+            false => Ok(()),
+        }
+    })
+    .await;
     env.ok(
         "UpdateExpressGatewayService",
         json!({"serviceArn": arn, "primaryContainer": {"image": "web:2"}}),
@@ -1865,11 +1875,14 @@ async fn an_express_gateway_service_runs_with_an_ingress_to_its_port(env: &Env) 
         .await;
     env.until(&cluster, "web", "INACTIVE", |s| s["status"] == "INACTIVE")
         .await;
-    let deadline = Instant::now() + CONVERGE;
-    while !env.names("ingresses", &namespace).is_empty() {
-        assert!(Instant::now() < deadline, "the Ingress stays");
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
+    eventually("the Ingress gone", || async {
+        let left = env.names("ingresses", &namespace);
+        match left.is_empty() {
+            true => Ok(()),
+            false => Err(format!("{left:?}")),
+        }
+    })
+    .await;
     let gone = env
         .ok("DescribeExpressGatewayService", json!({"serviceArn": arn}))
         .await;

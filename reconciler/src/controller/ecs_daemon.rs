@@ -6,10 +6,11 @@
 //! daemon's task records (ListTasks' `daemonName`, DescribeTasks) and its share of the
 //! cluster's task counts.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::DaemonSet;
-use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::api::core::v1::Pod;
 use kube::runtime::reflector::ObjectRef;
 use kube::{Api, ResourceExt};
 use kubecs_api_models::{
@@ -133,7 +134,8 @@ pub async fn reconcile(
     let pods = ctx
         .caches
         .of_service(&ctx.caches.pods, &at.namespace, &at.label);
-    let running = running_counts(ctx, &pods, state);
+    let on_provider = node_providers(ctx, &pods);
+    let running = running_counts(&pods, &on_provider, state);
     let mut next = state.clone();
     next.running = running;
     next.pending_count = pending_count(&pods);
@@ -150,7 +152,7 @@ pub async fn reconcile(
         .map_or(0, |s| s.desired_number_scheduled);
     let now = Timestamp::now();
     crate::daemon_deployment::follow(&mut next, done, failed, desired, now);
-    let tasks = task_records(ctx, name, &mut next, &pods);
+    let tasks = task_records(ctx, name, &mut next, &pods, on_provider);
     // A rollback changed the revision to run: apply it at once.
     let rolled_back = next
         .current_revision()
@@ -190,7 +192,9 @@ async fn remove(
         .of_service(&ctx.caches.pods, &at.namespace, &at.label);
     let now = Timestamp::now();
     let mut next = record.value.clone();
-    let tasks = task_records(ctx, key.1, &mut next, &pods);
+    let on_provider = node_providers(ctx, &pods);
+    next.running = running_counts(&pods, &on_provider, &record.value);
+    let tasks = task_records(ctx, key.1, &mut next, &pods, on_provider);
     if pods.is_empty() {
         // The daemon goes with its tags; its tasks' records stay, STOPPED.
         let table = store.daemons();
@@ -217,7 +221,6 @@ async fn remove(
             .await?;
         return Ok(Next::Done);
     }
-    next.running = running_counts(ctx, &pods, &record.value);
     next.pending_count = pending_count(&pods);
     crate::daemon_deployment::follow(&mut next, false, 0, 0, now);
     write(store, key, record, next, &tasks, now).await?;
@@ -260,20 +263,13 @@ async fn write(
 
 /// The task records of the daemon's pods that changed since the last pass (and the
 /// tasks whose pods are gone); `state` remembers what was written.
-fn task_records(ctx: &Context, name: &str, state: &mut DaemonState, pods: &[Pod]) -> TaskWrites {
-    let providers = pods
-        .iter()
-        .filter_map(|p| p.spec.as_ref()?.node_name.clone())
-        .filter_map(|node| {
-            let labels = ctx
-                .caches
-                .nodes
-                .get(&ObjectRef::new(&node))?
-                .labels()
-                .clone();
-            Some((node, labels.get(CAPACITY_PROVIDER_LABEL)?.clone()))
-        })
-        .collect();
+fn task_records(
+    ctx: &Context,
+    name: &str,
+    state: &mut DaemonState,
+    pods: &[Pod],
+    on_provider: BTreeMap<String, String>,
+) -> TaskWrites {
     let owner = DaemonTasks {
         name,
         daemon_arn: &state.daemon_arn,
@@ -299,7 +295,7 @@ fn task_records(ctx: &Context, name: &str, state: &mut DaemonState, pods: &[Pod]
                 Some((target, id.to_owned()))
             })
             .collect(),
-        providers,
+        providers: on_provider,
         enable_execute_command: state
             .current_revision()
             .and_then(|r| r.revision.enable_execute_command)
@@ -346,23 +342,38 @@ fn pending_count(pods: &[Pod]) -> i32 {
     i32::try_from(pending.count()).unwrap_or(i32::MAX)
 }
 
+/// The node a pod is placed on.
+fn node_of(pod: &Pod) -> Option<&str> {
+    pod.spec.as_ref()?.node_name.as_deref()
+}
+
+/// The capacity provider (its node's label) of each node the pods are on, by node name.
+fn node_providers(ctx: &Context, pods: &[Pod]) -> BTreeMap<String, String> {
+    pods.iter()
+        .filter_map(node_of)
+        .filter_map(|name| {
+            let node = ctx.caches.nodes.get(&ObjectRef::new(name))?;
+            let provider = node.labels().get(CAPACITY_PROVIDER_LABEL)?.clone();
+            Some((name.to_owned(), provider))
+        })
+        .collect()
+}
+
 /// Running tasks by revision and capacity provider: each Running pod counts for the
 /// revision its template names, under the capacity provider its node is labelled with.
-fn running_counts(ctx: &Context, pods: &[Pod], state: &DaemonState) -> Vec<RunningCount> {
+fn running_counts(
+    pods: &[Pod],
+    on_provider: &BTreeMap<String, String>,
+    state: &DaemonState,
+) -> Vec<RunningCount> {
     let mut counts: Vec<RunningCount> = Vec::new();
     for pod in pods.iter().filter(|p| task_state(p) == TaskState::Running) {
         let Some(revision) = pod.annotations().get(DAEMON_REVISION_ANNOTATION) else {
             continue;
         };
-        let node: Option<std::sync::Arc<Node>> = pod
-            .spec
-            .as_ref()
-            .and_then(|s| s.node_name.as_deref())
-            .and_then(|n| ctx.caches.nodes.get(&ObjectRef::new(n)));
-        let provider_name = node
-            .as_ref()
-            .and_then(|n| n.labels().get(CAPACITY_PROVIDER_LABEL).cloned())
-            .unwrap_or_default();
+        let provider_name = node_of(pod)
+            .and_then(|n| on_provider.get(n))
+            .map_or("", String::as_str);
         let provider = state
             .revisions
             .iter()
