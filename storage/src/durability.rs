@@ -27,7 +27,9 @@
 //!   new *epoch*, so a refused writer can never mistake a later write for its own, and
 //!   the store is [`Health::Degraded`] until a log write succeeds. While degraded and
 //!   idle, the thread retries once a second with an empty record, so the store recovers
-//!   when space comes back even if no client writes.
+//!   when space comes back even if no client writes. Before it reports Ok again it
+//!   flushes sled, which keeps the first I/O error of its own background writes: if sled
+//!   failed too, the store is [`Health::Failed`] at once.
 //! - A failed `fdatasync`, a failed apply to sled or a failed checkpoint leaves the state
 //!   on disk unknown: the store is [`Health::Failed`] and refuses writes for good; the
 //!   process should exit and be restarted, which recovers from the log.
@@ -508,6 +510,19 @@ fn commit_loop(log: &mut Log, shared: &Shared) {
             Err(AppendError::Sync(e)) => {
                 let reason = format!("syncing the log {}: {e}", log.segment.path().display());
                 fail(shared, &reason);
+                return;
+            }
+        }
+        if matches!(shared.lock().health, Health::Degraded(_)) {
+            // sled writes in the background and latches its first I/O error: a full disk
+            // that failed the log has often failed sled too. Find out now, on the first
+            // successful log write (usually the idle retry's empty record), so the store
+            // says it needs a restart instead of reporting Ok and failing the next write.
+            if let Err(e) = log.db.flush() {
+                fail(
+                    shared,
+                    &format!("sled failed while the log could not be written: {e}"),
+                );
                 return;
             }
         }
