@@ -5,11 +5,13 @@
 //! - [`Validate`]: the model's constraints (generated), reported as [`Violation`]s.
 //! - [`ErrorCode`]: every error kubecs can answer with, its `__type` and HTTP status.
 //! - [`Timestamp`]: epoch seconds on the wire, as the AWS JSON protocol wants.
+//! - [`cluster_query`]: ECS's cluster query language (filters, `memberOf`).
 //! - [`arn`]: ECS ARNs and "name or ARN" references; [`status`]: status names.
 //!
 //! serde only: no I/O, no async, no HTTP.
 
 pub mod arn;
+pub mod cluster_query;
 mod enums;
 mod errors;
 pub mod status;

@@ -339,6 +339,9 @@ async fn tutorial_flow(env: &Env) {
             "deploymentConfiguration": {"maximumPercent": 200, "minimumHealthyPercent": 50},
             "placementStrategy": [{"type": "spread", "field": "attribute:ecs.availability-zone"},
                                   {"type": "spread", "field": "instanceId"}],
+            // Every hollow node is linux/amd64: a constraint they all meet.
+            "placementConstraints": [{"type": "memberOf", "expression":
+                "attribute:ecs.os-type == linux and attribute:ecs.cpu-architecture in [x86_64, arm64]"}],
         }),
     )
     .await;
@@ -408,6 +411,17 @@ async fn tutorial_flow(env: &Env) {
     assert_eq!(
         spread[1]["labelSelector"]["matchLabels"]["ecs.kubecs.io/service"],
         "auth"
+    );
+    // Its memberOf constraint, as required node affinity on the nodes' labels.
+    let terms = &deployment["spec"]["template"]["spec"]["affinity"]["nodeAffinity"]
+        ["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"];
+    assert_eq!(
+        terms,
+        &json!([{"matchExpressions": [
+            {"key": "kubernetes.io/os", "operator": "In", "values": ["linux"]},
+            {"key": "kubernetes.io/arch", "operator": "In", "values": ["amd64", "arm64"]},
+        ]}]),
+        "{deployment:#}"
     );
     let rolling = &deployment["spec"]["strategy"]["rollingUpdate"];
     assert_eq!(rolling["maxUnavailable"], "50%");
@@ -594,7 +608,8 @@ async fn tutorial_flow(env: &Env) {
 }
 
 /// A revision no node can hold: ECS's placement event, the old tasks kept running (the
-/// minimum healthy percent is 100), and a return to the old revision completes.
+/// minimum healthy percent is 100), and a return to the old revision completes. A
+/// service whose `memberOf` constraint no node meets gets the same event.
 async fn unplaceable_revision_is_reported_and_the_old_tasks_stay(env: &Env) {
     let cluster = kubecs_test_cluster::unique_name("placement");
     env.ok("CreateCluster", json!({"clusterName": cluster}))
@@ -619,6 +634,14 @@ async fn unplaceable_revision_is_reported_and_the_old_tasks_stay(env: &Env) {
         s["deployments"][0]["rolloutState"] == "COMPLETED" && s["runningCount"] == 1
     })
     .await;
+    // A memberOf constraint no node meets: never placed, with the same event.
+    env.ok(
+        "CreateService",
+        json!({"cluster": cluster, "serviceName": "gpu", "taskDefinition": "fits", "desiredCount": 1,
+               "placementConstraints": [{"type": "memberOf",
+                                         "expression": "attribute:ecs.instance-type == p4d.24xlarge"}]}),
+    )
+    .await;
     env.ok(
         "UpdateService",
         json!({"cluster": cluster, "service": "api", "taskDefinition": "huge"}),
@@ -639,6 +662,19 @@ async fn unplaceable_revision_is_reported_and_the_old_tasks_stay(env: &Env) {
         "the old task keeps running"
     );
     assert_eq!(stuck["runningCount"], 1);
+    let gpu = env
+        .until(&cluster, "gpu", "the memberOf placement event", |s| {
+            messages(s).iter().any(|m| {
+                m.starts_with("(service gpu) was unable to place a task because no container instance met all of its requirements.")
+            })
+        })
+        .await;
+    assert_eq!(gpu["runningCount"], 0, "{gpu:#}");
+    env.ok(
+        "DeleteService",
+        json!({"cluster": cluster, "service": "gpu", "force": true}),
+    )
+    .await;
 
     env.ok(
         "UpdateService",
@@ -658,6 +694,8 @@ async fn unplaceable_revision_is_reported_and_the_old_tasks_stay(env: &Env) {
     )
     .await;
     env.until(&cluster, "api", "INACTIVE", |s| s["status"] == "INACTIVE")
+        .await;
+    env.until(&cluster, "gpu", "INACTIVE", |s| s["status"] == "INACTIVE")
         .await;
     env.ok("DeleteCluster", json!({"cluster": cluster})).await;
 }

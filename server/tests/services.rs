@@ -774,9 +774,21 @@ fn limit_cases() -> Vec<(&'static str, Value, Value, &'static str)> {
         ),
         (
             "placementConstraints",
-            json!([constraint("e".repeat(2000))]),
-            json!([constraint("e".repeat(2001))]),
+            json!([constraint(format!("attribute:{} exists", "e".repeat(1983)))]),
+            json!([constraint(format!("attribute:{} exists", "e".repeat(1984)))]),
             "A placement constraint expression can have at most 2000 characters.",
+        ),
+        (
+            "placementConstraints",
+            json!([constraint("attribute:stack == prod".to_owned()), {"type": "distinctInstance"}]),
+            json!([constraint("attribute:stack ~~ prod".to_owned())]),
+            "The expression 'attribute:stack ~~ prod' is not valid: unknown operator ~~.",
+        ),
+        (
+            "placementConstraints",
+            json!([{"type": "distinctInstance"}]),
+            json!([{"type": "memberOf"}]),
+            "The memberOf placement constraint requires an expression.",
         ),
         (
             "placementStrategy",

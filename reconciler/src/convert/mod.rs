@@ -15,6 +15,7 @@ pub mod container;
 pub mod daemon;
 pub mod ecs_daemon;
 pub mod express;
+pub mod member_of;
 pub mod names;
 pub mod order;
 pub mod placement;

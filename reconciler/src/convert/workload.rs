@@ -7,8 +7,10 @@
 //!   [`PROGRESS_DEADLINE_SECONDS`]. The deployment circuit breaker has no Kubernetes field:
 //!   the control loop reads the Deployment's Progressing condition and failed pods.
 //! - A service placement constraint `distinctInstance` is a required pod anti-affinity on
-//!   `kubernetes.io/hostname`; a `spread` placement strategy on a node field is a
-//!   topology spread constraint ([`super::placement`]).
+//!   `kubernetes.io/hostname`; a `memberOf` constraint on node-label attributes (the
+//!   service's or the task definition's) is required node affinity
+//!   ([`super::member_of`]); a `spread` placement strategy on a node field is a topology
+//!   spread constraint ([`super::placement`]).
 //! - Owner references need the Deployment's UID, which only the API server knows: the
 //!   loop applies the Deployment, then calls [`Workload::set_owner`] before applying the
 //!   Services, so that deleting the Deployment deletes them.
@@ -19,8 +21,7 @@ use k8s_openapi::api::apps::v1::{
     Deployment, DeploymentSpec, DeploymentStrategy as KubeStrategy, RollingUpdateDeployment,
 };
 use k8s_openapi::api::core::v1::{
-    Affinity, NodeAffinity, NodeSelector, NodeSelectorTerm, PodAffinityTerm, PodAntiAffinity,
-    Service as KubeService,
+    Affinity, NodeAffinity, NodeSelector, PodAffinityTerm, PodAntiAffinity, Service as KubeService,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, OwnerReference};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -29,6 +30,7 @@ use kubecs_api_models::{
     DeploymentStrategy, PlacementConstraintType, SchedulingStrategy, Service, TaskDefinition,
 };
 
+use super::member_of::{self, node_selector_terms};
 use super::names::{
     capacity_provider_requirement, label_value, namespace_name, selector_labels, service_labels,
     workload_name, ClusterScope, CLUSTER_ARN_ANNOTATION, DEPLOYMENT_ID_ANNOTATION, FAMILY_LABEL,
@@ -228,21 +230,19 @@ pub fn workload(
         .iter()
         .flatten()
         .any(|c| c.r#type == Some(PlacementConstraintType::DistinctInstance));
-    if let Some(requirement) = service
+    // A capacity provider strategy of Auto Scaling group providers (their nodes only) and
+    // the `memberOf` constraints that read node labels.
+    let also = service
         .capacity_provider_strategy
         .as_deref()
-        .and_then(capacity_provider_requirement)
-    {
-        // A capacity provider strategy of Auto Scaling group providers: their nodes only.
+        .and_then(capacity_provider_requirement);
+    if let Some(terms) = node_selector_terms(member_of::expressions(service, td), also) {
         if let Some(spec) = template.spec.as_mut() {
             spec.affinity
                 .get_or_insert_with(Affinity::default)
                 .node_affinity = Some(NodeAffinity {
                 required_during_scheduling_ignored_during_execution: Some(NodeSelector {
-                    node_selector_terms: vec![NodeSelectorTerm {
-                        match_expressions: Some(vec![requirement]),
-                        ..NodeSelectorTerm::default()
-                    }],
+                    node_selector_terms: terms,
                 }),
                 ..NodeAffinity::default()
             });

@@ -517,6 +517,78 @@ fn distinct_instance_becomes_a_required_anti_affinity_on_the_hostname() {
 }
 
 #[test]
+fn member_of_constraints_of_service_and_task_definition_are_required_node_affinity() {
+    let svc = Service {
+        capacity_provider_strategy: Some(vec![kubecs_api_models::CapacityProviderStrategyItem {
+            capacity_provider: Some("web-nodes".to_owned()),
+            weight: Some(1),
+            base: None,
+        }]),
+        placement_constraints: Some(vec![
+            PlacementConstraint {
+                r#type: Some(PlacementConstraintType::MemberOf),
+                expression: Some("attribute:ecs.os-type == linux".to_owned()),
+            },
+            // A custom attribute is kubecs's, not a node label's: kept, not applied.
+            PlacementConstraint {
+                r#type: Some(PlacementConstraintType::MemberOf),
+                expression: Some("attribute:stack == prod".to_owned()),
+            },
+        ]),
+        ..service()
+    };
+    let td = TaskDefinition {
+        placement_constraints: Some(vec![kubecs_api_models::TaskDefinitionPlacementConstraint {
+            r#type: Some(kubecs_api_models::TaskDefinitionPlacementConstraintType::MemberOf),
+            expression: Some("attribute:ecs.cpu-architecture in [x86_64, arm64]".to_owned()),
+        }]),
+        ..task()
+    };
+    let workload = workload(&SCOPE, &svc, &td).unwrap();
+    let terms = spec(&workload)
+        .template
+        .spec
+        .unwrap()
+        .affinity
+        .unwrap()
+        .node_affinity
+        .unwrap()
+        .required_during_scheduling_ignored_during_execution
+        .unwrap()
+        .node_selector_terms;
+    assert_eq!(terms.len(), 1, "{terms:?}");
+    let requirements: Vec<(String, String, Vec<String>)> = terms[0]
+        .match_expressions
+        .clone()
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.key, r.operator, r.values.unwrap_or_default()))
+        .collect();
+    let owned = |k: &str, o: &str, v: &[&str]| {
+        (
+            k.to_owned(),
+            o.to_owned(),
+            v.iter().map(|v| (*v).to_owned()).collect::<Vec<_>>(),
+        )
+    };
+    assert_eq!(
+        requirements,
+        vec![
+            owned("ecs.kubecs.io/capacity-provider", "In", &["web-nodes"]),
+            owned("kubernetes.io/os", "In", &["linux"]),
+            owned("kubernetes.io/arch", "In", &["amd64", "arm64"]),
+        ]
+    );
+    // Without constraints or providers, no node affinity at all.
+    assert!(spec(&convert(&service()))
+        .template
+        .spec
+        .unwrap()
+        .affinity
+        .is_none_or(|a| a.node_affinity.is_none()));
+}
+
+#[test]
 fn a_strategy_of_auto_scaling_group_providers_keeps_the_pods_on_their_nodes() {
     let item = |name: &str| kubecs_api_models::CapacityProviderStrategyItem {
         capacity_provider: Some(name.to_owned()),

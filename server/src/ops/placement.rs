@@ -33,30 +33,9 @@ pub fn of_run(
     let mut distinct = false;
     let mut expressions = Vec::new();
     for constraint in all {
-        let expression = constraint
-            .expression
-            .as_deref()
-            .filter(|e| !e.trim().is_empty());
-        match (&constraint.r#type, expression) {
-            (Some(PlacementConstraintType::DistinctInstance), None) => distinct = true,
-            (Some(PlacementConstraintType::DistinctInstance), Some(_)) => {
-                return Err(ApiError::invalid_parameter(
-                    "The distinctInstance placement constraint takes no expression.",
-                ))
-            }
-            (Some(PlacementConstraintType::MemberOf), Some(text)) => {
-                expressions.push(cluster_query::parse(text, "expression")?);
-            }
-            (Some(PlacementConstraintType::MemberOf), None) => {
-                return Err(ApiError::invalid_parameter(
-                    "The memberOf placement constraint requires an expression.",
-                ))
-            }
-            _ => {
-                return Err(ApiError::invalid_parameter(
-                    "A placement constraint type must be distinctInstance or memberOf.",
-                ))
-            }
+        match parse(constraint)? {
+            Some(expression) => expressions.push(expression),
+            None => distinct = true,
         }
     }
     if !distinct && expressions.is_empty() {
@@ -83,6 +62,37 @@ pub fn of_run(
         distinct: distinct.then(|| uuid::Uuid::new_v4().simple().to_string()),
         capacity_providers: None,
     }))
+}
+
+/// Refuses, as ECS does, a service's constraint that is not a `distinctInstance` without
+/// an expression or a `memberOf` with a valid one (the reconciler applies them).
+pub fn check_service(constraints: &[PlacementConstraint]) -> Result<(), ApiError> {
+    constraints.iter().try_for_each(|c| parse(c).map(drop))
+}
+
+/// A constraint's `memberOf` expression, or `None` for `distinctInstance`.
+fn parse(constraint: &PlacementConstraint) -> Result<Option<cluster_query::Expr>, ApiError> {
+    let expression = constraint
+        .expression
+        .as_deref()
+        .filter(|e| !e.trim().is_empty());
+    match (&constraint.r#type, expression) {
+        (Some(PlacementConstraintType::DistinctInstance), None) => Ok(None),
+        (Some(PlacementConstraintType::DistinctInstance), Some(_)) => {
+            Err(ApiError::invalid_parameter(
+                "The distinctInstance placement constraint takes no expression.",
+            ))
+        }
+        (Some(PlacementConstraintType::MemberOf), Some(text)) => {
+            cluster_query::parse(text, "expression").map(Some)
+        }
+        (Some(PlacementConstraintType::MemberOf), None) => Err(ApiError::invalid_parameter(
+            "The memberOf placement constraint requires an expression.",
+        )),
+        _ => Err(ApiError::invalid_parameter(
+            "A placement constraint type must be distinctInstance or memberOf.",
+        )),
+    }
 }
 
 /// The node of an instance a task can be placed on: a node (not an instance whose agent

@@ -39,7 +39,7 @@ pub const OPERATIONS: &[Operation] = &[
 /// What kubecs does with each, for the README's compatibility table.
 pub fn note(operation: Operation) -> Option<&'static str> {
     Some(match operation {
-        Operation::CreateService => "Desired state stored with a PRIMARY deployment; idempotent with `clientToken`; ECS's validation of the task definition, counts, launch type, deployment configuration and load balancers; ECS's list and length limits (load balancers, subnets, placement, `clientToken`, ...); a REPLICA service Kubernetes cannot run is refused with ECS's error. The reconciler runs it as a Deployment and reports its counts, deployments and events; DAEMON services run as DaemonSets (one task per node).",
+        Operation::CreateService => "Desired state stored with a PRIMARY deployment; idempotent with `clientToken`; ECS's validation of the task definition, counts, launch type, deployment configuration and load balancers; ECS's list and length limits (load balancers, subnets, placement, `clientToken`, ...); `memberOf` expressions parsed and refused as ECS does; a REPLICA service Kubernetes cannot run is refused with ECS's error. The reconciler runs it as a Deployment (placement: see \"On Kubernetes\") and reports its counts, deployments and events; DAEMON services run as DaemonSets (one task per node).",
         Operation::DescribeServices => "Running/pending counts, deployments (rollout state, counts) and events from what runs on Kubernetes; up to 10 per call; unknown names in `failures` as MISSING; INACTIVE services stay describable; `include: [\"TAGS\"]`.",
         Operation::ListServices => "ACTIVE services of a cluster, filtered by launch type and scheduling strategy; paginated (default 10, at most 100).",
         Operation::ListServicesByNamespace => "Services whose Service Connect configuration names the namespace; paginated.",
@@ -263,6 +263,9 @@ pub async fn create_with(
     tags::check(input.tags.as_ref())?;
     limits::check_client_token(input.client_token.as_deref())?;
     limits::check(&limits::limited!(input))?;
+    crate::ops::placement::check_service(
+        input.placement_constraints.as_deref().unwrap_or_default(),
+    )?;
     let strategy = input
         .scheduling_strategy
         .clone()
@@ -614,6 +617,9 @@ pub async fn update_with(
     edit: impl FnOnce(&mut ServiceState) -> Result<(), ApiError>,
 ) -> Result<UpdateServiceResponse, ApiError> {
     limits::check(&limits::limited!(input))?;
+    crate::ops::placement::check_service(
+        input.placement_constraints.as_deref().unwrap_or_default(),
+    )?;
     if let Some(count) = input.desired_count {
         if count < 0 {
             return Err(ApiError::invalid_parameter(format!(
