@@ -83,18 +83,16 @@ impl Env {
         what: &str,
         done: impl Fn(&Value) -> bool,
     ) -> Value {
-        let deadline = Instant::now() + CONVERGE;
-        loop {
+        let done = &done;
+        eventually(what, || async move {
             let described = self.describe(cluster, service).await;
             if done(&described) {
-                return described;
+                Ok(described)
+            } else {
+                Err(format!("the service: {described:#}"))
             }
-            assert!(
-                Instant::now() < deadline,
-                "{what}: not within {CONVERGE:?}; the service: {described:#}"
-            );
-            tokio::time::sleep(Duration::from_millis(300)).await;
-        }
+        })
+        .await
     }
 
     /// The tasks ListTasks gives for a service and desired status, as DescribeTasks
@@ -125,21 +123,19 @@ impl Env {
         what: &str,
         done: impl Fn(&Value) -> bool,
     ) -> Value {
-        let deadline = Instant::now() + CONVERGE;
-        loop {
+        let done = &done;
+        eventually(what, || async move {
             let described = self
                 .ok("DescribeTasks", json!({"cluster": cluster, "tasks": [arn]}))
                 .await;
             let task = described["tasks"][0].clone();
             if done(&task) {
-                return task;
+                Ok(task)
+            } else {
+                Err(format!("the task: {described:#}"))
             }
-            assert!(
-                Instant::now() < deadline,
-                "{what}: not within {CONVERGE:?}; the task: {described:#}"
-            );
-            tokio::time::sleep(Duration::from_millis(300)).await;
-        }
+        })
+        .await
     }
 
     fn kubectl_json(&self, args: &[&str]) -> Value {
@@ -555,8 +551,7 @@ async fn tutorial_flow(env: &Env) {
     assert_eq!(env.names("services", &namespace), Vec::<String>::new());
     let deleted = env.ok("DeleteCluster", json!({"cluster": cluster})).await;
     assert_eq!(deleted["cluster"]["status"], "INACTIVE");
-    let deadline = Instant::now() + CONVERGE;
-    loop {
+    eventually("the namespace is deleted", || async {
         let out = env
             .kube
             .kubectl(&[
@@ -574,14 +569,12 @@ async fn tutorial_flow(env: &Env) {
                 && !n["metadata"]["deletionTimestamp"].is_null()
         });
         if out.trim().is_empty() || terminating {
-            break;
+            Ok(())
+        } else {
+            Err(format!("namespace {namespace}: {out}"))
         }
-        assert!(
-            Instant::now() < deadline,
-            "namespace {namespace} not deleted"
-        );
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
+    })
+    .await;
 
     // The same names work again (once Kubernetes has finished with the namespace).
     env.ok("CreateCluster", json!({"clusterName": cluster}))
@@ -1112,8 +1105,7 @@ async fn tasks_run_and_stop(env: &Env) {
     )
     .await;
     let task_id = first_arn.rsplit('/').next().unwrap().to_owned();
-    let deadline = Instant::now() + CONVERGE;
-    loop {
+    eventually("the protected pod's deletion cost", || async {
         let pods = env.kubectl_json(&["get", "pods", "-n", &namespace]);
         let cost = pods["items"]
             .as_array()
@@ -1124,14 +1116,12 @@ async fn tasks_run_and_stop(env: &Env) {
                 p["metadata"]["annotations"]["controller.kubernetes.io/pod-deletion-cost"].clone()
             });
         if cost == Some(json!("2147483647")) {
-            break;
+            Ok(())
+        } else {
+            Err(format!("{cost:?}"))
         }
-        assert!(
-            Instant::now() < deadline,
-            "the protected pod's deletion cost: {cost:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
+    })
+    .await;
     env.ok(
         "StopTask",
         json!({"cluster": cluster, "task": first_arn, "reason": "bad host"}),
@@ -1262,15 +1252,15 @@ async fn container_instances_are_the_nodes_and_draining_moves_tasks(env: &Env) {
     .await;
     env.until(&cluster, "web", "web runs", |s| s["runningCount"] == 2)
         .await;
-    let deadline = Instant::now() + CONVERGE;
-    let tasks = loop {
+    let tasks = eventually("tasks on instances", || async {
         let tasks = env.tasks(&cluster, "web", "RUNNING").await;
         if tasks.len() == 2 && tasks.iter().all(|t| t["containerInstanceArn"].is_string()) {
-            break tasks;
+            Ok(tasks)
+        } else {
+            Err(format!("{tasks:#?}"))
         }
-        assert!(Instant::now() < deadline, "tasks on instances: {tasks:#?}");
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    };
+    })
+    .await;
     let drained = tasks[0]["containerInstanceArn"]
         .as_str()
         .unwrap()
@@ -1337,8 +1327,7 @@ async fn container_instances_are_the_nodes_and_draining_moves_tasks(env: &Env) {
     };
     let node_name = node_of(&node_name);
     // The tasks move: two RUNNING again, none on the drained instance, the node cordoned.
-    let deadline = Instant::now() + CONVERGE;
-    loop {
+    eventually("tasks moved off the drained instance", || async {
         let tasks = env.tasks(&cluster, "web", "RUNNING").await;
         let running = tasks
             .iter()
@@ -1349,14 +1338,12 @@ async fn container_instances_are_the_nodes_and_draining_moves_tasks(env: &Env) {
             .filter(|t| t["containerInstanceArn"] == drained.as_str())
             .count();
         if running == 2 && left == 0 && tasks.len() == 2 {
-            break;
+            Ok(())
+        } else {
+            Err(format!("{tasks:#?}"))
         }
-        assert!(
-            Instant::now() < deadline,
-            "tasks moved off the drained instance: {tasks:#?}"
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+    })
+    .await;
     let node = env.kubectl_json(&["get", "node", &node_name]);
     assert_eq!(node["spec"]["unschedulable"], true, "{node:#}");
     let service = env
@@ -1384,18 +1371,15 @@ async fn container_instances_are_the_nodes_and_draining_moves_tasks(env: &Env) {
         )
         .await;
     assert_eq!(answer["containerInstances"][0]["status"], "ACTIVE");
-    let deadline = Instant::now() + CONVERGE;
-    loop {
+    eventually("the node is uncordoned", || async {
         let node = env.kubectl_json(&["get", "node", &node_name]);
         if node["spec"]["unschedulable"] != true {
-            break;
+            Ok(())
+        } else {
+            Err(format!("{node:#}"))
         }
-        assert!(
-            Instant::now() < deadline,
-            "the node is uncordoned: {node:#}"
-        );
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
+    })
+    .await;
 
     env.ok(
         "DeleteService",
@@ -1570,8 +1554,7 @@ async fn a_daemon_runs_on_its_capacity_providers_nodes_and_rolls_out_revisions(e
         .await["daemonTaskDefinitionArn"]
         .clone();
     // The API refuses a provider no node carries yet: wait for the label to be seen.
-    let deadline = Instant::now() + CONVERGE;
-    let created = loop {
+    let created = eventually("CreateDaemon", || async {
         let answer = env
             .server
             .call(
@@ -1582,31 +1565,30 @@ async fn a_daemon_runs_on_its_capacity_providers_nodes_and_rolls_out_revisions(e
             )
             .await;
         if answer.status == 200 {
-            break answer.body;
+            Ok(answer.body)
+        } else {
+            Err(answer.text)
         }
-        assert!(Instant::now() < deadline, "CreateDaemon: {}", answer.text);
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    };
+    })
+    .await;
     let daemon_arn = created["daemonArn"].clone();
     let reaches = |deployment: Value, status: &'static str| async move {
-        let deadline = Instant::now() + CONVERGE;
-        loop {
+        let what = format!("the daemon deployment is {status}");
+        eventually(&what, || async {
             let described = env
                 .ok(
                     "DescribeDaemonDeployments",
-                    json!({"daemonDeploymentArns": [deployment]}),
+                    json!({"daemonDeploymentArns": [&deployment]}),
                 )
                 .await;
             let d = described["daemonDeployments"][0].clone();
             if d["status"] == status {
-                return d;
+                Ok(d)
+            } else {
+                Err(format!("{described:#}"))
             }
-            assert!(
-                Instant::now() < deadline,
-                "the daemon deployment is not {status} within {CONVERGE:?}: {described:#}"
-            );
-            tokio::time::sleep(Duration::from_millis(300)).await;
-        }
+        })
+        .await
     };
     let first = reaches(created["deploymentArn"].clone(), "SUCCESSFUL").await;
     assert_eq!(
