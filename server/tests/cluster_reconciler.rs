@@ -1028,6 +1028,7 @@ async fn tasks_run_and_stop(env: &Env) {
             "RunTask",
             json!({
                 "cluster": cluster, "taskDefinition": "app", "startedBy": "deploy-42",
+                "placementStrategy": [{"type": "spread", "field": "instanceId"}],
                 "overrides": {"containerOverrides": [{
                     "name": "app", "command": ["migrate", "--up"],
                     "environment": [{"name": "MODE", "value": "migrate"}],
@@ -1057,6 +1058,14 @@ async fn tasks_run_and_stop(env: &Env) {
         json!([{"name": "MODE", "value": "migrate"}])
     );
     assert_eq!(pod["spec"]["restartPolicy"], "Never");
+    // The spread over instances, among the tasks of its group, as the API server keeps it.
+    let spread = &pod["spec"]["topologySpreadConstraints"][0];
+    assert_eq!(spread["topologyKey"], "kubernetes.io/hostname", "{pod:#}");
+    assert_eq!(
+        spread["labelSelector"]["matchLabels"]["ecs.kubecs.io/task-group"],
+        pod["metadata"]["labels"]["ecs.kubecs.io/task-group"]
+    );
+    assert!(pod["metadata"]["labels"]["ecs.kubecs.io/task-group"].is_string());
     let listed = env
         .ok(
             "ListTasks",

@@ -421,6 +421,9 @@ async fn placement_constraints_are_checked_and_kept_for_the_pod() {
             json!({"taskDefinition": "web", "count": 2, "placementConstraints": [
                 {"type": "memberOf", "expression": "attribute:ecs.instance-type =~ t3.*"},
                 {"type": "distinctInstance"},
+            ], "placementStrategy": [
+                {"type": "spread", "field": "attribute:ecs.availability-zone"},
+                {"type": "binpack", "field": "memory"},
             ]}),
         )
         .await;
@@ -435,6 +438,8 @@ async fn placement_constraints_are_checked_and_kept_for_the_pod() {
             .value;
         // No node here satisfies the expression: the task waits, PENDING, as in ECS.
         assert_eq!(placement.nodes, Some(Vec::new()));
+        // The spread is kept for the pod; binpack is not.
+        assert_eq!(placement.spread, ["attribute:ecs.availability-zone"]);
         groups.push(placement.distinct.unwrap());
     }
     assert_eq!(groups[0], groups[1], "one distinctInstance group per call");

@@ -61,6 +61,10 @@ pub struct TaskPlacement {
     /// The Auto Scaling group capacity providers whose nodes the task may run on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub capacity_providers: Option<Vec<String>>,
+    /// The fields of the run's `spread` placement strategies (ECS's: `instanceId`,
+    /// `attribute:ecs.availability-zone`, ...), balancing the tasks of its task group.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub spread: Vec<String>,
 }
 
 impl Revisioned for TaskDefinition {

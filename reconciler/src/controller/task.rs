@@ -183,7 +183,16 @@ async fn create(
         .ok_or_else(|| "its task definition is not stored".to_owned())
         .and_then(|td| {
             with_overrides(&td.value, task.overrides.as_ref())
-                .and_then(|run| task_pod(scope, &run, id, arn, placement.as_ref()))
+                .and_then(|run| {
+                    task_pod(
+                        scope,
+                        &run,
+                        id,
+                        arn,
+                        task.group.as_deref(),
+                        placement.as_ref(),
+                    )
+                })
                 .map_err(|e| e.to_string())
         });
     match pod {

@@ -12,7 +12,9 @@
 //! may run on become a required node affinity on their names (no node: a term nothing
 //! matches, so the pod stays Pending as ECS leaves a task no instance satisfies); a
 //! `distinctInstance` group becomes a label and a required pod anti-affinity on
-//! `kubernetes.io/hostname` against the same label.
+//! `kubernetes.io/hostname` against the same label; a `spread` strategy on a node field
+//! is a topology spread constraint over the pods of the task's group, as ECS spreads
+//! the tasks of a task group (`super::placement`).
 
 use std::collections::BTreeMap;
 
@@ -21,10 +23,13 @@ use k8s_openapi::api::core::v1::{
     PodAffinityTerm, PodAntiAffinity,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
-use kubecs_api_models::{KeyValuePair, TaskDefinition, TaskOverride};
+use kubecs_api_models::{
+    KeyValuePair, PlacementStrategy, PlacementStrategyType, TaskDefinition, TaskOverride,
+};
 use kubecs_storage::TaskPlacement;
 
 use super::names::{cluster_labels, namespace_name, ClusterScope};
+use super::placement::spread_constraints;
 use super::pod::pod_template;
 use super::validate::Unsupported;
 
@@ -32,6 +37,9 @@ use super::validate::Unsupported;
 pub const TASK_LABEL: &str = "ecs.kubecs.io/task";
 /// Label: the `distinctInstance` group of a standalone task.
 pub const DISTINCT_LABEL: &str = "ecs.kubecs.io/distinct";
+/// Label: the task group of a standalone task (`family:<family>` unless RunTask named
+/// one), as a label value: the pods a `spread` strategy balances.
+pub const TASK_GROUP_LABEL: &str = "ecs.kubecs.io/task-group";
 /// A node label no node has: the node affinity of a task no container instance matched.
 const NO_INSTANCE_LABEL: &str = "ecs.kubecs.io/no-container-instance-matched";
 
@@ -105,6 +113,7 @@ pub fn pod(
     td: &TaskDefinition,
     task_id: &str,
     task_arn: &str,
+    group: Option<&str>,
     placement: Option<&TaskPlacement>,
 ) -> Result<Pod, Unsupported> {
     let template = pod_template(td)?;
@@ -117,11 +126,31 @@ pub fn pod(
     let mut spec = template.spec.unwrap_or_default();
     // A stopped task stays stopped: ECS never restarts a task's containers.
     spec.restart_policy = Some("Never".to_owned());
+    let group = group.map(super::names::label_value);
+    if let Some(group) = &group {
+        labels.insert(TASK_GROUP_LABEL.to_owned(), group.clone());
+    }
     if let Some(placement) = placement {
-        if let Some(group) = &placement.distinct {
-            labels.insert(DISTINCT_LABEL.to_owned(), super::names::label_value(group));
+        if let Some(distinct) = &placement.distinct {
+            labels.insert(
+                DISTINCT_LABEL.to_owned(),
+                super::names::label_value(distinct),
+            );
         }
         spec.affinity = affinity(placement);
+        let strategies: Vec<PlacementStrategy> = placement
+            .spread
+            .iter()
+            .map(|field| PlacementStrategy {
+                r#type: Some(PlacementStrategyType::Spread),
+                field: Some(field.clone()),
+            })
+            .collect();
+        if let Some(group) = group.filter(|_| !strategies.is_empty()) {
+            let selector = BTreeMap::from([(TASK_GROUP_LABEL.to_owned(), group)]);
+            let spread = spread_constraints(&strategies, &selector);
+            spec.topology_spread_constraints = (!spread.is_empty()).then_some(spread);
+        }
     }
     Ok(Pod {
         metadata: ObjectMeta {
@@ -231,6 +260,11 @@ mod tests {
     use super::*;
     use kubecs_api_models::{ContainerDefinition, ContainerOverride, ErrorCode};
 
+    const PROD: ClusterScope<'static> = ClusterScope {
+        region: "us-east-1",
+        cluster: "prod",
+    };
+
     fn migrate() -> TaskDefinition {
         TaskDefinition {
             family: Some("migrate".to_owned()),
@@ -304,16 +338,13 @@ mod tests {
 
     #[test]
     fn the_pod_never_restarts_and_names_its_task() {
-        let scope = ClusterScope {
-            region: "us-east-1",
-            cluster: "prod",
-        };
         let td = with_overrides(&migrate(), Some(&run_override("app"))).unwrap();
         let pod = pod(
-            &scope,
+            &PROD,
             &td,
             "0123456789abcdef0123456789abcdef",
             "arn:task",
+            None,
             None,
         )
         .unwrap();
@@ -321,7 +352,7 @@ mod tests {
             pod.metadata.name.as_deref(),
             Some("ecs-task-0123456789abcdef0123456789abcdef")
         );
-        assert_eq!(pod.metadata.namespace, Some(namespace_name(&scope)));
+        assert_eq!(pod.metadata.namespace, Some(namespace_name(&PROD)));
         let labels = pod.metadata.labels.unwrap();
         assert_eq!(labels[TASK_LABEL], "0123456789abcdef0123456789abcdef");
         assert_eq!(labels["app.kubernetes.io/managed-by"], "kubecs");
@@ -335,20 +366,17 @@ mod tests {
 
     #[test]
     fn a_placement_becomes_node_affinity_and_anti_affinity() {
-        let scope = ClusterScope {
-            region: "us-east-1",
-            cluster: "prod",
-        };
         let placement = TaskPlacement {
             nodes: Some(vec!["node-a".to_owned(), "node-b".to_owned()]),
             distinct: Some("run-1".to_owned()),
-            capacity_providers: None,
+            ..TaskPlacement::default()
         };
         let pod = pod(
-            &scope,
+            &PROD,
             &migrate(),
             "0123456789abcdef0123456789abcdef",
             "arn:task",
+            None,
             Some(&placement),
         )
         .unwrap();
@@ -387,19 +415,16 @@ mod tests {
 
     #[test]
     fn no_matching_node_leaves_the_task_pending() {
-        let scope = ClusterScope {
-            region: "us-east-1",
-            cluster: "prod",
-        };
         let placement = TaskPlacement {
             nodes: Some(Vec::new()),
             ..TaskPlacement::default()
         };
         let pod = pod(
-            &scope,
+            &PROD,
             &migrate(),
             "0123456789abcdef0123456789abcdef",
             "arn:task",
+            None,
             Some(&placement),
         )
         .unwrap();
@@ -419,5 +444,45 @@ mod tests {
             term.match_expressions.as_ref().unwrap()[0].operator,
             "Exists"
         );
+    }
+
+    #[test]
+    fn spread_balances_the_pods_of_the_task_group_over_the_node_label() {
+        let placement = TaskPlacement {
+            spread: vec![
+                "attribute:ecs.availability-zone".to_owned(),
+                "attribute:stack".to_owned(),
+                "instanceId".to_owned(),
+            ],
+            ..TaskPlacement::default()
+        };
+        let pod = pod(
+            &PROD,
+            &migrate(),
+            "0123456789abcdef0123456789abcdef",
+            "arn:task",
+            Some("family:migrate"),
+            Some(&placement),
+        )
+        .unwrap();
+        let group = pod.metadata.labels.unwrap()[TASK_GROUP_LABEL].clone();
+        assert_eq!(group, super::super::names::label_value("family:migrate"));
+        let spread = pod.spec.unwrap().topology_spread_constraints.unwrap();
+        let keys: Vec<&str> = spread.iter().map(|c| c.topology_key.as_str()).collect();
+        // A custom attribute is not a node label: not applied.
+        assert_eq!(
+            keys,
+            ["topology.kubernetes.io/zone", "kubernetes.io/hostname"]
+        );
+        for constraint in &spread {
+            assert_eq!(constraint.when_unsatisfiable, "ScheduleAnyway");
+            assert_eq!(
+                constraint.label_selector.as_ref().unwrap().match_labels,
+                Some(BTreeMap::from([(
+                    TASK_GROUP_LABEL.to_owned(),
+                    group.clone()
+                )]))
+            );
+        }
     }
 }

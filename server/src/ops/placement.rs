@@ -2,10 +2,13 @@
 //! places a task then: a `memberOf` constraint (the request's and the task definition's)
 //! is evaluated on the cluster's container instances now, and the task may run on the
 //! nodes that satisfy every one; `distinctInstance` puts the tasks of one call on
-//! different nodes. The reconciler turns the result into node affinity
+//! different nodes; a `spread` strategy balances the tasks of the task group. The
+//! reconciler turns the result into node affinity and topology spread
 //! (`kubecs_reconciler::convert::task`).
 
-use kubecs_api_models::{PlacementConstraint, PlacementConstraintType};
+use kubecs_api_models::{
+    PlacementConstraint, PlacementConstraintType, PlacementStrategy, PlacementStrategyType,
+};
 use kubecs_storage::TaskPlacement;
 
 use crate::context::Ctx;
@@ -17,12 +20,14 @@ use crate::ops::container_instances::{self, Instance};
 const MAX_CONSTRAINTS: usize = 10;
 
 /// The placement of the tasks of one RunTask call (`None`: anywhere), given the request's
-/// and the task definition's constraints.
+/// and the task definition's constraints and the request's strategies (of which `spread`
+/// is kept; the reconciler applies it where the field is a node label).
 pub fn of_run(
     ctx: &Ctx,
     cluster: &str,
     request: &[PlacementConstraint],
     task_definition: &[PlacementConstraint],
+    strategies: &[PlacementStrategy],
 ) -> Result<Option<TaskPlacement>, ApiError> {
     let all: Vec<&PlacementConstraint> = request.iter().chain(task_definition).collect();
     if all.len() > MAX_CONSTRAINTS {
@@ -38,7 +43,12 @@ pub fn of_run(
             None => distinct = true,
         }
     }
-    if !distinct && expressions.is_empty() {
+    let spread: Vec<String> = strategies
+        .iter()
+        .filter(|s| s.r#type == Some(PlacementStrategyType::Spread))
+        .filter_map(|s| s.field.clone())
+        .collect();
+    if !distinct && expressions.is_empty() && spread.is_empty() {
         return Ok(None);
     }
     let nodes = if expressions.is_empty() {
@@ -61,6 +71,7 @@ pub fn of_run(
         nodes,
         distinct: distinct.then(|| uuid::Uuid::new_v4().simple().to_string()),
         capacity_providers: None,
+        spread,
     }))
 }
 

@@ -101,6 +101,7 @@ pub async fn run(ctx: Ctx, input: RunTaskRequest) -> Result<RunTaskResponse, Api
         &cluster,
         input.placement_constraints.as_deref().unwrap_or_default(),
         &td_constraints,
+        input.placement_strategy.as_deref().unwrap_or_default(),
     )?;
     let launch = Launch {
         cluster: &cluster,
