@@ -602,7 +602,8 @@ async fn tutorial_flow(env: &Env) {
 
 /// A revision no node can hold: ECS's placement event, the old tasks kept running (the
 /// minimum healthy percent is 100), and a return to the old revision completes. A
-/// service whose `memberOf` constraint no node meets gets the same event.
+/// service whose `memberOf` constraint no node meets gets the same event; `memberOf` on
+/// `task:group` places tasks with another service's, or away from them.
 async fn unplaceable_revision_is_reported_and_the_old_tasks_stay(env: &Env) {
     let cluster = kubecs_test_cluster::unique_name("placement");
     env.ok("CreateCluster", json!({"clusterName": cluster}))
@@ -627,6 +628,57 @@ async fn unplaceable_revision_is_reported_and_the_old_tasks_stay(env: &Env) {
         s["deployments"][0]["rolloutState"] == "COMPLETED" && s["runningCount"] == 1
     })
     .await;
+    // memberOf on task groups: with api's task, and away from it.
+    for (name, expression) in [
+        ("with", "task:group == service:api"),
+        ("apart", "not(task:group == service:api)"),
+    ] {
+        env.ok(
+            "CreateService",
+            json!({"cluster": cluster, "serviceName": name, "taskDefinition": "fits", "desiredCount": 2,
+                   "placementConstraints": [{"type": "memberOf", "expression": expression}]}),
+        )
+        .await;
+    }
+    let instances = |tasks: Vec<Value>| -> Vec<String> {
+        tasks
+            .iter()
+            .map(|t| {
+                t["containerInstanceArn"]
+                    .as_str()
+                    .unwrap_or("none")
+                    .to_owned()
+            })
+            .collect()
+    };
+    let api_instance = instances(env.tasks(&cluster, "api", "RUNNING").await)[0].clone();
+    for (name, together) in [("with", true), ("apart", false)] {
+        env.until(&cluster, name, "two tasks running", |s| {
+            s["runningCount"] == 2
+        })
+        .await;
+        let on = eventually("the tasks' instances", || async {
+            let on = instances(env.tasks(&cluster, name, "RUNNING").await);
+            if on.len() == 2 && on.iter().all(|i| i != "none") {
+                Ok(on)
+            } else {
+                Err(format!("{on:?}"))
+            }
+        })
+        .await;
+        for instance in on {
+            assert_eq!(
+                instance == api_instance,
+                together,
+                "{name}: {instance} vs api's {api_instance}"
+            );
+        }
+        env.ok(
+            "DeleteService",
+            json!({"cluster": cluster, "service": name, "force": true}),
+        )
+        .await;
+    }
     // A memberOf constraint no node meets: never placed, with the same event.
     env.ok(
         "CreateService",
@@ -688,8 +740,10 @@ async fn unplaceable_revision_is_reported_and_the_old_tasks_stay(env: &Env) {
     .await;
     env.until(&cluster, "api", "INACTIVE", |s| s["status"] == "INACTIVE")
         .await;
-    env.until(&cluster, "gpu", "INACTIVE", |s| s["status"] == "INACTIVE")
-        .await;
+    for name in ["gpu", "with", "apart"] {
+        env.until(&cluster, name, "INACTIVE", |s| s["status"] == "INACTIVE")
+            .await;
+    }
     env.ok("DeleteCluster", json!({"cluster": cluster})).await;
 }
 

@@ -8,8 +8,8 @@
 //!   the control loop reads the Deployment's Progressing condition and failed pods.
 //! - A service placement constraint `distinctInstance` is a required pod anti-affinity on
 //!   `kubernetes.io/hostname`; a `memberOf` constraint on node-label attributes (the
-//!   service's or the task definition's) is required node affinity
-//!   ([`super::member_of`]); a `spread` placement strategy on a node field is a topology
+//!   service's or the task definition's) is required node affinity, on `task:group`
+//!   pod affinity or anti-affinity ([`super::member_of`]); a `spread` placement strategy on a node field is a topology
 //!   spread constraint ([`super::placement`]).
 //! - Owner references need the Deployment's UID, which only the API server knows: the
 //!   loop applies the Deployment, then calls [`Workload::set_owner`] before applying the
@@ -21,7 +21,8 @@ use k8s_openapi::api::apps::v1::{
     Deployment, DeploymentSpec, DeploymentStrategy as KubeStrategy, RollingUpdateDeployment,
 };
 use k8s_openapi::api::core::v1::{
-    Affinity, NodeAffinity, NodeSelector, PodAffinityTerm, PodAntiAffinity, Service as KubeService,
+    Affinity, NodeAffinity, NodeSelector, PodAffinity, PodAffinityTerm, PodAntiAffinity,
+    Service as KubeService,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, OwnerReference};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -30,7 +31,7 @@ use kubecs_api_models::{
     DeploymentStrategy, PlacementConstraintType, SchedulingStrategy, Service, TaskDefinition,
 };
 
-use super::member_of::{self, node_selector_terms};
+use super::member_of::{self, member_of};
 use super::names::{
     capacity_provider_requirement, label_value, namespace_name, selector_labels, service_labels,
     workload_name, ClusterScope, CLUSTER_ARN_ANNOTATION, DEPLOYMENT_ID_ANNOTATION, FAMILY_LABEL,
@@ -231,13 +232,14 @@ pub fn workload(
         .flatten()
         .any(|c| c.r#type == Some(PlacementConstraintType::DistinctInstance));
     // A capacity provider strategy of Auto Scaling group providers (their nodes only) and
-    // the `memberOf` constraints that read node labels.
+    // the `memberOf` constraints Kubernetes can express.
     let also = service
         .capacity_provider_strategy
         .as_deref()
         .and_then(capacity_provider_requirement);
-    if let Some(terms) = node_selector_terms(member_of::expressions(service, td), also) {
-        if let Some(spec) = template.spec.as_mut() {
+    let placed = member_of(member_of::expressions(service, td), also);
+    if let Some(spec) = template.spec.as_mut() {
+        if let Some(terms) = placed.nodes {
             spec.affinity
                 .get_or_insert_with(Affinity::default)
                 .node_affinity = Some(NodeAffinity {
@@ -247,23 +249,33 @@ pub fn workload(
                 ..NodeAffinity::default()
             });
         }
-    }
-    if distinct {
-        if let Some(spec) = template.spec.as_mut() {
+        if !placed.with.is_empty() {
             spec.affinity
                 .get_or_insert_with(Affinity::default)
-                .pod_anti_affinity = Some(PodAntiAffinity {
-                required_during_scheduling_ignored_during_execution: Some(vec![PodAffinityTerm {
-                    label_selector: Some(LabelSelector {
-                        match_labels: Some(selector.clone()),
-                        ..LabelSelector::default()
-                    }),
-                    topology_key: "kubernetes.io/hostname".to_owned(),
-                    ..PodAffinityTerm::default()
-                }]),
-                ..PodAntiAffinity::default()
+                .pod_affinity = Some(PodAffinity {
+                required_during_scheduling_ignored_during_execution: Some(placed.with),
+                ..PodAffinity::default()
             });
         }
+    }
+    let mut apart = placed.without;
+    if distinct {
+        apart.push(PodAffinityTerm {
+            label_selector: Some(LabelSelector {
+                match_labels: Some(selector.clone()),
+                ..LabelSelector::default()
+            }),
+            topology_key: "kubernetes.io/hostname".to_owned(),
+            ..PodAffinityTerm::default()
+        });
+    }
+    if let Some(spec) = template.spec.as_mut().filter(|_| !apart.is_empty()) {
+        spec.affinity
+            .get_or_insert_with(Affinity::default)
+            .pod_anti_affinity = Some(PodAntiAffinity {
+            required_during_scheduling_ignored_during_execution: Some(apart),
+            ..PodAntiAffinity::default()
+        });
     }
     let spread = spread_constraints(
         service.placement_strategy.as_deref().unwrap_or_default(),
