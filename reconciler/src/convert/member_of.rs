@@ -34,7 +34,7 @@ use kubecs_api_models::{
     PlacementConstraintType, Service, TaskDefinition, TaskDefinitionPlacementConstraintType,
 };
 
-use super::names::{label_value, SERVICE_LABEL};
+use super::names::{is_label_value, label_value, SERVICE_LABEL};
 use super::placement::spread_key;
 use super::task::TASK_GROUP_LABEL;
 
@@ -304,18 +304,6 @@ fn node_label_value(key: &str, value: &str) -> String {
         ("kubernetes.io/arch", "x86_64") => "amd64".to_owned(),
         _ => value.to_owned(),
     }
-}
-
-/// A valid Kubernetes label value: at most 63 characters, alphanumerics with `-`, `_` or
-/// `.` inside.
-fn is_label_value(value: &str) -> bool {
-    let ends = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
-    value.len() <= 63
-        && ends(value.chars().next())
-        && ends(value.chars().last())
-        && value
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
 }
 
 #[cfg(test)]
