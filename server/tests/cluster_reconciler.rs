@@ -1332,14 +1332,23 @@ async fn container_instances_are_the_nodes_and_draining_moves_tasks(env: &Env) {
         .iter()
         .filter(|t| t["containerInstanceArn"] == drained.as_str())
         .count() as i64;
-    let before = env
-        .ok(
-            "DescribeContainerInstances",
-            json!({"cluster": cluster, "containerInstances": [drained]}),
-        )
-        .await;
+    // Container instances count the pods of a watch of their own, which may see a pod a
+    // moment after the task records do.
+    let before = eventually("the instance counts its tasks", || async {
+        let before = env
+            .ok(
+                "DescribeContainerInstances",
+                json!({"cluster": cluster, "containerInstances": [drained]}),
+            )
+            .await;
+        if before["containerInstances"][0]["runningTasksCount"] == on_drained {
+            Ok(before)
+        } else {
+            Err(format!("{before:#}"))
+        }
+    })
+    .await;
     let instance = &before["containerInstances"][0];
-    assert_eq!(instance["runningTasksCount"], on_drained, "{instance:#}");
     // 100 units = 100m each; remaining is allocatable minus every request on the node.
     assert!(
         resource(instance, "remainingResources", "CPU")
