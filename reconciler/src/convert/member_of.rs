@@ -43,7 +43,7 @@ const MAX_TERMS: usize = 32;
 
 /// One comparison of an expression, as Kubernetes can require it.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Requirement {
+enum Requirement {
     /// On the node's labels.
     Node(NodeSelectorRequirement),
     /// On the task groups of the pods on the node (`task:group`): a pod of one of the
@@ -172,7 +172,7 @@ fn on_hosts_running(key: String, values: Vec<String>) -> PodAffinityTerm {
 }
 
 /// The terms of `expression`, if it reads only node labels and task groups.
-pub fn mappable(expression: &str) -> Option<Terms> {
+fn mappable(expression: &str) -> Option<Terms> {
     dnf(&cluster_query::parse(expression).ok()?, false)
 }
 
@@ -235,7 +235,7 @@ fn group_requirement(op: Op, values: &[String], negated: bool) -> Option<Require
         .iter()
         .filter_map(|v| v.strip_prefix("service:"))
         .collect();
-    let (key, values) = if services.len() == values.len() {
+    let (key, values): (&str, Vec<String>) = if services.len() == values.len() {
         (
             SERVICE_LABEL,
             services.into_iter().map(label_value).collect(),
@@ -248,7 +248,6 @@ fn group_requirement(op: Op, values: &[String], negated: bool) -> Option<Require
     } else {
         return None;
     };
-    let values: Vec<String> = values;
     (!values.is_empty()).then(|| Requirement::Group {
         with,
         key: key.to_owned(),
